@@ -1,0 +1,1 @@
+"""The `ibc` command line: argument parsing, messages and exit codes only."""

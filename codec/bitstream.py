@@ -1,0 +1,116 @@
+"""The .ibc container: a fixed header, then length-prefixed, CRC-checked chunks (one per tile).
+
+    header  magic "IBC\\x1a" | version u8 | mode u8 | level u8 | flags u8 | width u32 | height u32
+            | seed u32 | tile u16 | model-name length u8 + UTF-8 name | weights hash 8 bytes
+            | chunk count u32 | CRC-32 of all the above u32
+    chunk   payload length u32 | payload | CRC-32 of payload u32
+
+All integers little-endian. The parser checks every field against limits before it allocates and
+refuses trailing bytes.
+"""
+import struct
+import zlib
+from dataclasses import dataclass
+
+from .errors import CodecError
+
+MAGIC = b"IBC\x1a"
+VERSION = 1
+MODES = ("shannon", "gc")
+MAX_SIDE = 1 << 16
+MAX_PIXELS = 1 << 30
+MAX_CHUNK = 1 << 28
+_FIXED = struct.Struct("<4sBBBBIIIH")
+_U32 = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class Header:
+    mode: str
+    level: int
+    width: int
+    height: int
+    seed: int
+    tile: int            # tile side, in latent positions
+    model: str           # the model's name, for messages
+    weights_hash: bytes  # first 8 bytes of the weights file's sha256: which model decodes this
+    chunks: int
+
+
+def _crc(data: bytes) -> bytes:
+    return _U32.pack(zlib.crc32(data))
+
+
+def serialise(header: Header, payloads: list[bytes]) -> bytes:
+    name = header.model.encode("utf-8")
+    if len(name) > 255 or len(header.weights_hash) != 8 or len(payloads) != header.chunks:
+        raise ValueError("invalid header")
+    head = (_FIXED.pack(MAGIC, VERSION, MODES.index(header.mode), header.level, 0, header.width,
+                        header.height, header.seed, header.tile)
+            + bytes([len(name)]) + name + header.weights_hash + _U32.pack(header.chunks))
+    parts = [head, _crc(head)]
+    for p in payloads:
+        parts += [_U32.pack(len(p)), p, _crc(p)]
+    return b"".join(parts)
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if n > len(self.data) - self.pos:
+            raise CodecError(f"truncated file (ends inside the {what})")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+
+def parse_header(data: bytes) -> tuple[Header, int]:
+    """→ (header, offset of the first chunk). Checks magic, version, CRC and every field's range."""
+    r = _Reader(data)
+    magic = r.take(4, "header")
+    if magic != MAGIC:
+        raise CodecError("not an .ibc file (wrong magic)")
+    r.pos = 0
+    magic, version, mode, level, flags, width, height, seed, tile = _FIXED.unpack(r.take(_FIXED.size, "header"))
+    if version != VERSION:
+        raise CodecError(f"unsupported .ibc format version {version} (this ibc reads version {VERSION})")
+    name_len = r.take(1, "header")[0]
+    name_bytes = r.take(name_len, "header")
+    weights_hash = r.take(8, "header")
+    (chunks,) = _U32.unpack(r.take(4, "header"))
+    if r.take(4, "header") != _crc(data[:r.pos - 4]):
+        raise CodecError("corrupt header (CRC mismatch)")
+    if mode >= len(MODES) or flags != 0:
+        raise CodecError("corrupt header (unknown mode or flags)")
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
+        raise CodecError(f"corrupt header (absurd dimensions {width}×{height})")
+    if level < 1 or tile < 1:
+        raise CodecError("corrupt header (level or tile is zero)")
+    try:
+        name = name_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CodecError("corrupt header (model name is not UTF-8)") from None
+    header = Header(MODES[mode], level, width, height, seed, tile, name, weights_hash, chunks)
+    return header, r.pos
+
+
+def parse_chunks(data: bytes, offset: int, expected: int) -> list[bytes | None]:
+    """The chunk payloads; `expected` comes from the header's dimensions (checked before reading).
+
+    A chunk whose CRC fails is returned as None so that callers can report it (or salvage the rest).
+    """
+    r = _Reader(data)
+    r.pos = offset
+    payloads = []
+    for i in range(expected):
+        (n,) = _U32.unpack(r.take(4, f"length of chunk {i}"))
+        if n > MAX_CHUNK:
+            raise CodecError(f"corrupt chunk {i} (length {n} is above the limit)")
+        payload = r.take(n, f"chunk {i}")
+        crc = r.take(4, f"CRC of chunk {i}")
+        payloads.append(payload if crc == _crc(payload) else None)
+    if r.pos != len(data):
+        raise CodecError(f"corrupt file ({len(data) - r.pos} bytes after the last chunk)")
+    return payloads

@@ -1,0 +1,54 @@
+"""The indices of one tile ⇄ its payload bytes, in the decode order the entropy model defines.
+
+Passes: stage 1 anchors, stage 1 non-anchors, then stages 2..L. Each pass reads its contexts from
+integers decoded in earlier passes only (models.entropy), and integer frequency rows from the
+frozen tables, so the decoder rebuilds exactly the tables the encoder used.
+"""
+import numpy as np
+import torch
+
+from ..models.entropy import anchor_mask, neighbour_context
+
+from .coder import Decoder, Encoder
+
+
+def _passes(L: int, G: int, h: int, w: int):
+    """Yield (stage, (G,h,w) bool selection) in decode order."""
+    anchors = np.broadcast_to(anchor_mask(h, w).numpy(), (G, h, w))
+    yield 0, anchors
+    yield 0, ~anchors
+    everything = np.ones((G, h, w), dtype=bool)
+    for s in range(1, L):
+        yield s, everything
+
+
+def _contexts(stage: int, idx: np.ndarray, levels: torch.Tensor, buckets: int) -> np.ndarray:
+    """(G,h,w) contexts of `stage` from the already-known indices idx (L,G,h,w)."""
+    if stage == 0:
+        return neighbour_context(torch.from_numpy(idx[0])[None], levels, buckets)[0].numpy()
+    return idx[stage - 1]
+
+
+def _rows(freqs: np.ndarray, stage: int, ctx: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    g = np.broadcast_to(np.arange(ctx.shape[0]).reshape(-1, 1, 1), ctx.shape)
+    return freqs[stage, g[sel], ctx[sel]]
+
+
+def encode_tile(idx: np.ndarray, freqs: np.ndarray, levels: torch.Tensor, buckets: int) -> bytes:
+    """idx (L,G,h,w) int64 in [0,K) → payload bytes."""
+    enc = Encoder()
+    for stage, sel in _passes(*idx.shape):
+        ctx = _contexts(stage, idx, levels, buckets)
+        enc.encode(idx[stage][sel], _rows(freqs, stage, ctx, sel))
+    return enc.to_bytes()
+
+
+def decode_tile(payload: bytes, shape: tuple, freqs: np.ndarray, levels: torch.Tensor, buckets: int) -> np.ndarray:
+    """payload → idx of `shape` (L,G,h,w); raises CodecError on data left over."""
+    idx = np.zeros(shape, dtype=np.int64)
+    dec = Decoder(payload)
+    for stage, sel in _passes(*shape):
+        ctx = _contexts(stage, idx, levels, buckets)
+        idx[stage][sel] = dec.decode(_rows(freqs, stage, ctx, sel))
+    dec.finish()
+    return idx

@@ -1,0 +1,132 @@
+"""Shipped models: the manifest, exporting a checkpoint into frozen weights, and loading by name or hash."""
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models import CodecModel, ModelConfig
+
+from .errors import CodecError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+FORMAT = "ibc-weights-1"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    sha256: str
+    model: CodecModel     # frozen, eval mode
+    freqs: np.ndarray     # (S,G,K,K) int32, the range coder's tables
+    meta: dict            # how it was made (name, training run)
+
+    @property
+    def weights_hash(self) -> bytes:
+        """What the .ibc header stores: the first 8 bytes of the weights file's sha256."""
+        return bytes.fromhex(self.sha256[:16])
+
+
+def read_manifest(weights_dir: Path = WEIGHTS_DIR) -> dict:
+    path = Path(weights_dir) / "manifest.json"
+    if not path.is_file():
+        return {"default": None, "models": []}
+    return json.loads(path.read_text())
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def resolve(name_or_path: str | None, weights_dir: Path = WEIGHTS_DIR) -> Path:
+    """A path to a weights file, a model name from the manifest, or None for the default model."""
+    manifest = read_manifest(weights_dir)
+    if name_or_path and Path(name_or_path).is_file():
+        return Path(name_or_path)
+    name = name_or_path or manifest.get("default")
+    for entry in manifest["models"]:
+        if entry["name"] == name:
+            return Path(weights_dir) / entry["file"]
+    known = ", ".join(e["name"] for e in manifest["models"]) or "none shipped"
+    raise CodecError(f"unknown model {name!r} (known: {known}; or give a path to a .pt file)")
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> LoadedModel:
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a damaged or foreign file
+        raise CodecError(f"{path}: not an ibc weights file ({type(e).__name__})") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise CodecError(f"{path}: not an ibc weights file (export a checkpoint with `ibc export`)")
+    try:
+        model = CodecModel(ModelConfig.from_dict(blob["config"]))
+        missing, unexpected = model.load_state_dict(blob["state_dict"], strict=False)
+    except (ValueError, RuntimeError, TypeError) as e:
+        raise CodecError(f"{path}: weights do not match the model architecture ({str(e).splitlines()[0]})") from None
+    if unexpected or set(missing) - set(CodecModel.TRAINING_ONLY):
+        raise CodecError(f"{path}: weights do not match the model architecture")
+    model.eval()
+    name = blob.get("meta", {}).get("name", path.stem)
+    return LoadedModel(name, sha256_of(path), model, model.frequencies.numpy().copy(), blob.get("meta", {}))
+
+
+def load_model(name_or_path: str | None = None, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel:
+    return _load(resolve(name_or_path, weights_dir).resolve())
+
+
+def find_by_hash(weights_hash: bytes, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel | None:
+    """The shipped model whose sha256 starts with `weights_hash`, if any."""
+    for entry in read_manifest(weights_dir)["models"]:
+        if bytes.fromhex(entry["sha256"][:16]) == weights_hash:
+            return _load((Path(weights_dir) / entry["file"]).resolve())
+    return None
+
+
+def export(checkpoint: Path, out: Path, name: str, meta: dict | None = None) -> str:
+    """Freeze a training checkpoint into a weights file; returns its sha256."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        model = CodecModel(ModelConfig.from_dict(state["config"]))
+        model.load_state_dict(state["model"])
+    except (OSError, KeyError, RuntimeError, ValueError) as e:
+        raise CodecError(f"{checkpoint}: not a usable ibc checkpoint ({str(e).splitlines()[0]})") from None
+    tcfg = state.get("train_config", {})
+    seconds = state.get("train_seconds", 0.0)
+    training = {"steps": state.get("step"), "data": tcfg.get("data"), "batch": tcfg.get("batch"),
+                "crop": tcfg.get("crop"), "target_bpp": tcfg.get("target_bpp"), "device": tcfg.get("device"),
+                "wall_hours": round(seconds / 3600, 2),
+                "cpu_core_hours": round(seconds * tcfg.get("threads", 1) / 3600, 2)}
+    return save_weights(model, out, name, {"training": training, **(meta or {})})
+
+
+def add_to_manifest(path: Path, meta: dict, default: bool = False, weights_dir: Path = WEIGHTS_DIR) -> dict:
+    """Record a weights file in manifest.json (replacing an entry of the same name); returns the entry."""
+    model = _load(Path(path).resolve())
+    cfg = model.model.cfg
+    entry = {"name": model.name, "file": Path(path).name, "sha256": model.sha256, "mode": cfg.mode,
+             "levels": cfg.stages, "bytes": Path(path).stat().st_size, "config": cfg.to_dict(),
+             **{k: v for k, v in model.meta.items() if k != "name"}, **meta}
+    manifest = read_manifest(weights_dir)
+    manifest["models"] = [e for e in manifest["models"] if e["name"] != entry["name"]] + [entry]
+    if default or not manifest.get("default"):
+        manifest["default"] = entry["name"]
+    out = Path(weights_dir) / "manifest.json"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    tmp.replace(out)
+    return entry
+
+
+def save_weights(model: CodecModel, out: Path, name: str, meta: dict | None = None) -> str:
+    """Freeze `model` and write its inference state to `out` atomically; returns the file's sha256."""
+    model.freeze()
+    blob = {"format": FORMAT, "config": model.cfg.to_dict(), "state_dict": model.inference_state_dict(),
+            "meta": {"name": name, **(meta or {})}}
+    tmp = Path(out).with_suffix(".tmp")
+    torch.save(blob, tmp)
+    tmp.replace(out)
+    return sha256_of(out)

@@ -1,0 +1,94 @@
+"""The codec model: encoder, residual VQ, entropy model and decoder tied together."""
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .decoder import Decoder
+from .encoder import Encoder
+from .entropy import EntropyModel, contexts
+from .quantizer import ResidualVQ
+
+
+class CodecModel(nn.Module):
+    """Shannon-AE (eq. 35): L = H(Ẑ) + λ·C, one model for S quality levels.
+
+        x (B,3,H,W) ─ f_φ ─► y (B,C,H/8,W/8) ─ ResidualVQ ─► indices (B,S,G,h,w) ─┬─ EntropyModel ─► bits
+                                                                                    └─ lookup Σ_{s≤L} ─► ẑ ─ g_θ ─► x̂
+
+    `forward` is for training; `encode`/`decode` map images ⇄ index tensors; `freeze` turns the
+    learned densities into the integer tables the range coder reads (CompressAI's `update()`).
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.quantizer = ResidualVQ(cfg)
+        self.entropy = EntropyModel(cfg)
+        self.decoder = Decoder(cfg)
+        self.register_buffer("frequencies", torch.zeros(cfg.stages, cfg.groups, cfg.codebook_size,
+                                                        cfg.codebook_size, dtype=torch.int32))
+
+    def forward(self, x: torch.Tensor, levels: torch.Tensor, u: torch.Tensor | None = None) -> dict:
+        """x (B,3,H,W), levels (B,) in 1..S → {x_hat, bits (B,S), y, z_q, indices, residuals}."""
+        y = self.encoder(x)
+        indices, residuals = self.quantizer.assign(y, self.entropy.bits_table().detach())
+        ctx = contexts(indices, self.quantizer.context_levels(), self.cfg.ctx_buckets)
+        bits = self.entropy.bits(indices, ctx)
+        codewords = self.quantizer.lookup(indices)  # (B,S,G,h,w,D)
+        sent = torch.arange(self.cfg.stages, device=x.device).view(1, -1) < levels.view(-1, 1)
+        z_q = self.quantizer.merge((codewords * sent.view(*sent.shape, 1, 1, 1, 1)).sum(1))
+        x_hat = self.decoder(y + (z_q - y).detach(), u)  # straight-through to the encoder
+        return {"x_hat": x_hat, "bits": bits.sum((2, 3, 4)), "y": y, "z_q": z_q,
+                "indices": indices, "residuals": residuals}
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, level: int) -> torch.Tensor:
+        """x (B,3,H,W), H and W multiples of the block → indices (B,level,G,H/b,W/b) int64."""
+        y = self.encoder(x)
+        table = self.frequency_bits()
+        return self.quantizer.assign(y, table, levels=level)[0]
+
+    @torch.no_grad()
+    def decode(self, indices: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        """indices (B,L,G,h,w) → x̂ (B,3,hb,wb) clamped to [0,1]."""
+        return self.decoder(self.quantizer.dequantize(indices), u).clamp(0, 1)
+
+    def frequency_bits(self) -> torch.Tensor:
+        """Bits of each index under the frozen integer tables, (S,G,K,K); for the encoder's choices."""
+        f = self.frequencies.double()
+        return (torch.log2(f.sum(-1, keepdim=True)) - torch.log2(f)).float()
+
+    @torch.no_grad()
+    def freeze(self) -> None:
+        """Fix what the coder reads that is learned as floats: the integer frequency tables."""
+        self.frequencies.copy_(self.entropy.frequencies())
+
+    @torch.no_grad()
+    def init_block_transform(self, blocks: torch.Tensor) -> None:
+        """Start as a KLT codec: blocks (N,C) are unshuffled pixel blocks; PCA sets analysis/synthesis."""
+        mean = blocks.mean(0)
+        cov = torch.cov((blocks - mean).T.double())
+        _, vecs = torch.linalg.eigh(cov)
+        W = vecs.flip(-1).T.float()  # rows = principal directions, largest variance first
+        C = W.shape[0]
+        self.encoder.analysis.weight.copy_(W.view(C, C, 1, 1))
+        self.encoder.analysis.bias.copy_(-W @ mean)
+        self.decoder.synthesis.weight.copy_(W.T.contiguous().view(C, C, 1, 1))
+        self.decoder.synthesis.bias.copy_(mean)
+
+    @torch.no_grad()
+    def frozen_bits(self, indices: torch.Tensor) -> torch.Tensor:
+        """indices (B,L,G,h,w) → ideal code length in bits under the frozen tables, (B,)."""
+        L = indices.shape[1]
+        ctx = contexts(indices, self.quantizer.levels, self.cfg.ctx_buckets)
+        table = self.frequency_bits()[:L]
+        s = torch.arange(L).view(1, L, 1, 1, 1)
+        g = torch.arange(self.cfg.groups).view(1, 1, -1, 1, 1)
+        return table[s, g, ctx, indices].sum((1, 2, 3, 4))
+
+    TRAINING_ONLY = ("entropy.logits", "quantizer.ema_count", "quantizer.ema_sum")
+
+    def inference_state_dict(self) -> dict:
+        """The state a frozen model needs to code: no learned logits, no EMA statistics."""
+        return {k: v for k, v in self.state_dict().items() if k not in self.TRAINING_ONLY}

@@ -1,0 +1,44 @@
+"""The architecture of a model, saved in every checkpoint so that `CodecModel(config)` rebuilds it."""
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    block: int = 8              # pixel-unshuffle factor: one latent position per block×block pixels
+    hidden: int = 128           # width of the residual CNN branches at latent resolution
+    refine: int = 16            # width of the full-resolution refinement branch of the decoder
+    group_dim: int = 4          # D: channels quantized together by one codeword
+    codebook_size: int = 64     # K: codewords per codebook
+    stages: int = 5             # S: residual VQ stages; quality level L sends stages 1..L
+    ctx_buckets: int = 16       # neighbour-activity contexts for checkerboard non-anchors at stage 1
+    mode: str = "shannon"       # "shannon" (eq. 35) or "gc" (eq. 36: randomized decoder)
+    noise_channels: int = 0     # channels of decoder noise u (gc mode only)
+
+    @property
+    def channels(self) -> int:
+        """C: latent channels, one per pixel of an RGB block (an orthogonal block transform)."""
+        return 3 * self.block * self.block
+
+    @property
+    def groups(self) -> int:
+        """G: codeword groups per latent position."""
+        return self.channels // self.group_dim
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = cls.__dataclass_fields__
+        unknown = set(d) - set(known)
+        if unknown:
+            raise ValueError(f"unknown model config fields: {sorted(unknown)}")
+        return cls(**d)
+
+    def __post_init__(self):
+        if self.channels % self.group_dim:
+            raise ValueError("group_dim must divide 3*block*block")
+        if not 1 <= self.ctx_buckets < self.codebook_size:
+            raise ValueError("ctx_buckets must lie in [1, codebook_size)")
+        if self.mode not in ("shannon", "gc"):
+            raise ValueError(f"unknown mode {self.mode!r}")

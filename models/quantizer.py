@@ -1,0 +1,163 @@
+"""Residual vector quantizer with learned (EMA k-means) codebooks and entropy-constrained assignment."""
+import math
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .entropy import anchor_mask, codeword_levels, neighbour_context
+
+
+class ResidualVQ(nn.Module):
+    """y (B,C,h,w) → indices (B,S,G,h,w), ẑ per quality level.
+
+        y ─split into G groups of D─► r₁ ─VQ₁─► i₁, c₁ ─► r₂ = r₁ - c₁ ─VQ₂─► i₂, c₂ ─► … (S stages)
+        ẑ at level L = Σ_{s≤L} c_s
+
+    Each index is chosen by entropy-constrained VQ (Chou, Lookabaugh & Gray 1989):
+    argmin_k  w_s·‖r - c_k‖² + bits(k | context), with w_s = λ_s·255²/3 the weight that the loss
+    H(Ẑ) + λ·C puts on latent squared error, so each stage sits at its level's rate–distortion point.
+    Codebooks follow their assigned residuals by EMA; codes that fall unused are restarted.
+    """
+
+    def __init__(self, cfg: ModelConfig, decay: float = 0.99):
+        super().__init__()
+        S, G, K, D = cfg.stages, cfg.groups, cfg.codebook_size, cfg.group_dim
+        self.cfg = cfg
+        self.decay = decay
+        self.register_buffer("codebooks", torch.randn(S, G, K, D) * 0.1)
+        self.register_buffer("ema_count", torch.ones(S, G, K))
+        self.register_buffer("ema_sum", self.codebooks.clone())
+        self.register_buffer("lmbdas", torch.logspace(-3, -1.5, S))  # λ of each quality level
+        # Level edges of each group's first component (fixed at data init) and the frozen level of
+        # every first-stage codeword: what the neighbour contexts of the entropy model read.
+        self.register_buffer("level_edges", torch.linspace(-1, 1, cfg.ctx_buckets - 1).repeat(G, 1))
+        self.register_buffer("levels", codeword_levels(self.codebooks[0], self.level_edges))
+
+    def context_levels(self) -> torch.Tensor:
+        """(G,K) int64 level of each first-stage codeword. A code keeps its level from data init (or
+        restart) on, so contexts mean the same thing to the entropy model while codewords drift."""
+        return self.levels
+
+    # -- shapes -----------------------------------------------------------------------------------
+    def split(self, y: torch.Tensor) -> torch.Tensor:
+        """(B,C,h,w) → (B,G,h,w,D)."""
+        B, C, h, w = y.shape
+        return y.view(B, self.cfg.groups, self.cfg.group_dim, h, w).permute(0, 1, 3, 4, 2)
+
+    def merge(self, v: torch.Tensor) -> torch.Tensor:
+        """(B,G,h,w,D) → (B,C,h,w)."""
+        B, G, h, w, D = v.shape
+        return v.permute(0, 1, 4, 2, 3).reshape(B, G * D, h, w)
+
+    def lookup(self, indices: torch.Tensor) -> torch.Tensor:
+        """indices (B,L,G,h,w) → codewords (B,L,G,h,w,D)."""
+        B, L, G, h, w = indices.shape
+        s = torch.arange(L, device=indices.device).view(1, L, 1, 1, 1)
+        g = torch.arange(G, device=indices.device).view(1, 1, G, 1, 1)
+        return self.codebooks[s, g, indices]
+
+    def dequantize(self, indices: torch.Tensor) -> torch.Tensor:
+        """indices (B,L,G,h,w) → ẑ (B,C,h,w), the sum of the first L stages' codewords."""
+        return self.merge(self.lookup(indices).sum(1))
+
+    # -- assignment -------------------------------------------------------------------------------
+    def _choose(self, r, stage, ctx, bits_table):
+        """r (B,G,h,w,D), ctx (B,G,h,w) → indices (B,G,h,w) minimising w·distortion + bits."""
+        cb = self.codebooks[stage]  # (G,K,D)
+        dist = (r.pow(2).sum(-1, keepdim=True)
+                - 2 * torch.einsum("bghwd,gkd->bghwk", r, cb)
+                + cb.pow(2).sum(-1)[None, :, None, None, :])
+        weight = self.lmbdas[stage] * 255.0 ** 2 / 3.0
+        g = torch.arange(r.shape[1], device=r.device).view(1, -1, 1, 1)
+        return (weight * dist + bits_table[stage][g, ctx]).argmin(-1)
+
+    @torch.no_grad()
+    def assign(self, y: torch.Tensor, bits_table: torch.Tensor, levels: int | None = None):
+        """y (B,C,h,w), bits_table (S,G,K,K) → indices (B,L,G,h,w) and residuals (B,L,G,h,w,D)."""
+        L = levels or self.cfg.stages
+        r = self.split(y)
+        B, G, h, w, _ = r.shape
+        anchors = anchor_mask(h, w, y.device)
+        indices, residuals = [], []
+        levels_ = self.context_levels()
+        for s in range(L):
+            if s == 0:
+                zero = torch.zeros(B, G, h, w, dtype=torch.int64, device=y.device)
+                first = self._choose(r, 0, zero, bits_table)
+                ctx = neighbour_context(first, levels_, self.cfg.ctx_buckets)
+                idx = torch.where(anchors, first, self._choose(r, 0, ctx, bits_table))
+            else:
+                idx = self._choose(r, s, indices[-1], bits_table)
+            indices.append(idx)
+            residuals.append(r)
+            g = torch.arange(G, device=y.device).view(1, G, 1, 1)
+            r = r - self.codebooks[s][g, idx]
+        return torch.stack(indices, 1), torch.stack(residuals, 1)
+
+    # -- learning ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def update_codebooks(self, indices: torch.Tensor, residuals: torch.Tensor, revive_below: float = 1e-3):
+        """EMA k-means step on (indices, residuals) from `assign`; restart codes used < revive_below."""
+        S, G, K, D = self.codebooks.shape
+        idx = indices.permute(1, 2, 0, 3, 4).reshape(S, G, -1)        # (S,G,N)
+        res = residuals.permute(1, 2, 0, 3, 4, 5).reshape(S, G, -1, D)  # (S,G,N,D)
+        count = torch.zeros(S, G, K, device=idx.device).scatter_add_(2, idx, torch.ones_like(idx, dtype=res.dtype))
+        total = torch.zeros(S, G, K, D, device=idx.device).scatter_add_(2, idx.unsqueeze(-1).expand_as(res), res)
+        self.ema_count.mul_(self.decay).add_(count, alpha=1 - self.decay)
+        self.ema_sum.mul_(self.decay).add_(total, alpha=1 - self.decay)
+        self.codebooks.copy_(self.ema_sum / self.ema_count.clamp(min=1e-5).unsqueeze(-1))
+        dead = self.ema_count < revive_below
+        if dead.any():
+            N = res.shape[2]
+            pick = torch.randint(N, (S, G, K), device=res.device)
+            fresh = torch.gather(res, 2, pick.unsqueeze(-1).expand(S, G, K, D))
+            self.codebooks[dead] = fresh[dead]
+            self.ema_sum[dead] = fresh[dead]
+            self.ema_count[dead] = 1.0
+            fresh_levels = codeword_levels(self.codebooks[0], self.level_edges)
+            self.levels.copy_(torch.where(dead[0], fresh_levels, self.levels))
+
+    @torch.no_grad()
+    def kmeans_init(self, y: torch.Tensor, iters: int = 15):
+        """Data initialisation, stage by stage: entropy-constrained k-means (ECVQ design) on the residuals
+        of encoder outputs y, so that each stage starts at its own λ's rate rather than at log2 K bits.
+        Returns the (S,G,K) bits of each codeword's marginal frequency, to start the entropy model."""
+        G, D = self.cfg.groups, self.cfg.group_dim
+        r = self.split(y).transpose(0, 1).reshape(G, -1, D)  # (G,N,D)
+        N = r.shape[1]
+        K = self.cfg.codebook_size
+        q = torch.linspace(0, 1, self.cfg.ctx_buckets + 1, device=r.device)[1:-1]
+        self.level_edges.copy_(torch.quantile(r[:, :50000, 0], q, dim=1).T)
+        marginal_bits = []
+        for s in range(self.cfg.stages):
+            weight = self.lmbdas[s] * 255.0 ** 2 / 3.0
+            cb = r[:, torch.randperm(N)[:K]].clone()  # (G,K,D)
+            bits = torch.full((G, 1, K), math.log2(K))
+            for it in range(iters):
+                cost = torch.cdist(r, cb).pow(2) * weight + (bits if it >= iters // 3 else 0.0)
+                idx = cost.argmin(-1)  # (G,N)
+                total = torch.zeros_like(cb).scatter_add_(1, idx.unsqueeze(-1).expand_as(r), r)
+                count = torch.zeros(G, K, device=r.device).scatter_add_(1, idx, torch.ones_like(idx, dtype=r.dtype))
+                cb = torch.where(count.unsqueeze(-1) > 0, total / count.clamp(min=1).unsqueeze(-1), cb)
+                if it >= iters // 3:
+                    bits = -torch.log2((count + 1e-3) / (count.sum(-1, keepdim=True) + 1e-3 * K)).unsqueeze(1)
+            self.codebooks[s] = cb
+            self.ema_sum[s] = cb * count.unsqueeze(-1).clamp(min=1e-3) / N * 2048
+            self.ema_count[s] = count.clamp(min=1e-3) / N * 2048
+            r = r - torch.gather(cb, 1, idx.unsqueeze(-1).expand_as(r))
+            marginal_bits.append(bits.squeeze(1))
+        self.levels.copy_(codeword_levels(self.codebooks[0], self.level_edges))
+        return torch.stack(marginal_bits)
+
+    @torch.no_grad()
+    def usage(self, indices: torch.Tensor) -> dict:
+        """Codebook health of a batch: fraction of codes used and perplexity, per stage (means over groups)."""
+        S, G, K, _ = self.codebooks.shape
+        idx = indices.permute(1, 2, 0, 3, 4).reshape(indices.shape[1], G, -1)  # (L,G,N)
+        counts = torch.zeros(idx.shape[0], G, K, device=idx.device).scatter_add_(
+            2, idx, torch.ones_like(idx, dtype=torch.float32))
+        p = counts / counts.sum(-1, keepdim=True)
+        perplexity = torch.exp(-(p * torch.log(p.clamp(min=1e-12))).sum(-1))
+        return {"used": (counts > 0).float().mean((1, 2)).tolist(),
+                "perplexity": perplexity.mean(1).tolist()}

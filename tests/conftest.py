@@ -1,0 +1,43 @@
+"""Shared fixtures: a tiny data-initialised model saved as weights, and generated images."""
+import numpy as np
+import pytest
+import torch
+
+from ibc.codec.weights import load_model, save_weights
+from ibc.models import CodecModel, ModelConfig
+
+TINY = ModelConfig(hidden=8, refine=4, codebook_size=16, stages=3, ctx_buckets=4)
+
+
+def natural_like(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """(h,w,3) uint8: smooth gradients, edges and mild noise, so every coding path gets exercised."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w, 2)
+    img = np.stack([np.sin(6 * xx + c) * 0.4 + 0.5 + 0.2 * (yy > 0.5) for c in range(3)], axis=-1)
+    img += rng.normal(0, 0.03, img.shape)
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+
+
+def tiny_model(seed: int = 0) -> CodecModel:
+    """A tiny model with a data (k-means) initialisation and a fitted entropy model: no training."""
+    torch.manual_seed(seed)
+    model = CodecModel(TINY)
+    x = torch.from_numpy(np.stack([natural_like(64, 64, s) for s in range(4)])).permute(0, 3, 1, 2).float() / 255
+    blocks = model.encoder.unshuffle(x).permute(0, 2, 3, 1).reshape(-1, TINY.channels)
+    model.init_block_transform(blocks)
+    with torch.no_grad():
+        y = model.encoder(x)
+        model.quantizer.kmeans_init(y, iters=4)
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_weights(tiny_model(), path, "tiny")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_weights):
+    return load_model(str(tiny_weights))

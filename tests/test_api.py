@@ -1,0 +1,105 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from ibc.codec.api import compress, decompress, read_header, synthesize
+from ibc.codec.errors import CodecError
+from ibc.codec.metrics import psnr
+from ibc.codec.weights import load_model, save_weights
+
+from conftest import natural_like, tiny_model
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 37), (9, 8), (64, 64), (300, 260)])
+def test_any_size_round_trips(tiny, shape):
+    img = natural_like(*shape)
+    data = compress(img, tiny, level=2)
+    out = decompress(data, tiny)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    header = read_header(data)
+    assert (header.width, header.height, header.level) == (shape[1], shape[0], 2)
+
+
+def test_levels_trade_rate_for_quality(tiny):
+    img = natural_like(96, 128)
+    sizes, quality = [], []
+    for level in (1, 2, 3):
+        data = compress(img, tiny, level=level)
+        sizes.append(len(data))
+        quality.append(psnr(img, decompress(data, tiny)))
+    assert sizes == sorted(sizes) and quality == sorted(quality)
+
+
+def test_target_bpp_and_size_pick_the_highest_level_that_fits(tiny):
+    img = natural_like(64, 96)
+    sizes = [len(compress(img, tiny, level=L)) for L in (1, 2, 3)]
+    data = compress(img, tiny, size=sizes[1] + 1)
+    assert len(data) == sizes[1]
+    data = compress(img, tiny, target_bpp=sizes[2] * 8 / (64 * 96))
+    assert len(data) == sizes[2]
+    with pytest.raises(CodecError, match="cannot reach"):
+        compress(img, tiny, size=sizes[0] - 1)
+
+
+def test_decoding_is_the_same_for_any_thread_count_and_batch(tiny):
+    img = natural_like(128, 160, seed=3)
+    data = compress(img, tiny, level=3)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = decompress(data, tiny)
+        torch.set_num_threads(2)
+        two = decompress(data, tiny)
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(one, two)
+    # In a batch beside another image or alone: the same pixels.
+    x = torch.from_numpy(np.stack([img, natural_like(128, 160, seed=4)])).permute(0, 3, 1, 2).float() / 255
+    indices = tiny.model.encode(x, 3).numpy()
+    alone = synthesize(tiny, indices[:1])
+    batched = synthesize(tiny, indices)[:1]
+    assert torch.equal((alone * 255).round(), (batched * 255).round())
+
+
+def test_indices_are_exact_in_a_fresh_process(tiny_weights, tmp_path):
+    """A file decodes to the same pixels in another process with another thread count."""
+    img = natural_like(80, 72, seed=5)
+    lm = load_model(str(tiny_weights))
+    data = compress(img, lm, level=3)
+    (tmp_path / "f.ibc").write_bytes(data)
+    np.save(tmp_path / "here.npy", decompress(data, lm))
+    code = (f"import numpy as np, torch; torch.set_num_threads(1);"
+            f"from ibc.codec.api import decompress; from ibc.codec.weights import load_model;"
+            f"out = decompress(open(r'{tmp_path / 'f.ibc'}','rb').read(), load_model(r'{tiny_weights}'));"
+            f"assert np.array_equal(out, np.load(r'{tmp_path / 'here.npy'}'))")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_another_models_file_is_refused(tiny, tmp_path):
+    other_path = tmp_path / "other.pt"
+    save_weights(tiny_model(seed=1), other_path, "other")
+    other = load_model(str(other_path))
+    data = compress(natural_like(16, 16), tiny, level=1)
+    with pytest.raises(CodecError, match="made by model"):
+        decompress(data, other)
+
+
+def test_unknown_model_hash_is_refused(tiny):
+    data = compress(natural_like(16, 16), tiny, level=1)
+    with pytest.raises(CodecError, match="not installed"):
+        decompress(data)  # the tiny model is not in the shipped manifest
+
+
+def test_flipped_payload_byte_is_detected(tiny):
+    data = bytearray(compress(natural_like(40, 40), tiny, level=2))
+    data[-8] ^= 0x01
+    with pytest.raises(CodecError, match="CRC"):
+        decompress(bytes(data), tiny)
+
+
+def test_bad_level_is_refused(tiny):
+    with pytest.raises(CodecError, match="level"):
+        compress(natural_like(8, 8), tiny, level=9)

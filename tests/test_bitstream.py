@@ -1,0 +1,77 @@
+import struct
+
+import pytest
+
+from ibc.codec.bitstream import MAGIC, Header, parse_chunks, parse_header, serialise
+from ibc.codec.errors import CodecError
+
+HEADER = Header("shannon", 2, 640, 480, 7, 32, "demo-model", bytes(range(8)), 3)
+PAYLOADS = [b"\x01\x02\x03\x04", b"", b"x" * 400]
+
+
+def test_round_trip():
+    data = serialise(HEADER, PAYLOADS)
+    header, offset = parse_header(data)
+    assert header == HEADER
+    assert parse_chunks(data, offset, 3) == PAYLOADS
+    assert data.startswith(MAGIC)
+
+
+def test_wrong_magic():
+    data = serialise(HEADER, PAYLOADS)
+    with pytest.raises(CodecError, match="magic"):
+        parse_header(b"PNG\x00" + data[4:])
+
+
+def test_unknown_version():
+    data = bytearray(serialise(HEADER, PAYLOADS))
+    data[4] = 99
+    with pytest.raises(CodecError, match="version"):
+        parse_header(bytes(data))
+
+
+@pytest.mark.parametrize("position", [6, 10, 20, 30])
+def test_flipped_header_byte_fails_crc(position):
+    data = bytearray(serialise(HEADER, PAYLOADS))
+    data[position] ^= 0x10
+    with pytest.raises(CodecError):
+        parse_header(bytes(data))
+
+
+def test_flipped_payload_byte_marks_that_chunk_only():
+    data = serialise(HEADER, PAYLOADS)
+    _, offset = parse_header(data)
+    broken = bytearray(data)
+    broken[offset + 4 + 1] ^= 0xFF  # inside the first payload
+    chunks = parse_chunks(bytes(broken), offset, 3)
+    assert chunks[0] is None and chunks[1:] == PAYLOADS[1:]
+
+
+@pytest.mark.parametrize("cut", [3, 12, 30, -1, -5])
+def test_truncated_file(cut):
+    data = serialise(HEADER, PAYLOADS)[:cut]
+    with pytest.raises(CodecError, match="truncated|magic|CRC"):
+        header, offset = parse_header(data)
+        parse_chunks(data, offset, header.chunks)
+
+
+def test_trailing_bytes_are_refused():
+    data = serialise(HEADER, PAYLOADS) + b"\x00"
+    header, offset = parse_header(data)
+    with pytest.raises(CodecError, match="after the last chunk"):
+        parse_chunks(data, offset, header.chunks)
+
+
+def test_absurd_dimensions_refused_before_allocating():
+    huge = Header("shannon", 1, 70000, 70000, 0, 32, "m", bytes(8), 0)
+    data = serialise(huge, [])
+    with pytest.raises(CodecError, match="dimensions"):
+        parse_header(data)
+
+
+def test_absurd_chunk_length_refused():
+    data = bytearray(serialise(HEADER, PAYLOADS))
+    _, offset = parse_header(bytes(data))
+    data[offset:offset + 4] = struct.pack("<I", 1 << 31)
+    with pytest.raises(CodecError, match="limit"):
+        parse_chunks(bytes(data), offset, 3)

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from ..models import CodecModel, ModelConfig
@@ -34,6 +36,7 @@ class TrainConfig:
     rate_gain: float = 0.005                    # rate control: log λ moves by gain × log(bpp/target)
     checkpoint_minutes: float = 5.0
     val_every: int = 500
+    log_every: int = 10
     device: str = "auto"
     threads: int = 1
     seed: int = 0
@@ -106,88 +109,193 @@ def save_checkpoint(path: Path, model, optimizer, step, tcfg, extra) -> None:
     os.replace(tmp, path)
 
 
+def steer_lmbdas(lmbdas: torch.Tensor, bpp: torch.Tensor, targets: torch.Tensor, gain: float) -> torch.Tensor:
+    """Rate control: move each level's log λ against its log rate error; keep λ increasing with the level.
+
+    Too many bits → smaller λ (distortion weighs less) → fewer bits, and the other way round."""
+    steered = lmbdas * torch.exp(-gain * torch.log(bpp / targets))
+    return torch.cummax(steered.clamp(LMBDA_MIN, LMBDA_MAX), 0).values
+
+
+LMBDA_MIN, LMBDA_MAX = 1e-5, 1.0
+
+
+class Distributed:
+    """Rank and world size under torchrun (DDP: NCCL on GPUs, gloo on CPUs); a no-op when run alone."""
+
+    def __init__(self, device: torch.device):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def mean(self, t: torch.Tensor) -> torch.Tensor:
+        if self.world > 1:
+            t = t.clone()
+            dist.all_reduce(t)
+            t /= self.world
+        return t
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if it is true on any: ranks must stop at the same step."""
+        return bool(self.mean(torch.tensor([float(flag)])).item() > 0) if self.world > 1 else flag
+
+    def checksums(self, model) -> list[float]:
+        """Each rank's parameter checksum (identical when DDP keeps the replicas in step)."""
+        local = torch.stack([sum(p.detach().double().sum() for p in model.parameters())]).cpu()
+        if self.world == 1:
+            return local.tolist()
+        gathered = [torch.zeros_like(local) for _ in range(self.world)]
+        dist.all_gather(gathered, local)
+        return [g.item() for g in gathered]
+
+
+def load_checkpoint(path: str) -> dict:
+    """A training checkpoint, or exported weights (for --init)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        ModelConfig.from_dict(state["config"])
+        if "model" not in state and "state_dict" not in state:
+            raise KeyError("model")
+        return state
+    except Exception as e:  # torch.load raises many types for a damaged or foreign file
+        raise CodecError(f"{path}: not an ibc training checkpoint ({str(e).splitlines()[0]})") from None
+
+
+def build_model(state: dict) -> CodecModel:
+    """The model of a checkpoint; from exported weights, the training-only parts are rebuilt from the
+    frozen ones (logits from the integer tables, EMA statistics from the codebooks)."""
+    model = CodecModel(ModelConfig.from_dict(state["config"]))
+    try:
+        if "model" in state:
+            model.load_state_dict(state["model"])
+            return model
+        missing, unexpected = model.load_state_dict(state["state_dict"], strict=False)
+        if unexpected or set(missing) - set(CodecModel.TRAINING_ONLY):
+            raise RuntimeError("keys differ")
+    except RuntimeError:
+        raise CodecError("checkpoint does not match this version's model architecture") from None
+    with torch.no_grad():
+        model.entropy.logits.copy_(torch.log(model.frequencies.float()))
+        model.quantizer.ema_count.fill_(1.0)
+        model.quantizer.ema_sum.copy_(model.quantizer.codebooks)
+    return model
+
+
 def train(tcfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: str | None = None) -> Path:
     torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
+    ddp = Distributed(device)
+    if device.type == "cuda" and ddp.world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    targets = torch.tensor(tcfg.target_bpp, dtype=torch.float32)
+    if len(targets) == 0 or (targets <= 0).any() or (targets[1:] <= targets[:-1]).any():
+        raise CodecError("--target-bpp needs positive values, increasing from level to level")
     out = Path(tcfg.out)
     out.mkdir(parents=True, exist_ok=True)
     files = list_images(Path(tcfg.data))
     train_files, val_files = (files, list_images(Path(tcfg.val))) if tcfg.val else split_train_val(files)
     images = CropDataset(train_files, tcfg.crop)
-    val_crops = center_crops(val_files[:24], 256).to(device)
-    if len(tcfg.target_bpp) != mcfg.stages:
-        raise CodecError(f"give one --target-bpp per level: the model has {mcfg.stages} levels")
 
-    state = torch.load(resume, map_location="cpu", weights_only=False) if resume else None
-    if state:
-        mcfg = ModelConfig.from_dict(state["config"])
-        model = CodecModel(mcfg)
-        model.load_state_dict(state["model"])
-    elif tcfg.init:
-        init = torch.load(tcfg.init, map_location="cpu", weights_only=False)
-        mcfg = ModelConfig.from_dict(init["config"])
-        model = CodecModel(mcfg)
-        model.load_state_dict(init["model"])
+    state = load_checkpoint(resume) if resume else None
+    if state or tcfg.init:
+        model = build_model(state or load_checkpoint(tcfg.init))
     else:
         model = new_model(mcfg, images, tcfg.seed)
+    mcfg = model.cfg
+    if len(targets) != mcfg.stages:
+        raise CodecError(f"give one --target-bpp per level: the model has {mcfg.stages} levels")
     model.to(device).train()
     optimizer = make_optimizer(model, tcfg.lr)
-    step, bpp_ema, seconds_before = 0, torch.tensor(tcfg.target_bpp), 0.0
+    step, bpp_ema, seconds_before = 0, targets.clone(), 0.0
     if state:
         optimizer.load_state_dict(state["optimizer"])
         step, bpp_ema = state["step"], torch.tensor(state["bpp_ema"])
         seconds_before = state.get("train_seconds", 0.0)
-        torch.set_rng_state(state["rng"])
-    targets = torch.tensor(tcfg.target_bpp)
+    if ddp.world > 1:
+        torch.manual_seed(tcfg.seed + 1000 * ddp.rank + step)  # each rank its own crops
+    net = DDP(model, broadcast_buffers=True) if ddp.world > 1 else model
+    val_crops = center_crops(val_files[:24], min(256, 2 * tcfg.crop)).to(device) if ddp.main else None
 
     stop = {"now": False}
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.update(now=True))
     ckpt = out / "checkpoint.pt"
-    log = open(out / "log.jsonl", "a")
-    loader = iter(torch.utils.data.DataLoader(images, batch_size=tcfg.batch, num_workers=0))
+    log = open(out / "log.jsonl", "a") if ddp.main else None
+    workers = 4 if device.type == "cuda" else 0
+    loader = iter(torch.utils.data.DataLoader(images, batch_size=tcfg.batch, num_workers=workers,
+                                              pin_memory=device.type == "cuda"))
+    if state:  # after the loader, whose creation draws a seed: the crops continue exactly
+        torch.set_rng_state(state["rng"])
     started = last_save = time.time()
-    bar = tqdm(initial=step, total=tcfg.steps if tcfg.steps < 10 ** 9 else None, desc="train", dynamic_ncols=True)
-    while step < tcfg.steps and not stop["now"]:
-        if tcfg.hours and time.time() - started > tcfg.hours * 3600:
+    unreachable = 0
+
+    def save():
+        if ddp.main:
+            save_checkpoint(ckpt, model, optimizer, step, tcfg, {
+                "bpp_ema": bpp_ema.tolist(), "train_seconds": seconds_before + time.time() - started})
+
+    bar = tqdm(initial=step, total=tcfg.steps if tcfg.steps < 10 ** 9 else None, desc="train",
+               dynamic_ncols=True, disable=not ddp.main)
+    while step < tcfg.steps:
+        out_of_time = bool(tcfg.hours) and time.time() - started > tcfg.hours * 3600
+        if ddp.any(stop["now"] or out_of_time):
             break
         for g in optimizer.param_groups:
             g["lr"] = lr_at(step, tcfg) * g["scale"]
-        x = next(loader).to(device)
-        levels = torch.randint(1, mcfg.stages + 1, (x.shape[0],), device=device)
-        out_ = model(x, levels)
-        terms = shannon_ae_loss(out_, x, levels, model.quantizer.lmbdas, tcfg.distortion)
+        x = next(loader).to(device, non_blocking=True)
+        levels = torch.randint(1, mcfg.stages + 1, (x.shape[0],)).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            out_ = net(x, levels)
+            terms = shannon_ae_loss(out_, x, levels, model.quantizer.lmbdas, tcfg.distortion)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         model.quantizer.update_codebooks(out_["indices"], out_["residuals"])
-        # Rate control: steer each level's λ so its training bpp approaches its target.
-        bpp_ema = 0.98 * bpp_ema + 0.02 * terms["bpp_levels"].mean(0).cpu()
+        bpp_ema = 0.98 * bpp_ema + 0.02 * ddp.mean(terms["bpp_levels"].mean(0).float()).cpu()
         with torch.no_grad():
             lm = model.quantizer.lmbdas
-            lm.mul_(torch.exp(-tcfg.rate_gain * torch.log(bpp_ema / targets)).to(lm.device))
-            lm.copy_(torch.cummax(lm.clamp(1e-5, 1.0), 0).values)
+            lm.copy_(steer_lmbdas(lm.cpu(), bpp_ema, targets, tcfg.rate_gain).to(lm.device))
         step += 1
-        psnr = (10 * torch.log10(255.0 ** 2 / terms["C"].clamp(min=1e-6))).mean().item() if tcfg.distortion == "mse" else float("nan")
         bar.update(1)
-        if step % 10 == 0:
+        if ddp.main and step % tcfg.log_every == 0:
+            psnr = (10 * torch.log10(255.0 ** 2 / terms["C"].float().clamp(min=1e-6))).mean().item()
             usage = model.quantizer.usage(out_["indices"])
             bar.set_postfix(loss=f"{terms['loss'].item():.3f}", bpp=f"{terms['bpp'].mean().item():.3f}",
                             psnr=f"{psnr:.2f}", lmbda=f"{lm[-1].item():.4f}", used=f"{usage['used'][0]:.2f}")
-            record = {"step": step, "time": time.time(), "loss": terms["loss"].item(), "H_Z": terms["H_Z"].item(),
-                      "psnr": psnr, "bpp_levels": bpp_ema.tolist(), "lmbdas": lm.tolist(), **usage}
-            log.write(json.dumps(record) + "\n")
+            log.write(json.dumps({"step": step, "time": time.time(), "loss": terms["loss"].item(),
+                                  "H_Z": terms["H_Z"].item(), "psnr": psnr, "bpp_levels": bpp_ema.tolist(),
+                                  "lmbdas": lm.tolist(), **usage}) + "\n")
             log.flush()
-        if step % tcfg.val_every == 0:
+        if ddp.main and step % tcfg.val_every == 0:
             v = validate(model, val_crops)
             log.write(json.dumps({"step": step, "val": v}) + "\n")
             log.flush()
             tqdm.write(f"step {step} val " + " ".join(f"{k}={val:.3f}" for k, val in v.items()))
+            # A level whose λ sits at a bound while its rate stays >10 % off target cannot get there.
+            pinned = ((lm <= LMBDA_MIN * 1.01) & (bpp_ema > 1.1 * targets)) | \
+                     ((lm >= LMBDA_MAX * 0.99) & (bpp_ema < 0.9 * targets))
+            unreachable = unreachable + 1 if pinned.any() else 0
+            if unreachable >= 3:
+                save()
+                L = int(pinned.nonzero()[0]) + 1
+                raise CodecError(f"level {L} cannot reach {targets[L - 1]:.3f} bpp (it stays at "
+                                 f"{bpp_ema[L - 1]:.3f} bpp with λ at its bound); choose another target")
         if time.time() - last_save > tcfg.checkpoint_minutes * 60:
-            save_checkpoint(ckpt, model, optimizer, step, tcfg, {"bpp_ema": bpp_ema.tolist(), "train_seconds": seconds_before + time.time() - started})
+            save()
             last_save = time.time()
-    save_checkpoint(ckpt, model, optimizer, step, tcfg, {"bpp_ema": bpp_ema.tolist(), "train_seconds": seconds_before + time.time() - started})
+    save()
+    if ddp.world > 1:
+        sums = ddp.checksums(model)
+        if ddp.main:
+            log.write(json.dumps({"step": step, "ddp_param_checksums": sums}) + "\n")
+        dist.barrier()
     bar.close()
-    log.close()
+    if log:
+        log.close()
     return ckpt

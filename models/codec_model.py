@@ -32,12 +32,14 @@ class CodecModel(nn.Module):
     def forward(self, x: torch.Tensor, levels: torch.Tensor, u: torch.Tensor | None = None) -> dict:
         """x (B,3,H,W), levels (B,) in 1..S → {x_hat, bits (B,S), y, z_q, indices, residuals}."""
         y = self.encoder(x)
-        indices, residuals = self.quantizer.assign(y, self.entropy.bits_table().detach())
-        ctx = contexts(indices, self.quantizer.context_levels(), self.cfg.ctx_buckets)
-        bits = self.entropy.bits(indices, ctx)
-        codewords = self.quantizer.lookup(indices)  # (B,S,G,h,w,D)
-        sent = torch.arange(self.cfg.stages, device=x.device).view(1, -1) < levels.view(-1, 1)
-        z_q = self.quantizer.merge((codewords * sent.view(*sent.shape, 1, 1, 1, 1)).sum(1))
+        with torch.autocast(x.device.type, enabled=False):  # quantizer and rates in float32 under AMP
+            y = y.float()
+            indices, residuals = self.quantizer.assign(y, self.entropy.bits_table().detach())
+            ctx = contexts(indices, self.quantizer.context_levels(), self.cfg.ctx_buckets)
+            bits = self.entropy.bits(indices, ctx)
+            codewords = self.quantizer.lookup(indices)  # (B,S,G,h,w,D)
+            sent = torch.arange(self.cfg.stages, device=x.device).view(1, -1) < levels.view(-1, 1)
+            z_q = self.quantizer.merge((codewords * sent.view(*sent.shape, 1, 1, 1, 1)).sum(1))
         x_hat = self.decoder(y + (z_q - y).detach(), u)  # straight-through to the encoder
         return {"x_hat": x_hat, "bits": bits.sum((2, 3, 4)), "y": y, "z_q": z_q,
                 "indices": indices, "residuals": residuals}

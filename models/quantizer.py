@@ -2,6 +2,7 @@
 import math
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from .config import ModelConfig
@@ -62,15 +63,19 @@ class ResidualVQ(nn.Module):
         return self.merge(self.lookup(indices).sum(1))
 
     # -- assignment -------------------------------------------------------------------------------
-    def _choose(self, r, stage, ctx, bits_table):
-        """r (B,G,h,w,D), ctx (B,G,h,w) → indices (B,G,h,w) minimising w·distortion + bits."""
+    def _costs(self, r: torch.Tensor, stage: int) -> torch.Tensor:
+        """r (B,G,h,w,D) → w_s·‖r - c_k‖² for every codeword, (B,G,h,w,K)."""
         cb = self.codebooks[stage]  # (G,K,D)
         dist = (r.pow(2).sum(-1, keepdim=True)
                 - 2 * torch.einsum("bghwd,gkd->bghwk", r, cb)
                 + cb.pow(2).sum(-1)[None, :, None, None, :])
-        weight = self.lmbdas[stage] * 255.0 ** 2 / 3.0
-        g = torch.arange(r.shape[1], device=r.device).view(1, -1, 1, 1)
-        return (weight * dist + bits_table[stage][g, ctx]).argmin(-1)
+        return dist * (self.lmbdas[stage] * 255.0 ** 2 / 3.0)
+
+    @staticmethod
+    def _choose(costs: torch.Tensor, bits: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        """argmin_k costs + bits(k | ctx): costs (B,G,h,w,K), bits (G,Kc,K), ctx (B,G,h,w) → (B,G,h,w)."""
+        g = torch.arange(costs.shape[1], device=costs.device).view(1, -1, 1, 1)
+        return (costs + bits[g, ctx]).argmin(-1)
 
     @torch.no_grad()
     def assign(self, y: torch.Tensor, bits_table: torch.Tensor, levels: int | None = None):
@@ -79,19 +84,18 @@ class ResidualVQ(nn.Module):
         r = self.split(y)
         B, G, h, w, _ = r.shape
         anchors = anchor_mask(h, w, y.device)
+        g = torch.arange(G, device=y.device).view(1, G, 1, 1)
         indices, residuals = [], []
-        levels_ = self.context_levels()
         for s in range(L):
+            costs = self._costs(r, s)
             if s == 0:
-                zero = torch.zeros(B, G, h, w, dtype=torch.int64, device=y.device)
-                first = self._choose(r, 0, zero, bits_table)
-                ctx = neighbour_context(first, levels_, self.cfg.ctx_buckets)
-                idx = torch.where(anchors, first, self._choose(r, 0, ctx, bits_table))
+                first = self._choose(costs, bits_table[0], torch.zeros(B, G, h, w, dtype=torch.int64, device=y.device))
+                ctx = neighbour_context(first, self.context_levels(), self.cfg.ctx_buckets)
+                idx = torch.where(anchors, first, self._choose(costs, bits_table[0], ctx))
             else:
-                idx = self._choose(r, s, indices[-1], bits_table)
+                idx = self._choose(costs, bits_table[s], indices[-1])
             indices.append(idx)
             residuals.append(r)
-            g = torch.arange(G, device=y.device).view(1, G, 1, 1)
             r = r - self.codebooks[s][g, idx]
         return torch.stack(indices, 1), torch.stack(residuals, 1)
 
@@ -104,6 +108,9 @@ class ResidualVQ(nn.Module):
         res = residuals.permute(1, 2, 0, 3, 4, 5).reshape(S, G, -1, D)  # (S,G,N,D)
         count = torch.zeros(S, G, K, device=idx.device).scatter_add_(2, idx, torch.ones_like(idx, dtype=res.dtype))
         total = torch.zeros(S, G, K, D, device=idx.device).scatter_add_(2, idx.unsqueeze(-1).expand_as(res), res)
+        if dist.is_available() and dist.is_initialized():  # data-parallel: every replica sees all statistics
+            dist.all_reduce(count)
+            dist.all_reduce(total)
         self.ema_count.mul_(self.decay).add_(count, alpha=1 - self.decay)
         self.ema_sum.mul_(self.decay).add_(total, alpha=1 - self.decay)
         self.codebooks.copy_(self.ema_sum / self.ema_count.clamp(min=1e-5).unsqueeze(-1))

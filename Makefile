@@ -26,3 +26,17 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo
+
+# Rate–distortion–realism benchmark on Kodak against the classical codecs (BENCHMARKS.md). Resumable:
+# finished work is cached in bench/kodak.json.cache.jsonl, keyed by the weights' hash and Pillow's version.
+KODAK ?= ../shared/data/kodak
+.PHONY: bench
+bench: $(STAMP)
+	mkdir -p bench
+	$(BIN)/ibc eval $(KODAK) --codec ibc --codec jpeg --codec webp --codec avif --codec jpeg2000 -o bench/kodak.json
+	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --table bench/kodak_bdrate.md --title "Kodak (24 images)"
+
+# Hostile-input fuzzing: 10,000 mutated, truncated, spliced and random .ibc files per strategy (BENCHMARKS.md).
+.PHONY: fuzz
+fuzz: $(STAMP)
+	IBC_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics

@@ -10,46 +10,59 @@ DATA_SOURCES = ("BSDS500 (Arbeláez et al., TPAMI 2011; Berkeley, distributed fo
 
 
 def _compress(args) -> int:
-    from ..codec.api import compress, decompress
-    from ..codec.image_io import read_image, write_atomic
-    from ..codec.metrics import psnr
-    from ..codec.weights import load_model
+    from ..codec.files import compress_file, folder_jobs
 
+    options = dict(model=args.model, level=args.level, target_bpp=args.target_bpp, size=args.size,
+                   drop_alpha=args.drop_alpha, force=args.force, verbose=args.verbose)
     src = Path(args.input)
-    out = Path(args.output) if args.output else src.with_suffix(".ibc")
-    if out.exists() and not args.force:
-        raise _error(f"{out}: already exists (use --force to overwrite)")
-    rgb = read_image(src, drop_alpha=args.drop_alpha)
-    lm = load_model(args.model)
-    data = compress(rgb, lm, level=args.level, target_bpp=args.target_bpp, size=args.size)
-    write_atomic(out, data, force=args.force)
-    H, W, _ = rgb.shape
+    if src.is_dir():
+        pairs = folder_jobs(src, Path(args.output or src.with_name(src.name + "-ibc")), compressing=True)
+        return _run_folder(compress_file, pairs, args, options)
+    r = compress_file(src, Path(args.output) if args.output else src.with_suffix(".ibc"), **options)
     if not args.quiet:
-        from ..codec.api import read_header
-        line = (f"{out}: {len(data):,} bytes, {len(data) * 8 / (W * H):.4f} bpp, "
-                f"level {read_header(data).level}, {W}×{H}")
-        if args.verbose:
-            line += f", PSNR {psnr(rgb, decompress(data, lm)):.2f} dB"
-        print(line)
+        line = f"{r['out']}: {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, level {r['level']}, {r['width']}×{r['height']}"
+        print(line + (f", PSNR {r['psnr']:.2f} dB" if "psnr" in r else ""))
     return 0
 
 
 def _decompress(args) -> int:
-    from ..codec.api import decompress
-    from ..codec.image_io import write_image
-    from ..codec.weights import load_model
+    from ..codec.files import decompress_file, folder_jobs
 
+    options = dict(model=args.model, force=args.force, salvage=args.salvage)
     src = Path(args.input)
-    out = Path(args.output) if args.output else src.with_suffix(".png")
-    if out.exists() and not args.force:
-        raise _error(f"{out}: already exists (use --force to overwrite)")
-    data = _read_bytes(src)
-    lm = load_model(args.model) if args.model else None
-    rgb = decompress(data, lm)
-    write_image(out, rgb, force=args.force)
+    if src.is_dir():
+        pairs = folder_jobs(src, Path(args.output or src.with_name(src.name + "-png")), compressing=False)
+        return _run_folder(decompress_file, pairs, args, options)
+    r = decompress_file(src, Path(args.output) if args.output else src.with_suffix(".png"), **options)
+    if r["damaged_tiles"]:
+        print(f"ibc: warning: {src}: tile(s) {', '.join(map(str, r['damaged_tiles']))} failed their CRC "
+              "and were filled in", file=sys.stderr)
     if not args.quiet:
-        print(f"{out}: {rgb.shape[1]}×{rgb.shape[0]}")
+        print(f"{r['out']}: {r['width']}×{r['height']}")
     return 0
+
+
+def _run_folder(job, pairs, args, options) -> int:
+    """Every file of a folder, in -j processes, with a progress bar and a summary; exit 2 if any failed."""
+    from tqdm import tqdm
+
+    from ..codec.files import run_folder
+
+    failed, done = [], []
+    with tqdm(total=len(pairs), desc=job.__name__.split("_")[0], unit="file", disable=args.quiet) as bar:
+        for src, result, error in run_folder(job, pairs, args.jobs, **options):
+            (done.append(result) if result else failed.append(error))
+            bar.update(1)
+    total = sum(r["bytes"] for r in done)
+    pixels = sum(r["pixels"] for r in done)
+    if not args.quiet:
+        summary = f"{len(done)} of {len(pairs)} files, {total:,} bytes"
+        if job.__name__ == "compress_file" and pixels:
+            summary += f", mean {sum(r['bpp'] for r in done) / len(done):.4f} bpp"
+        print(summary)
+    for error in failed:
+        print(f"ibc: error: {error}", file=sys.stderr)
+    return EXIT_USAGE if failed else 0
 
 
 def _info(args) -> int:
@@ -74,7 +87,8 @@ def _train(args) -> int:
 
     tcfg = TrainConfig(data=args.data, out=args.out, val=args.val, steps=args.steps, hours=args.hours,
                        batch=args.batch, crop=args.crop, lr=args.lr, device=args.device,
-                       threads=args.threads, init=args.init,
+                       threads=args.threads, init=args.init, val_every=args.val_every,
+                       checkpoint_minutes=args.checkpoint_minutes, seed=args.seed,
                        **({"target_bpp": args.target_bpp} if args.target_bpp else {}))
     ckpt = train(tcfg, resume=args.resume)
     print(f"checkpoint: {ckpt}")
@@ -95,6 +109,34 @@ def _export(args) -> int:
     return 0
 
 
+def _eval(args) -> int:
+    import torch
+    from ..codec.evaluate import evaluate
+
+    if args.lpips or args.fid:
+        raise _error("LPIPS and FID are not available: they need local network weights, and ibc downloads none")
+    torch.set_num_threads(args.threads)
+    report = evaluate(Path(args.folder), args.codec, Path(args.output), levels=args.levels, limit=args.limit)
+    if not args.quiet:
+        print(f"{args.output}: {len(report['results'])} settings × {len(report['images'])} images "
+              f"(also {Path(args.output).with_suffix('.csv')})")
+    return 0
+
+
+def _plot(args) -> int:
+    from ..codec.image_io import write_atomic
+    from ..codec.plot import bd_table, load_curves, plot
+
+    curves = load_curves(args.results)
+    table = bd_table(curves, args.anchor)
+    plot(curves, Path(args.output), title=args.title)
+    if args.table:
+        write_atomic(Path(args.table), table.encode(), force=True)
+    print(table, end="")
+    print(f"{args.output}: written")
+    return 0
+
+
 def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
         raise _error(f"{path}: no such file")
@@ -111,8 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser("compress", help="image → .ibc", description="Compress an image into an .ibc file.")
-    c.add_argument("input", help="any image Pillow reads (PNG, JPEG, WebP, TIFF, …)")
-    c.add_argument("-o", "--output", help="output file (default: INPUT with suffix .ibc)")
+    c.add_argument("input", help="any image Pillow reads (PNG, JPEG, WebP, TIFF, …), or a folder of them")
+    c.add_argument("-o", "--output", help="output file (default: INPUT with suffix .ibc); for a folder, "
+                                          "the output folder (default: INPUT-ibc)")
+    c.add_argument("-j", "--jobs", type=int, default=1, help="files coded in parallel (folders)")
     q = c.add_mutually_exclusive_group()
     q.add_argument("-q", "--level", type=int, help="quality level, 1 (smallest) … the model's top level")
     q.add_argument("--target-bpp", type=float, help="highest level whose file fits this many bits per pixel")
@@ -125,8 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(run=_compress)
 
     d = sub.add_parser("decompress", help=".ibc → PNG", description="Decompress an .ibc file into an image.")
-    d.add_argument("input", help="an .ibc file")
-    d.add_argument("-o", "--output", help="output image (default: INPUT with suffix .png)")
+    d.add_argument("input", help="an .ibc file, or a folder of them")
+    d.add_argument("-o", "--output", help="output image (default: INPUT with suffix .png); for a folder, "
+                                          "the output folder (default: INPUT-png)")
+    d.add_argument("-j", "--jobs", type=int, default=1, help="files decoded in parallel (folders)")
+    d.add_argument("--salvage", action="store_true",
+                   help="decode a file with damaged tiles anyway, filling them in (and say which)")
     d.add_argument("--model", help="weights to decode with (default: the shipped model named in the file)")
     d.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
     d.add_argument("--quiet", action="store_true", help="print nothing on success")
@@ -137,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(run=_info)
 
-    t = sub.add_parser("train", help="train a model", description="Train a Shannon-AE model on a folder of photographs.")
+    t = sub.add_parser("train", help="train a model", description=(
+        "Train a Shannon-AE model on a folder of photographs. Checkpoints go to OUT/checkpoint.pt every few "
+        "minutes and on Ctrl-C or SIGTERM; --resume continues exactly. Under torchrun it trains data-parallel "
+        "(NCCL on GPUs, gloo on CPUs)."))
     t.add_argument("--data", required=True, help="folder of training images (never the evaluation set)")
     t.add_argument("--out", required=True, help="run folder for checkpoint.pt and log.jsonl")
     t.add_argument("--val", help="validation folder (default: BSDS500 val files held out of --data)")
@@ -149,8 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, default=1, help="CPU threads (leave a core free for other work)")
+    t.add_argument("--val-every", type=int, default=500, help="validate every N steps")
+    t.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save a checkpoint this often")
+    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", help="continue from this checkpoint exactly")
-    t.add_argument("--init", help="warm-start the weights from this checkpoint")
+    t.add_argument("--init", help="warm-start from this checkpoint or exported weights file")
     t.set_defaults(run=_train)
 
     e = sub.add_parser("export", help="checkpoint → weights", description="Freeze a checkpoint into a weights file.")
@@ -160,6 +214,33 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-f", "--force", action="store_true", help="overwrite an existing weights file")
     e.add_argument("--default", action="store_true", help="make it the default model in the manifest")
     e.set_defaults(run=_export)
+
+    v = sub.add_parser("eval", help="rate–distortion–realism of codecs on a folder",
+                       description="Compress and decompress every image of FOLDER with each codec at each quality "
+                                   "setting; write per-image and mean bpp, PSNR, MS-SSIM, realism (SWD) and "
+                                   "timings as JSON and CSV. Finished work is cached beside the output, so an "
+                                   "interrupted run resumes.")
+    v.add_argument("folder", help="folder of images (e.g. the 24 Kodak images)")
+    v.add_argument("--codec", action="append", metavar="CODEC",
+                   help="ibc[:MODEL], jpeg, webp, avif or jpeg2000; repeat for several (default: all five)")
+    v.add_argument("--levels", type=int, nargs="+", help="ibc quality levels to run (default: all of the model's)")
+    v.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
+    v.add_argument("-o", "--output", required=True, help="results .json (a .csv and a .cache.jsonl go beside it)")
+    v.add_argument("--threads", type=int, default=1, help="CPU threads for the ibc encoder")
+    v.add_argument("--lpips", action="store_true", help="not available: needs local network weights")
+    v.add_argument("--fid", action="store_true", help="not available: needs local network weights")
+    v.add_argument("--quiet", action="store_true", help="print nothing on success")
+    v.set_defaults(run=_eval)
+
+    g = sub.add_parser("plot", help="plot eval results, print BD-rates",
+                       description="Plot PSNR, MS-SSIM (dB) and realism (SWD) against bpp and the distortion–"
+                                   "realism plane from `ibc eval` results; print a BD-rate table against an anchor.")
+    g.add_argument("results", nargs="+", help="results .json files from `ibc eval`")
+    g.add_argument("-o", "--output", required=True, help="figure file (.png, .pdf, .svg)")
+    g.add_argument("--anchor", default="jpeg", help="codec the BD-rates are measured against (default: jpeg)")
+    g.add_argument("--table", help="also write the BD-rate table to this markdown file")
+    g.add_argument("--title", help="figure title")
+    g.set_defaults(run=_plot)
     return p
 
 

@@ -1,55 +1,80 @@
 """compress(image) → .ibc bytes and decompress(bytes) → image: the whole codec behind one pair of calls.
 
-    encode: RGB uint8 ─► [0,1], edge-padded to the block ─ model.encode ─► indices (S,G,h,w)
-            ─ split into tiles ─► range-coded payloads ─► container
-    decode: container ─► header, payloads ─► indices ─ model.decode ─► crop ─► RGB uint8
+    encode: RGB uint8 ─► per tile (with a margin): [0,1] pixels ─ model.encode ─► indices (L,G,h,w)
+            ─► one range-coded payload per tile ─► container
+    decode: container ─► header, payloads ─► indices ─► per tile (with a margin): model.decode ─► RGB uint8
+
+Working tile by tile keeps memory bounded whatever the image size; the margins make tiles seamless.
 """
 import math
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .bitstream import Header, parse_chunks, parse_header, serialise
 from .errors import CodecError
 from .tiles import decode_tile, encode_tile
 from .weights import LoadedModel, find_by_hash, load_model
 
-TILE = 32  # tile side in latent positions (256 pixels at block 8): a chunk each
+TILE = 32    # tile side in latent positions (256 pixels at block 8): one chunk each
+MARGIN = 4   # latent positions of context around a tile: covers the 3 latent-resolution and the
+             # 3 pixel-resolution 3×3 convolutions, so tiles join without seams
 
 
-def _to_tensor(rgb: np.ndarray, block: int) -> torch.Tensor:
-    """(H,W,3) uint8 → (1,3,H',W') float in [0,1], edge-padded up to a multiple of `block`."""
-    H, W, _ = rgb.shape
-    x = torch.from_numpy(rgb.copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
-    pad_h, pad_w = -H % block, -W % block
-    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
-
-
-def _tiles(h: int, w: int, tile: int):
+def _windows(h: int, w: int, tile: int):
     """Latent tile windows, row-major: (row slice, column slice)."""
     for i in range(0, h, tile):
         for j in range(0, w, tile):
             yield slice(i, min(i + tile, h)), slice(j, min(j + tile, w))
 
 
+def _grow(sl: slice, n: int, margin: int = MARGIN) -> slice:
+    return slice(max(0, sl.start - margin), min(n, sl.stop + margin))
+
+
+def _inner(sl: slice, grown: slice) -> slice:
+    """Where `sl` lies inside `grown`."""
+    return slice(sl.start - grown.start, sl.stop - grown.start)
+
+
+def _pixels(rgb: np.ndarray, rows: slice, cols: slice, block: int) -> torch.Tensor:
+    """Latent rows/cols → (1,3,·,·) float pixels in [0,1]; beyond the image edge, edge pixels repeat
+    (the image is padded up to a multiple of the block)."""
+    H, W, _ = rgb.shape
+    r = np.minimum(np.arange(rows.start * block, rows.stop * block), H - 1)
+    c = np.minimum(np.arange(cols.start * block, cols.stop * block), W - 1)
+    return torch.from_numpy(rgb[r][:, c]).permute(2, 0, 1).float().div(255).unsqueeze(0)
+
+
+def _index_dtype(K: int):
+    return np.uint8 if K <= 256 else np.int16
+
+
+@torch.inference_mode()
+def encode_indices(rgb: np.ndarray, lm: LoadedModel, levels: int) -> np.ndarray:
+    """(H,W,3) uint8 → indices (levels,G,h,w), tile by tile so memory does not grow with the image.
+    Stages are chosen greedily one after another, so level L sends the first L whatever `levels` is."""
+    cfg = lm.model.cfg
+    H, W, _ = rgb.shape
+    h, w = -(-H // cfg.block), -(-W // cfg.block)
+    indices = np.zeros((levels, cfg.groups, h, w), dtype=_index_dtype(cfg.codebook_size))
+    for rs, cs in _windows(h, w, TILE):
+        grs, gcs = _grow(rs, h), _grow(cs, w)
+        idx = lm.model.encode(_pixels(rgb, grs, gcs, cfg.block), levels)[0].numpy()
+        indices[:, :, rs, cs] = idx[:, :, _inner(rs, grs), _inner(cs, gcs)]
+    return indices
+
+
 def _pack(lm: LoadedModel, indices: np.ndarray, level: int, width: int, height: int, seed: int) -> bytes:
     cfg = lm.model.cfg
     idx = indices[:level]
     levels = lm.model.quantizer.levels
-    payloads = [encode_tile(np.ascontiguousarray(idx[:, :, rs, cs]), lm.freqs, levels, cfg.ctx_buckets)
-                for rs, cs in _tiles(idx.shape[2], idx.shape[3], TILE)]
+    payloads = [encode_tile(idx[:, :, rs, cs].astype(np.int64), lm.freqs, levels, cfg.ctx_buckets)
+                for rs, cs in _windows(idx.shape[2], idx.shape[3], TILE)]
     header = Header(cfg.mode, level, width, height, seed, TILE, lm.name, lm.weights_hash, len(payloads))
     return serialise(header, payloads)
-
-
-@torch.inference_mode()
-def encode_levels(rgb: np.ndarray, lm: LoadedModel, levels: int) -> np.ndarray:
-    """(H,W,3) uint8 → indices (levels,G,h,w) int64. Stages are chosen greedily, one after another,
-    so the first L stages are the same whatever `levels` is: level L sends the first L."""
-    x = _to_tensor(rgb, lm.model.cfg.block)
-    return lm.model.encode(x, levels)[0].numpy()
 
 
 def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None = None,
@@ -65,8 +90,8 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
         raise CodecError(f"level must be 1..{S} for model {lm.name}")
     if target_bpp is None and size is None:
         level = level or default_level(lm)
-        return _pack(lm, encode_levels(rgb, lm, level), level, W, H, seed)
-    indices = encode_levels(rgb, lm, S)
+        return _pack(lm, encode_indices(rgb, lm, level), level, W, H, seed)
+    indices = encode_indices(rgb, lm, S)
     budget = size if size is not None else target_bpp * W * H / 8
     best = None
     for L in range(1, S + 1):  # a short search over real bitstream lengths
@@ -103,27 +128,60 @@ def model_for(header: Header, lm: LoadedModel | None = None) -> LoadedModel:
     return found
 
 
+@dataclass
+class Decoded:
+    image: np.ndarray            # (H,W,3) uint8
+    damaged_tiles: list[int]     # tiles whose CRC failed and were filled in (only with salvage)
+
+
+def fallback_indices(lm: LoadedModel, level: int) -> np.ndarray:
+    """(level,G) the most probable index of every stage: what a damaged tile is filled with."""
+    idx = [lm.freqs[0, :, 0].argmax(-1)]
+    for s in range(1, level):
+        idx.append(lm.freqs[s, np.arange(lm.freqs.shape[1]), idx[-1]].argmax(-1))
+    return np.stack(idx)
+
+
 @torch.inference_mode()
-def decompress(data: bytes, lm: LoadedModel | None = None) -> np.ndarray:
-    """.ibc bytes → (H,W,3) uint8. Raises CodecError on any corruption."""
+def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False) -> Decoded:
+    """.ibc bytes → image. A tile whose CRC fails is an error, or with `salvage` is filled in and listed."""
     header, offset = parse_header(data)
     lm = model_for(header, lm)
     cfg = lm.model.cfg
     if header.level > cfg.stages or header.mode != cfg.mode:
         raise CodecError(f"corrupt header (level {header.level} or mode {header.mode} not in model {lm.name})")
     h, w = -(-header.height // cfg.block), -(-header.width // cfg.block)
-    windows = list(_tiles(h, w, header.tile))
+    windows = list(_windows(h, w, header.tile))
     payloads = parse_chunks(data, offset, len(windows))
-    bad = [i for i, p in enumerate(payloads) if p is None]
-    if bad:
-        raise CodecError(f"corrupt file: CRC mismatch in tile(s) {', '.join(map(str, bad))}")
-    indices = np.zeros((header.level, cfg.groups, h, w), dtype=np.int64)
+    damaged = [i for i, p in enumerate(payloads) if p is None]
+    if damaged and not salvage:
+        raise CodecError(f"corrupt file: CRC mismatch in tile(s) {', '.join(map(str, damaged))} "
+                         "(--salvage decodes the rest)")
+    indices = np.zeros((header.level, cfg.groups, h, w), dtype=_index_dtype(cfg.codebook_size))
     levels = lm.model.quantizer.levels
-    for (rs, cs), payload in zip(windows, payloads):
+    for i, ((rs, cs), payload) in enumerate(zip(windows, payloads)):
+        if payload is None:
+            indices[:, :, rs, cs] = fallback_indices(lm, header.level)[:, :, None, None]
+            continue
         shape = (header.level, cfg.groups, rs.stop - rs.start, cs.stop - cs.start)
         indices[:, :, rs, cs] = decode_tile(payload, shape, lm.freqs, levels, cfg.ctx_buckets)
-    x_hat = synthesize(lm, indices[None])[0, :, :header.height, :header.width]
-    return x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    image = np.empty((header.height, header.width, 3), dtype=np.uint8)
+    b = cfg.block
+    for rs, cs in windows:
+        grs, gcs = _grow(rs, h), _grow(cs, w)
+        x_hat = synthesize(lm, indices[None, :, :, grs, gcs].astype(np.int64))[0]
+        ir, ic = _inner(rs, grs), _inner(cs, gcs)
+        tile = x_hat[:, ir.start * b:ir.stop * b, ic.start * b:ic.stop * b]
+        rows = slice(rs.start * b, min(rs.stop * b, header.height))
+        cols = slice(cs.start * b, min(cs.stop * b, header.width))
+        tile = tile[:, :rows.stop - rows.start, :cols.stop - cols.start]
+        image[rows, cols] = tile.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return Decoded(image, damaged)
+
+
+def decompress(data: bytes, lm: LoadedModel | None = None) -> np.ndarray:
+    """.ibc bytes → (H,W,3) uint8. Raises CodecError on any corruption."""
+    return decode(data, lm).image
 
 
 @contextmanager

@@ -30,23 +30,28 @@ def codeword_levels(codebook: torch.Tensor, edges: torch.Tensor) -> torch.Tensor
     return torch.searchsorted(edges.contiguous(), codebook[..., 0].contiguous())
 
 
+def _neighbour_sum(v: torch.Tensor) -> torch.Tensor:
+    """Sum of the up/down/left/right neighbours of every position (zero beyond the edges), (...,h,w)."""
+    total = torch.zeros_like(v)
+    total[..., 1:, :] += v[..., :-1, :]
+    total[..., :-1, :] += v[..., 1:, :]
+    total[..., :, 1:] += v[..., :, :-1]
+    total[..., :, :-1] += v[..., :, 1:]
+    return total
+
+
 def neighbour_context(idx: torch.Tensor, levels: torch.Tensor, buckets: int) -> torch.Tensor:
     """First-stage contexts. idx (B,G,h,w) int64 (only anchors are read), levels (G,K) int64 in 0..NB-1.
 
     Returns (B,G,h,w) int64: 0 on anchors, 1..buckets on non-anchors (floor of the mean neighbour level).
     """
     B, G, h, w = idx.shape
-    K = levels.shape[1]
     anchors = anchor_mask(h, w, idx.device)
-    r = torch.gather(levels.unsqueeze(0).expand(B, G, K), 2, idx.reshape(B, G, h * w)).view(B, G, h, w)
-    r = r * anchors  # non-anchor values are not known yet when these contexts are used
-    known = anchors.to(torch.int64).expand(B, G, h, w)
-    rp = F.pad(r, (1, 1, 1, 1))
-    kp = F.pad(known, (1, 1, 1, 1))
-    total = rp[..., :-2, 1:-1] + rp[..., 2:, 1:-1] + rp[..., 1:-1, :-2] + rp[..., 1:-1, 2:]
-    count = kp[..., :-2, 1:-1] + kp[..., 2:, 1:-1] + kp[..., 1:-1, :-2] + kp[..., 1:-1, 2:]
-    bucket = 1 + total // count.clamp(min=1)
-    return torch.where(anchors, torch.zeros_like(bucket), bucket.clamp(max=buckets))
+    g = torch.arange(G, device=idx.device).view(1, G, 1, 1)
+    known = levels[g, idx] * anchors  # non-anchor values are not known yet when these contexts are used
+    count = _neighbour_sum(anchors.to(torch.int64)).clamp(min=1)
+    bucket = (1 + _neighbour_sum(known) // count).clamp(max=buckets)
+    return torch.where(anchors, torch.zeros_like(bucket), bucket)
 
 
 def contexts(indices: torch.Tensor, levels: torch.Tensor, buckets: int) -> torch.Tensor:

@@ -64,12 +64,12 @@ class ResidualVQ(nn.Module):
 
     # -- assignment -------------------------------------------------------------------------------
     def _costs(self, r: torch.Tensor, stage: int) -> torch.Tensor:
-        """r (B,G,h,w,D) → w_s·‖r - c_k‖² for every codeword, (B,G,h,w,K)."""
+        """r (B,G,h,w,D) → w_s·(‖c_k‖² - 2 r·c_k) for every codeword, (B,G,h,w,K): the squared distance
+        up to ‖r‖², which is the same for every k and so cannot change the argmin."""
         cb = self.codebooks[stage]  # (G,K,D)
-        dist = (r.pow(2).sum(-1, keepdim=True)
-                - 2 * torch.einsum("bghwd,gkd->bghwk", r, cb)
-                + cb.pow(2).sum(-1)[None, :, None, None, :])
-        return dist * (self.lmbdas[stage] * 255.0 ** 2 / 3.0)
+        w = self.lmbdas[stage] * 255.0 ** 2 / 3.0
+        cross = torch.einsum("bghwd,gkd->bghwk", r, cb * (-2 * w))
+        return cross + (w * cb.pow(2).sum(-1))[None, :, None, None, :]
 
     @staticmethod
     def _choose(costs: torch.Tensor, bits: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:

@@ -41,3 +41,25 @@ def tiny_weights(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny(tiny_weights):
     return load_model(str(tiny_weights))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread, the way `ibc eval` runs by default, and kind to a machine that is training."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run(*argv) -> int:
+    """The `ibc` command in-process."""
+    from ibc.cli.main import main
+    return main([str(a) for a in argv])
+
+
+def one_line_error(capsys) -> str:
+    """What the CLI printed on stderr, checked to be exactly one error line and no traceback."""
+    err = capsys.readouterr().err
+    assert err.startswith("ibc: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    return err

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ibc.cli.main import main
 from ibc.codec.weights import read_manifest
 
-from conftest import natural_like
+from conftest import natural_like, one_line_error, run
 
 SAMPLE = Path(__file__).parent / "data" / "sample.png"
 
@@ -22,16 +21,6 @@ def photo(tmp_path):
     path = tmp_path / "photo.png"
     Image.fromarray(natural_like(40, 56)).save(path)
     return path
-
-
-def run(*argv):
-    return main([str(a) for a in argv])
-
-
-def one_line_error(capsys):
-    err = capsys.readouterr().err
-    assert err.startswith("ibc: error: ") and err.count("\n") == 1 and "Traceback" not in err
-    return err
 
 
 def test_compress_decompress_info(photo, tiny_weights, capsys):
@@ -129,3 +118,36 @@ def test_console_script_never_shows_a_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("ibc: error:") and "Traceback" not in proc.stderr
     assert not bad.with_suffix(".png").exists()
+
+
+def test_folders_in_bulk_with_a_bad_file(tmp_path, tiny_weights, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(natural_like(24 + i, 40, seed=i)).save(src / f"p{i}.png")
+    (src / "broken.png").write_text("not an image")
+    out = tmp_path / "out"
+    assert run("compress", src, "-o", out, "--model", tiny_weights, "-j", "2", "-q", "1") == 2
+    captured = capsys.readouterr()
+    assert "broken.png" in captured.err and "3 of 4 files" in captured.out and "mean" in captured.out
+    assert sorted(p.name for p in out.iterdir()) == ["p0.ibc", "p1.ibc", "p2.ibc"]
+    back = tmp_path / "back"
+    assert run("decompress", out, "-o", back, "--model", tiny_weights) == 0
+    assert sorted(p.name for p in back.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+    assert np.asarray(Image.open(back / "p2.png")).shape == (26, 40, 3)
+
+
+def test_salvage_flag(tmp_path, tiny_weights, capsys):
+    src = tmp_path / "wide.png"
+    Image.fromarray(natural_like(64, 600)).save(src)
+    assert run("compress", src, "--model", tiny_weights, "--quiet") == 0
+    data = bytearray(src.with_suffix(".ibc").read_bytes())
+    from ibc.codec.bitstream import parse_header
+    _, offset = parse_header(bytes(data))
+    data[offset + 6] ^= 0x01
+    bad = tmp_path / "bad.ibc"
+    bad.write_bytes(bytes(data))
+    assert run("decompress", bad, "--model", tiny_weights) == 2
+    assert "--salvage" in one_line_error(capsys)
+    assert run("decompress", bad, "--model", tiny_weights, "--salvage") == 0
+    assert "tile(s) 0" in capsys.readouterr().err and bad.with_suffix(".png").exists()

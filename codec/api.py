@@ -18,9 +18,11 @@ from .errors import CodecError
 from .tiles import decode_tile, encode_tile
 from .weights import LoadedModel, find_by_hash, load_model
 
-TILE = 32    # tile side in latent positions (256 pixels at block 8): one chunk each
-MARGIN = 4   # latent positions of context around a tile: covers the 3 latent-resolution and the
-             # 3 pixel-resolution 3×3 convolutions, so tiles join without seams
+TILE = 32     # tile side in latent positions (256 pixels at block 8): one chunk each
+ENCODE_WINDOW = 32  # side of the windows the encoder runs on: its vector search is fastest on small ones
+DECODE_WINDOW = 64  # side of the windows the decoder runs on: fewer margins to compute
+MARGIN = 4          # latent positions of context around a window: covers the 3 latent-resolution and the
+                    # 3 pixel-resolution 3×3 convolutions, so windows join without seams
 
 
 def _windows(h: int, w: int, tile: int):
@@ -60,7 +62,7 @@ def encode_indices(rgb: np.ndarray, lm: LoadedModel, levels: int) -> np.ndarray:
     H, W, _ = rgb.shape
     h, w = -(-H // cfg.block), -(-W // cfg.block)
     indices = np.zeros((levels, cfg.groups, h, w), dtype=_index_dtype(cfg.codebook_size))
-    for rs, cs in _windows(h, w, TILE):
+    for rs, cs in _windows(h, w, ENCODE_WINDOW):
         grs, gcs = _grow(rs, h), _grow(cs, w)
         idx = lm.model.encode(_pixels(rgb, grs, gcs, cfg.block), levels)[0].numpy()
         indices[:, :, rs, cs] = idx[:, :, _inner(rs, grs), _inner(cs, gcs)]
@@ -167,7 +169,7 @@ def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False) ->
         indices[:, :, rs, cs] = decode_tile(payload, shape, lm.freqs, levels, cfg.ctx_buckets)
     image = np.empty((header.height, header.width, 3), dtype=np.uint8)
     b = cfg.block
-    for rs, cs in windows:
+    for rs, cs in _windows(h, w, DECODE_WINDOW):
         grs, gcs = _grow(rs, h), _grow(cs, w)
         x_hat = synthesize(lm, indices[None, :, :, grs, gcs].astype(np.int64))[0]
         ir, ic = _inner(rs, grs), _inner(cs, gcs)

@@ -13,6 +13,7 @@ _CHUNK = 1 << 15  # symbols per call: bounds the (n,K) float64 probability array
 
 
 def _probabilities(freqs: np.ndarray) -> np.ndarray:
+    """constriction takes float64 rows; integer frequencies convert exactly."""
     return np.ascontiguousarray(freqs, dtype=np.float64)
 
 

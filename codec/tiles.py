@@ -30,6 +30,7 @@ def _contexts(stage: int, idx: np.ndarray, levels: torch.Tensor, buckets: int) -
 
 
 def _rows(freqs: np.ndarray, stage: int, ctx: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """The frequency row of every selected symbol, (n,K); pass float64 tables to skip a conversion."""
     g = np.broadcast_to(np.arange(ctx.shape[0]).reshape(-1, 1, 1), ctx.shape)
     return freqs[stage, g[sel], ctx[sel]]
 

@@ -21,7 +21,7 @@ class LoadedModel:
     name: str
     sha256: str
     model: CodecModel     # frozen, eval mode
-    freqs: np.ndarray     # (S,G,K,K) int32, the range coder's tables
+    freqs: np.ndarray     # (S,G,K,K) the range coder's integer tables, held as exact float64
     meta: dict            # how it was made (name, training run)
 
     @property
@@ -71,7 +71,7 @@ def _load(path: Path) -> LoadedModel:
         raise CodecError(f"{path}: weights do not match the model architecture")
     model.eval()
     name = blob.get("meta", {}).get("name", path.stem)
-    return LoadedModel(name, sha256_of(path), model, model.frequencies.numpy().copy(), blob.get("meta", {}))
+    return LoadedModel(name, sha256_of(path), model, model.frequencies.numpy().astype(np.float64), blob.get("meta", {}))
 
 
 def load_model(name_or_path: str | None = None, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel:

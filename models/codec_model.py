@@ -28,6 +28,11 @@ class CodecModel(nn.Module):
         self.decoder = Decoder(cfg)
         self.register_buffer("frequencies", torch.zeros(cfg.stages, cfg.groups, cfg.codebook_size,
                                                         cfg.codebook_size, dtype=torch.int32))
+        self._bits = None  # frequency_bits(), cached for the encoder once the tables are loaded or frozen
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._bits = None
+        super()._load_from_state_dict(*args, **kwargs)
 
     def forward(self, x: torch.Tensor, levels: torch.Tensor, u: torch.Tensor | None = None) -> dict:
         """x (B,3,H,W), levels (B,) in 1..S → {x_hat, bits (B,S), y, z_q, indices, residuals}."""
@@ -47,9 +52,9 @@ class CodecModel(nn.Module):
     @torch.no_grad()
     def encode(self, x: torch.Tensor, level: int) -> torch.Tensor:
         """x (B,3,H,W), H and W multiples of the block → indices (B,level,G,H/b,W/b) int64."""
-        y = self.encoder(x)
-        table = self.frequency_bits()
-        return self.quantizer.assign(y, table, levels=level)[0]
+        if self._bits is None:
+            self._bits = self.frequency_bits()
+        return self.quantizer.assign(self.encoder(x), self._bits, levels=level)[0]
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
@@ -65,6 +70,7 @@ class CodecModel(nn.Module):
     def freeze(self) -> None:
         """Fix what the coder reads that is learned as floats: the integer frequency tables."""
         self.frequencies.copy_(self.entropy.frequencies())
+        self._bits = None
 
     @torch.no_grad()
     def init_block_transform(self, blocks: torch.Tensor) -> None:

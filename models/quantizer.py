@@ -69,13 +69,16 @@ class ResidualVQ(nn.Module):
         cb = self.codebooks[stage]  # (G,K,D)
         w = self.lmbdas[stage] * 255.0 ** 2 / 3.0
         cross = torch.einsum("bghwd,gkd->bghwk", r, cb * (-2 * w))
-        return cross + (w * cb.pow(2).sum(-1))[None, :, None, None, :]
+        return cross.add_((w * cb.pow(2).sum(-1))[None, :, None, None, :])
 
     @staticmethod
-    def _choose(costs: torch.Tensor, bits: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
-        """argmin_k costs + bits(k | ctx): costs (B,G,h,w,K), bits (G,Kc,K), ctx (B,G,h,w) → (B,G,h,w)."""
+    def _choose(costs: torch.Tensor, bits: torch.Tensor, ctx: torch.Tensor | None) -> torch.Tensor:
+        """argmin_k costs + bits(k | ctx): costs (B,G,h,w,K), bits (G,Kc,K), ctx (B,G,h,w) or None for
+        context 0 everywhere → (B,G,h,w)."""
+        if ctx is None:
+            return torch.add(costs, bits[:, 0][None, :, None, None, :]).argmin(-1)
         g = torch.arange(costs.shape[1], device=costs.device).view(1, -1, 1, 1)
-        return (costs + bits[g, ctx]).argmin(-1)
+        return torch.add(costs, bits[g, ctx]).argmin(-1)
 
     @torch.no_grad()
     def assign(self, y: torch.Tensor, bits_table: torch.Tensor, levels: int | None = None):
@@ -89,7 +92,7 @@ class ResidualVQ(nn.Module):
         for s in range(L):
             costs = self._costs(r, s)
             if s == 0:
-                first = self._choose(costs, bits_table[0], torch.zeros(B, G, h, w, dtype=torch.int64, device=y.device))
+                first = self._choose(costs, bits_table[0], None)
                 ctx = neighbour_context(first, self.context_levels(), self.cfg.ctx_buckets)
                 idx = torch.where(anchors, first, self._choose(costs, bits_table[0], ctx))
             else:

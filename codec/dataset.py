@@ -8,14 +8,14 @@ from torchvision.transforms.v2 import functional as TF
 
 from .errors import CodecError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".avif", ".jp2", ".bmp", ".tif", ".tiff", ".ppm", ".gif"}
 
 
 def list_images(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise CodecError(f"{folder}: not a folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        raise CodecError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise CodecError(f"{folder}: no images found")
     return files

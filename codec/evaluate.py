@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from .classical import CODECS
+from .dataset import list_images
 from .errors import CodecError
 from .image_io import read_image, write_atomic
 from .metrics import SlicedWasserstein, bpp, db, ms_ssim, psnr
@@ -69,17 +69,6 @@ def make_coder(spec: str, levels: list[int] | None = None):
         CODECS[spec].check()
         return CODECS[spec]
     raise CodecError(f"unknown codec {spec!r} (choose from ibc[:MODEL], {', '.join(CODECS)})")
-
-
-def list_images(folder: Path, limit: int | None = None) -> list[Path]:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CodecError(f"{folder}: no such folder")
-    readable = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in readable)
-    if not paths:
-        raise CodecError(f"{folder}: no images")
-    return paths[:limit] if limit else paths
 
 
 class Cache:
@@ -152,7 +141,7 @@ def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None
     if limit is not None and limit < 1:
         raise CodecError("--limit must be at least 1")
     coders = [make_coder(s, levels) for s in dict.fromkeys(specs or DEFAULT_CODECS)]
-    paths = list_images(folder, limit)
+    paths = list_images(folder)[:limit]
     images = [read_image(p) for p in paths]
     digests = [hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in paths]
     cache = Cache(out.with_name(out.name + ".cache.jsonl"))

@@ -52,7 +52,7 @@ def folder_jobs(src_dir: Path, out_dir: Path, compressing: bool) -> list[tuple[P
     """(input, output) pairs for every image (or .ibc file) in src_dir; output names keep the stem."""
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
-        raise CodecError(f"{src_dir}: not a folder")
+        raise CodecError(f"{src_dir}: no such folder")
     if compressing:
         inputs = [p for p in sorted(src_dir.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
     else:

@@ -14,7 +14,7 @@ from ibc.codec.weights import load_model, save_weights
 from conftest import natural_like, tiny_model
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (1, 37), (9, 8), (64, 64), (300, 260)])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 37), (9, 8), (64, 64), (300, 260), (1, 2100), (1500, 3)])
 def test_any_size_round_trips(tiny, shape):
     img = natural_like(*shape)
     data = compress(img, tiny, level=2)

@@ -81,7 +81,7 @@ def test_bad_data_folders(photos, tmp_path):
         train(tiny_config(tmp_path / "empty", tmp_path / "run"), TINY)
     with pytest.raises(CodecError, match="smaller than"):
         train(tiny_config(photos, tmp_path / "run", crop=128), TINY)
-    with pytest.raises(CodecError, match="not a folder"):
+    with pytest.raises(CodecError, match="no such folder"):
         train(tiny_config(tmp_path / "missing", tmp_path / "run"), TINY)
 
 

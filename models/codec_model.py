@@ -40,7 +40,7 @@ class CodecModel(nn.Module):
         with torch.autocast(x.device.type, enabled=False):  # quantizer and rates in float32 under AMP
             y = y.float()
             indices, residuals = self.quantizer.assign(y, self.entropy.bits_table().detach())
-            ctx = contexts(indices, self.quantizer.context_levels(), self.cfg.ctx_buckets)
+            ctx = contexts(indices, self.quantizer.levels, self.cfg.ctx_buckets)
             bits = self.entropy.bits(indices, ctx)
             codewords = self.quantizer.lookup(indices)  # (B,S,G,h,w,D)
             sent = torch.arange(self.cfg.stages, device=x.device).view(1, -1) < levels.view(-1, 1)

@@ -30,15 +30,11 @@ class ResidualVQ(nn.Module):
         self.register_buffer("ema_count", torch.ones(S, G, K))
         self.register_buffer("ema_sum", self.codebooks.clone())
         self.register_buffer("lmbdas", torch.logspace(-3, -1.5, S))  # λ of each quality level
-        # Level edges of each group's first component (fixed at data init) and the frozen level of
-        # every first-stage codeword: what the neighbour contexts of the entropy model read.
+        # What the neighbour contexts of the entropy model read: the level (G,K) of every first-stage
+        # codeword's first component between fixed edges. A code keeps its level from data init (or
+        # restart) on, so contexts mean the same thing to the entropy model while codewords drift.
         self.register_buffer("level_edges", torch.linspace(-1, 1, cfg.ctx_buckets - 1).repeat(G, 1))
         self.register_buffer("levels", codeword_levels(self.codebooks[0], self.level_edges))
-
-    def context_levels(self) -> torch.Tensor:
-        """(G,K) int64 level of each first-stage codeword. A code keeps its level from data init (or
-        restart) on, so contexts mean the same thing to the entropy model while codewords drift."""
-        return self.levels
 
     # -- shapes -----------------------------------------------------------------------------------
     def split(self, y: torch.Tensor) -> torch.Tensor:
@@ -93,7 +89,7 @@ class ResidualVQ(nn.Module):
             costs = self._costs(r, s)
             if s == 0:
                 first = self._choose(costs, bits_table[0], None)
-                ctx = neighbour_context(first, self.context_levels(), self.cfg.ctx_buckets)
+                ctx = neighbour_context(first, self.levels, self.cfg.ctx_buckets)
                 idx = torch.where(anchors, first, self._choose(costs, bits_table[0], ctx))
             else:
                 idx = self._choose(costs, bits_table[s], indices[-1])

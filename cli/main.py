@@ -125,10 +125,10 @@ def _eval(args) -> int:
 
 def _plot(args) -> int:
     from ..codec.image_io import write_atomic
-    from ..codec.plot import bd_table, load_curves, plot
+    from ..codec.plot import bd_table, load_curves, plot, points_table
 
     curves = load_curves(args.results)
-    table = bd_table(curves, args.anchor)
+    table = bd_table(curves, args.anchor) + points_table(curves, args.anchor)
     plot(curves, Path(args.output), title=args.title)
     if args.table:
         write_atomic(Path(args.table), table.encode(), force=True)

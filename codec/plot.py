@@ -87,6 +87,32 @@ def bd_table(curves: list[dict], anchor: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def anchor_psnr_at(anchor: dict, bpp: float) -> float | None:
+    """The anchor's PSNR at `bpp`, interpolated linearly in log-rate; None outside its measured range."""
+    rates, psnrs = _series(anchor, "psnr")
+    if len(rates) < 2 or not rates.min() <= bpp <= rates.max():
+        return None
+    return float(np.interp(np.log(bpp), np.log(rates), psnrs))
+
+
+def points_table(curves: list[dict], anchor: str) -> str:
+    """A markdown table of every point of the ibc curves, with the anchor's PSNR at the same rate."""
+    ref = next(c for c in curves if c["codec"] == anchor)
+    fmt = lambda v, f: "n/a" if v is None else format(v, f)  # noqa: E731
+    lines = []
+    for c in (c for c in curves if c["codec"].startswith("ibc")):
+        lines += ["", f"{c['label']}, every quality level (means over the images):", "",
+                  f"| level | bpp | PSNR (dB) | {ref['label']} PSNR at that bpp | Δ PSNR | MS-SSIM (dB) | SWD |"
+                  " encode (s) | decode (s) |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for p in c["points"]:
+            at = anchor_psnr_at(ref, p["bpp"])
+            delta = None if at is None else p["psnr"] - at
+            lines.append(f"| {p['setting']} | {p['bpp']:.3f} | {p['psnr']:.2f} | {fmt(at, '.2f')} | "
+                         f"{fmt(delta, '+.2f')} | {fmt(p.get('ms_ssim_db'), '.2f')} | {fmt(p.get('swd'), '.3f')} | "
+                         f"{p['encode_s']:.2f} | {p['decode_s']:.2f} |")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def plot(curves: list[dict], out: Path, title: str | None = None) -> None:
     """One figure, four panels: PSNR, MS-SSIM (dB) and SWD against bpp, and the distortion–realism plane."""
     import matplotlib

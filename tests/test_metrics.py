@@ -78,3 +78,14 @@ def test_bd_rate():
     assert bd_rate(rate, quality, rate * 1.25, quality) == pytest.approx(25)
     assert bd_rate(rate, quality, rate, quality + 20) is None  # no overlapping quality range
     assert bd_rate(rate, quality, rate[:1], quality[:1]) is None
+
+
+def test_anchor_psnr_is_interpolated_in_log_rate():
+    from ibc.codec.plot import anchor_psnr_at, points_table
+    anchor = {"codec": "jpeg", "label": "JPEG", "points": [{"bpp": 0.1, "psnr": 20.0}, {"bpp": 1.0, "psnr": 30.0}]}
+    assert anchor_psnr_at(anchor, 0.1 ** 0.5) == pytest.approx(25.0)
+    assert anchor_psnr_at(anchor, 2.0) is None  # outside the anchor's range: no extrapolation
+    ibc = {"codec": "ibc:m", "label": "ibc (m)", "points": [
+        {"setting": 1, "bpp": 0.1 ** 0.5, "psnr": 26.0, "ms_ssim_db": 9.0, "swd": 0.05, "encode_s": 0.5, "decode_s": 0.2}]}
+    table = points_table([anchor, ibc], "jpeg")
+    assert "| 1 | 0.316 | 26.00 | 25.00 | +1.00 |" in table

@@ -1,38 +1,56 @@
 """Symbols ⇄ bytes with constriction's range coder; the only module that imports constriction.
 
-Every probability comes from an integer frequency table, so the coder sees the same numbers on every
-machine. `perfect=False` is passed explicitly (constriction 0.5 still defaults to True).
+Every probability comes from a row of an integer frequency table (held as exact float64), so the coder
+sees the same numbers on every machine. `perfect=False` is passed explicitly (constriction 0.5 still
+defaults to True). Symbols that share a row are coded together with one model, in the order of a stable
+sort by row, which the decoder reproduces from the same row ids: one model per row, not per symbol.
 """
 import constriction
 import numpy as np
 
 from .errors import CodecError
 
-_FAMILY = constriction.stream.model.Categorical(perfect=False)
-_CHUNK = 1 << 15  # symbols per call: bounds the (n,K) float64 probability array
+
+def _runs(rows: np.ndarray):
+    """Stable order of the symbols by row, and (row, start, count) of each run of equal rows."""
+    order = np.argsort(rows, kind="stable")
+    if rows.size == 0:
+        return order, []
+    sorted_rows = rows[order]
+    starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+    counts = np.diff(np.r_[starts, rows.size])
+    return order, zip(sorted_rows[starts].tolist(), starts.tolist(), counts.tolist())
 
 
-def _probabilities(freqs: np.ndarray) -> np.ndarray:
-    """constriction takes float64 rows; integer frequencies convert exactly."""
-    return np.ascontiguousarray(freqs, dtype=np.float64)
+def _model(table: np.ndarray, row: int):
+    return constriction.stream.model.Categorical(table[row], perfect=False)
+
+
+def _check(rows: np.ndarray, table: np.ndarray) -> None:
+    if rows.ndim != 1 or table.ndim != 2 or table.dtype != np.float64:
+        raise ValueError("rows must be (n,) and table (R,K) float64")
+    if rows.size and (rows.min() < 0 or rows.max() >= table.shape[0]):
+        raise ValueError("row id out of range")
 
 
 class Encoder:
-    """Accumulates symbols, each with its own row of integer frequencies."""
+    """Accumulates symbols, each coded with the frequencies of its own table row."""
 
     def __init__(self):
         self._coder = constriction.stream.queue.RangeEncoder()
 
-    def encode(self, symbols: np.ndarray, freqs: np.ndarray) -> None:
-        """symbols (n,) int in [0,K); freqs (n,K) positive integers (one table per symbol)."""
-        symbols = np.asarray(symbols)
-        if symbols.ndim != 1 or freqs.shape != (symbols.size, freqs.shape[-1]):
-            raise ValueError("symbols must be (n,) and freqs (n,K)")
-        if symbols.size and (symbols.min() < 0 or symbols.max() >= freqs.shape[1]):
+    def encode(self, symbols: np.ndarray, rows: np.ndarray, table: np.ndarray) -> None:
+        """symbols (n,) int in [0,K); rows (n,) int row ids into table (R,K) of positive frequencies."""
+        symbols, rows = np.asarray(symbols), np.asarray(rows)
+        _check(rows, table)
+        if symbols.shape != rows.shape:
+            raise ValueError("symbols and rows must have the same shape")
+        if symbols.size and (symbols.min() < 0 or symbols.max() >= table.shape[1]):
             raise ValueError("symbol out of range")
-        for i in range(0, symbols.size, _CHUNK):
-            self._coder.encode(symbols[i:i + _CHUNK].astype(np.int32), _FAMILY,
-                               _probabilities(freqs[i:i + _CHUNK]))
+        order, runs = _runs(rows)
+        ordered = symbols[order].astype(np.int32)
+        for row, start, count in runs:
+            self._coder.encode(ordered[start:start + count], _model(table, row))
 
     def to_bytes(self) -> bytes:
         """The payload: 32-bit words, little-endian."""
@@ -48,11 +66,15 @@ class Decoder:
         words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
         self._coder = constriction.stream.queue.RangeDecoder(words)
 
-    def decode(self, freqs: np.ndarray) -> np.ndarray:
-        """freqs (n,K) → symbols (n,) int64."""
-        out = [self._coder.decode(_FAMILY, _probabilities(freqs[i:i + _CHUNK]))
-               for i in range(0, freqs.shape[0], _CHUNK)]
-        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+    def decode(self, rows: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """rows (n,) row ids into table (R,K) → symbols (n,) int64."""
+        rows = np.asarray(rows)
+        _check(rows, table)
+        out = np.empty(rows.size, dtype=np.int64)
+        order, runs = _runs(rows)
+        for row, start, count in runs:
+            out[order[start:start + count]] = self._coder.decode(_model(table, row), count)
+        return out
 
     def finish(self) -> None:
         if not self._coder.maybe_exhausted():

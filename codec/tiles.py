@@ -30,26 +30,32 @@ def _contexts(stage: int, idx: np.ndarray, levels: torch.Tensor, buckets: int) -
 
 
 def _rows(freqs: np.ndarray, stage: int, ctx: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    """The frequency row of every selected symbol, (n,K); pass float64 tables to skip a conversion."""
-    g = np.broadcast_to(np.arange(ctx.shape[0]).reshape(-1, 1, 1), ctx.shape)
-    return freqs[stage, g[sel], ctx[sel]]
+    """Row ids into freqs.reshape(-1, K) of every selected symbol: row (stage, group, context)."""
+    _, G, Kc, _ = freqs.shape
+    g = np.broadcast_to(np.arange(G).reshape(-1, 1, 1), ctx.shape)
+    return ((stage * G + g[sel]) * Kc + ctx[sel]).astype(np.int64)
+
+
+def _table(freqs: np.ndarray) -> np.ndarray:
+    """(S,G,Kc,K) integer frequencies → (S·G·Kc, K) exact float64 rows, the coder's table."""
+    return np.ascontiguousarray(freqs.reshape(-1, freqs.shape[-1]), dtype=np.float64)
 
 
 def encode_tile(idx: np.ndarray, freqs: np.ndarray, levels: torch.Tensor, buckets: int) -> bytes:
     """idx (L,G,h,w) int64 in [0,K) → payload bytes."""
-    enc = Encoder()
+    enc, table = Encoder(), _table(freqs)
     for stage, sel in _passes(*idx.shape):
         ctx = _contexts(stage, idx, levels, buckets)
-        enc.encode(idx[stage][sel], _rows(freqs, stage, ctx, sel))
+        enc.encode(idx[stage][sel], _rows(freqs, stage, ctx, sel), table)
     return enc.to_bytes()
 
 
 def decode_tile(payload: bytes, shape: tuple, freqs: np.ndarray, levels: torch.Tensor, buckets: int) -> np.ndarray:
     """payload → idx of `shape` (L,G,h,w); raises CodecError on data left over."""
     idx = np.zeros(shape, dtype=np.int64)
-    dec = Decoder(payload)
+    dec, table = Decoder(payload), _table(freqs)
     for stage, sel in _passes(*shape):
         ctx = _contexts(stage, idx, levels, buckets)
-        idx[stage][sel] = dec.decode(_rows(freqs, stage, ctx, sel))
+        idx[stage][sel] = dec.decode(_rows(freqs, stage, ctx, sel), table)
     dec.finish()
     return idx

@@ -33,7 +33,7 @@ KODAK ?= ../shared/data/kodak
 .PHONY: bench
 bench: $(STAMP)
 	mkdir -p bench
-	$(BIN)/ibc eval $(KODAK) --codec ibc --codec jpeg --codec webp --codec avif --codec jpeg2000 -o bench/kodak.json
+	$(BIN)/ibc eval $(KODAK) --codec ibc --codec jpeg --codec webp --codec avif --codec jpeg2000 -o bench/kodak.json --record
 	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --table bench/kodak_bdrate.md --title "Kodak (24 images)"
 
 # Hostile-input fuzzing: 10,000 mutated, truncated, spliced and random .ibc files per strategy (BENCHMARKS.md).

@@ -116,7 +116,8 @@ def _eval(args) -> int:
     if args.lpips or args.fid:
         raise _error("LPIPS and FID are not available: they need local network weights, and ibc downloads none")
     torch.set_num_threads(args.threads)
-    report = evaluate(Path(args.folder), args.codec, Path(args.output), levels=args.levels, limit=args.limit)
+    report = evaluate(Path(args.folder), args.codec, Path(args.output), levels=args.levels, limit=args.limit,
+                      record=args.record)
     if not args.quiet:
         print(f"{args.output}: {len(report['results'])} settings × {len(report['images'])} images "
               f"(also {Path(args.output).with_suffix('.csv')})")
@@ -229,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--threads", type=int, default=1, help="CPU threads for the ibc encoder")
     v.add_argument("--lpips", action="store_true", help="not available: needs local network weights")
     v.add_argument("--fid", action="store_true", help="not available: needs local network weights")
+    v.add_argument("--record", action="store_true",
+                   help="write shipped ibc models' per-level figures into weights/manifest.json")
     v.add_argument("--quiet", action="store_true", help="print nothing on success")
     v.set_defaults(run=_eval)
 

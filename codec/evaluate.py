@@ -131,8 +131,9 @@ def _finite(value):
 
 
 def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None = None,
-             limit: int | None = None) -> dict:
-    """Run every codec over every setting and image; write OUT (JSON), OUT.csv and OUT.cache.jsonl."""
+             limit: int | None = None, record: bool = False) -> dict:
+    """Run every codec over every setting and image; write OUT (JSON), OUT.csv and OUT.cache.jsonl.
+    With `record`, shipped ibc models' figures also go into weights/manifest.json."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -182,7 +183,19 @@ def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None
     report = {"dataset": str(folder), "images": [p.name for p in paths], "swd": swd_params,
               "results": results}
     _write(out, report)
+    if record:
+        _record(coders, results, Path(folder).resolve().name, len(paths))
     return report
+
+
+def _record(coders, results: list[dict], dataset: str, images: int) -> None:
+    """Write each shipped ibc model's per-level figures into weights/manifest.json."""
+    from .weights import record_figures
+    for coder in coders:
+        if isinstance(coder, IbcCoder):
+            figures = [{k: r[k] for k in ("setting", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "swd")}
+                       for r in results if r["codec"] == coder.name]
+            record_figures(coder.lm.name, f"{dataset} ({images} images)", _finite(figures))
 
 
 def _write(out: Path, report: dict) -> None:

@@ -114,11 +114,27 @@ def add_to_manifest(path: Path, meta: dict, default: bool = False, weights_dir: 
     manifest["models"] = [e for e in manifest["models"] if e["name"] != entry["name"]] + [entry]
     if default or not manifest.get("default"):
         manifest["default"] = entry["name"]
+    _write_manifest(manifest, weights_dir)
+    return entry
+
+
+def record_figures(name: str, dataset: str, figures: list[dict], weights_dir: Path = WEIGHTS_DIR) -> bool:
+    """Store measured per-level figures under `measured[dataset]` of the manifest entry `name`;
+    False when no shipped model has that name."""
+    manifest = read_manifest(weights_dir)
+    entry = next((e for e in manifest["models"] if e["name"] == name), None)
+    if entry is None:
+        return False
+    entry.setdefault("measured", {})[dataset] = figures
+    _write_manifest(manifest, weights_dir)
+    return True
+
+
+def _write_manifest(manifest: dict, weights_dir: Path) -> None:
     out = Path(weights_dir) / "manifest.json"
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     tmp.replace(out)
-    return entry
 
 
 def save_weights(model: CodecModel, out: Path, name: str, meta: dict | None = None) -> str:

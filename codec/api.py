@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .bitstream import Header, parse_chunks, parse_header, serialise
+from .bitstream import MAX_SIDE, Header, parse_chunks, parse_header, serialise
 from .errors import CodecError
 from .tiles import decode_tile, encode_tile
 from .weights import LoadedModel, find_by_hash, load_model
 
-TILE = 32     # tile side in latent positions (256 pixels at block 8): one chunk each
+TILE = 32           # tile side in latent positions (256 pixels at block 8): one chunk each
 ENCODE_WINDOW = 32  # side of the windows the encoder runs on: its vector search is fastest on small ones
 DECODE_WINDOW = 64  # side of the windows the decoder runs on: fewer margins to compute
 MARGIN = 4          # latent positions of context around a window: covers the 3 latent-resolution and the
@@ -87,6 +87,8 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
         raise CodecError("expected an (H,W,3) uint8 RGB image")
     H, W, _ = rgb.shape
+    if max(H, W) > MAX_SIDE:
+        raise CodecError(f"image sides are limited to {MAX_SIDE} pixels (this one is {W}×{H})")
     S = lm.model.cfg.stages
     if level is not None and not 1 <= level <= S:
         raise CodecError(f"level must be 1..{S} for model {lm.name}")

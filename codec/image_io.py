@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from .bitstream import MAX_PIXELS  # refuse larger images (decompression-bomb guard)
 from .errors import CodecError
-
-MAX_PIXELS = 100_000_000  # refuse larger images (decompression-bomb guard)
 
 
 def _to_rgb(im: Image.Image, drop_alpha: bool) -> np.ndarray:

@@ -101,6 +101,11 @@ def test_flipped_payload_byte_is_detected(tiny):
         decompress(bytes(data), tiny)
 
 
+def test_sides_beyond_the_format_are_refused(tiny):
+    with pytest.raises(CodecError, match="limited"):
+        compress(np.zeros((1, 70000, 3), np.uint8), tiny, level=1)
+
+
 def test_bad_level_is_refused(tiny):
     with pytest.raises(CodecError, match="level"):
         compress(natural_like(8, 8), tiny, level=9)

@@ -34,7 +34,7 @@ class CodecModel(nn.Module):
         self._bits = None
         super()._load_from_state_dict(*args, **kwargs)
 
-    def forward(self, x: torch.Tensor, levels: torch.Tensor, u: torch.Tensor | None = None) -> dict:
+    def forward(self, x: torch.Tensor, levels: torch.Tensor) -> dict:
         """x (B,3,H,W), levels (B,) in 1..S → {x_hat, bits (B,S), y, z_q, indices, residuals}."""
         y = self.encoder(x)
         with torch.autocast(x.device.type, enabled=False):  # quantizer and rates in float32 under AMP
@@ -45,7 +45,7 @@ class CodecModel(nn.Module):
             codewords = self.quantizer.lookup(indices)  # (B,S,G,h,w,D)
             sent = torch.arange(self.cfg.stages, device=x.device).view(1, -1) < levels.view(-1, 1)
             z_q = self.quantizer.merge((codewords * sent.view(*sent.shape, 1, 1, 1, 1)).sum(1))
-        x_hat = self.decoder(y + (z_q - y).detach(), u)  # straight-through to the encoder
+        x_hat = self.decoder(y + (z_q - y).detach())  # straight-through to the encoder
         return {"x_hat": x_hat, "bits": bits.sum((2, 3, 4)), "y": y, "z_q": z_q,
                 "indices": indices, "residuals": residuals}
 
@@ -57,9 +57,9 @@ class CodecModel(nn.Module):
         return self.quantizer.assign(self.encoder(x), self._bits, levels=level)[0]
 
     @torch.no_grad()
-    def decode(self, indices: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, indices: torch.Tensor) -> torch.Tensor:
         """indices (B,L,G,h,w) → x̂ (B,3,hb,wb) clamped to [0,1]."""
-        return self.decoder(self.quantizer.dequantize(indices), u).clamp(0, 1)
+        return self.decoder(self.quantizer.dequantize(indices)).clamp(0, 1)
 
     def frequency_bits(self) -> torch.Tensor:
         """Bits of each index under the frozen integer tables, (S,G,K,K); for the encoder's choices."""

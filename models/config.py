@@ -11,8 +11,8 @@ class ModelConfig:
     codebook_size: int = 64     # K: codewords per codebook
     stages: int = 5             # S: residual VQ stages; quality level L sends stages 1..L
     ctx_buckets: int = 16       # neighbour-activity contexts for checkerboard non-anchors at stage 1
-    mode: str = "shannon"       # "shannon" (eq. 35) or "gc" (eq. 36: randomized decoder)
-    noise_channels: int = 0     # channels of decoder noise u (gc mode only)
+    mode: str = "shannon"       # the Lagrangian: "shannon" (eq. 35); the .ibc header reserves "gc" (eq. 36)
+    noise_channels: int = 0     # channels of decoder noise u: 0 until the generative mode exists
 
     @property
     def channels(self) -> int:
@@ -40,5 +40,5 @@ class ModelConfig:
             raise ValueError("group_dim must divide 3*block*block")
         if not 1 <= self.ctx_buckets < self.codebook_size:
             raise ValueError("ctx_buckets must lie in [1, codebook_size)")
-        if self.mode not in ("shannon", "gc"):
-            raise ValueError(f"unknown mode {self.mode!r}")
+        if self.mode != "shannon" or self.noise_channels:
+            raise ValueError(f"mode {self.mode!r} with {self.noise_channels} noise channels is not available")

@@ -18,7 +18,8 @@ def _compress(args) -> int:
     if src.is_dir():
         pairs = folder_jobs(src, Path(args.output or src.with_name(src.name + "-ibc")), compressing=True)
         return _run_folder(compress_file, pairs, args, options)
-    r = compress_file(src, Path(args.output) if args.output else src.with_suffix(".ibc"), **options)
+    with _WindowBar("compress", args.quiet) as bar:
+        r = compress_file(src, Path(args.output) if args.output else src.with_suffix(".ibc"), progress=bar, **options)
     if not args.quiet:
         line = f"{r['out']}: {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, level {r['level']}, {r['width']}×{r['height']}"
         print(line + (f", PSNR {r['psnr']:.2f} dB" if "psnr" in r else ""))
@@ -33,13 +34,37 @@ def _decompress(args) -> int:
     if src.is_dir():
         pairs = folder_jobs(src, Path(args.output or src.with_name(src.name + "-png")), compressing=False)
         return _run_folder(decompress_file, pairs, args, options)
-    r = decompress_file(src, Path(args.output) if args.output else src.with_suffix(".png"), **options)
+    with _WindowBar("decompress", args.quiet) as bar:
+        r = decompress_file(src, Path(args.output) if args.output else src.with_suffix(".png"), progress=bar, **options)
     if r["damaged_tiles"]:
         print(f"ibc: warning: {src}: tile(s) {', '.join(map(str, r['damaged_tiles']))} failed their CRC "
               "and were filled in", file=sys.stderr)
     if not args.quiet:
         print(f"{r['out']}: {r['width']}×{r['height']}")
     return 0
+
+
+class _WindowBar:
+    """A progress bar over an image's windows, shown only for images big enough to take a while."""
+
+    SHOW_FROM = 16  # windows (about 4 megapixels)
+
+    def __init__(self, desc: str, quiet: bool):
+        self.desc, self.quiet, self.bar = desc, quiet, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None and total >= self.SHOW_FROM and not self.quiet:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, desc=self.desc, unit="window", leave=False, dynamic_ncols=True)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _run_folder(job, pairs, args, options) -> int:

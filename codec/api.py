@@ -32,6 +32,15 @@ def _windows(h: int, w: int, tile: int):
             yield slice(i, min(i + tile, h)), slice(j, min(j + tile, w))
 
 
+def _counted(windows, progress):
+    """Report each finished window to `progress(done, total)` (a progress bar), if given."""
+    windows = list(windows)
+    for i, window in enumerate(windows):
+        yield window
+        if progress:
+            progress(i + 1, len(windows))
+
+
 def _grow(sl: slice, n: int, margin: int = MARGIN) -> slice:
     return slice(max(0, sl.start - margin), min(n, sl.stop + margin))
 
@@ -55,14 +64,14 @@ def _index_dtype(K: int):
 
 
 @torch.inference_mode()
-def encode_indices(rgb: np.ndarray, lm: LoadedModel, levels: int) -> np.ndarray:
+def encode_indices(rgb: np.ndarray, lm: LoadedModel, levels: int, progress=None) -> np.ndarray:
     """(H,W,3) uint8 → indices (levels,G,h,w), tile by tile so memory does not grow with the image.
     Stages are chosen greedily one after another, so level L sends the first L whatever `levels` is."""
     cfg = lm.model.cfg
     H, W, _ = rgb.shape
     h, w = -(-H // cfg.block), -(-W // cfg.block)
     indices = np.zeros((levels, cfg.groups, h, w), dtype=_index_dtype(cfg.codebook_size))
-    for rs, cs in _windows(h, w, ENCODE_WINDOW):
+    for rs, cs in _counted(_windows(h, w, ENCODE_WINDOW), progress):
         grs, gcs = _grow(rs, h), _grow(cs, w)
         idx = lm.model.encode(_pixels(rgb, grs, gcs, cfg.block), levels)[0].numpy()
         indices[:, :, rs, cs] = idx[:, :, _inner(rs, grs), _inner(cs, gcs)]
@@ -80,9 +89,10 @@ def _pack(lm: LoadedModel, indices: np.ndarray, level: int, width: int, height: 
 
 
 def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None = None,
-             target_bpp: float | None = None, size: int | None = None, seed: int = 0) -> bytes:
+             target_bpp: float | None = None, size: int | None = None, seed: int = 0, progress=None) -> bytes:
     """Encode an (H,W,3) uint8 image. Pick the quality by `level` (1..S), or the highest level whose real
-    file fits `target_bpp` bits per pixel or `size` bytes; default: the model's middle level."""
+    file fits `target_bpp` bits per pixel or `size` bytes; default: the model's middle level.
+    `progress(done, total)` is called as the image's windows are encoded."""
     lm = lm or load_model()
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
         raise CodecError("expected an (H,W,3) uint8 RGB image")
@@ -94,8 +104,8 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
         raise CodecError(f"level must be 1..{S} for model {lm.name}")
     if target_bpp is None and size is None:
         level = level or default_level(lm)
-        return _pack(lm, encode_indices(rgb, lm, level), level, W, H, seed)
-    indices = encode_indices(rgb, lm, S)
+        return _pack(lm, encode_indices(rgb, lm, level, progress), level, W, H, seed)
+    indices = encode_indices(rgb, lm, S, progress)
     budget = size if size is not None else target_bpp * W * H / 8
     best = None
     for L in range(1, S + 1):  # a short search over real bitstream lengths
@@ -147,8 +157,9 @@ def fallback_indices(lm: LoadedModel, level: int) -> np.ndarray:
 
 
 @torch.inference_mode()
-def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False) -> Decoded:
-    """.ibc bytes → image. A tile whose CRC fails is an error, or with `salvage` is filled in and listed."""
+def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, progress=None) -> Decoded:
+    """.ibc bytes → image. A tile whose CRC fails is an error, or with `salvage` is filled in and listed.
+    `progress(done, total)` is called as the image's windows are decoded."""
     header, offset = parse_header(data)
     lm = model_for(header, lm)
     cfg = lm.model.cfg
@@ -171,7 +182,7 @@ def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False) ->
         indices[:, :, rs, cs] = decode_tile(payload, shape, lm.freqs, levels, cfg.ctx_buckets)
     image = np.empty((header.height, header.width, 3), dtype=np.uint8)
     b = cfg.block
-    for rs, cs in _windows(h, w, DECODE_WINDOW):
+    for rs, cs in _counted(_windows(h, w, DECODE_WINDOW), progress):
         grs, gcs = _grow(rs, h), _grow(cs, w)
         x_hat = synthesize(lm, indices[None, :, :, grs, gcs].astype(np.int64))[0]
         ir, ic = _inner(rs, grs), _inner(cs, gcs)

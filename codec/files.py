@@ -21,11 +21,11 @@ def _check_free(out: Path, force: bool) -> None:
 
 def compress_file(src: Path, out: Path, model: str | None = None, level: int | None = None,
                   target_bpp: float | None = None, size: int | None = None, drop_alpha: bool = False,
-                  force: bool = False, verbose: bool = False) -> dict:
+                  force: bool = False, verbose: bool = False, progress=None) -> dict:
     _check_free(out, force)
     rgb = read_image(src, drop_alpha=drop_alpha)
     lm = load_model(model)
-    data = compress(rgb, lm, level=level, target_bpp=target_bpp, size=size)
+    data = compress(rgb, lm, level=level, target_bpp=target_bpp, size=size, progress=progress)
     write_atomic(out, data, force=force)
     H, W, _ = rgb.shape
     result = {"src": str(src), "out": str(out), "bytes": len(data), "pixels": W * H, "width": W, "height": H,
@@ -36,12 +36,12 @@ def compress_file(src: Path, out: Path, model: str | None = None, level: int | N
 
 
 def decompress_file(src: Path, out: Path, model: str | None = None, force: bool = False,
-                    salvage: bool = False) -> dict:
+                    salvage: bool = False, progress=None) -> dict:
     _check_free(out, force)
     if not Path(src).is_file():
         raise CodecError(f"{src}: no such file")
     data = Path(src).read_bytes()
-    decoded = decode(data, load_model(model) if model else None, salvage=salvage)
+    decoded = decode(data, load_model(model) if model else None, salvage=salvage, progress=progress)
     write_image(out, decoded.image, force=force)
     H, W, _ = decoded.image.shape
     return {"src": str(src), "out": str(out), "bytes": len(data), "pixels": W * H, "width": W, "height": H,

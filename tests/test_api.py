@@ -139,3 +139,13 @@ def test_salvage_decodes_the_undamaged_tiles(tiny):
     assert result.damaged_tiles == [0]
     assert np.array_equal(result.image[256:, :], clean[256:, :])   # tiles below tile 0 are intact
     assert np.array_equal(result.image[:, 288:], clean[:, 288:])   # and those right of it (beyond the margin)
+
+
+def test_progress_is_reported_for_every_window(tiny):
+    img = natural_like(300, 610, seed=8)
+    seen = []
+    data = compress(img, tiny, level=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 6) for i in range(1, 7)]  # 38×77 latent positions: 2×3 encoder windows
+    seen.clear()
+    decode(data, tiny, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 2), (2, 2)]  # 1×2 decoder windows

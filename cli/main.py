@@ -113,7 +113,7 @@ def _train(args) -> int:
     tcfg = TrainConfig(data=args.data, out=args.out, val=args.val, steps=args.steps, hours=args.hours,
                        batch=args.batch, crop=args.crop, lr=args.lr, device=args.device,
                        threads=args.threads, init=args.init, val_every=args.val_every,
-                       checkpoint_minutes=args.checkpoint_minutes, seed=args.seed,
+                       checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, arch=args.arch,
                        **({"target_bpp": args.target_bpp} if args.target_bpp else {}))
     ckpt = train(tcfg, resume=args.resume)
     print(f"checkpoint: {ckpt}")
@@ -226,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, default=1, help="CPU threads (leave a core free for other work)")
+    t.add_argument("--arch", default="ibc", choices=["ibc", "compressai-factorized", "compressai-mean"],
+                   help="ibc, or a CompressAI peer trained by the same recipe (rate control on the first target)")
     t.add_argument("--val-every", type=int, default=500, help="validate every N steps")
     t.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save a checkpoint this often")
     t.add_argument("--seed", type=int, default=0)
@@ -248,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "interrupted run resumes.")
     v.add_argument("folder", help="folder of images (e.g. the 24 Kodak images)")
     v.add_argument("--codec", action="append", metavar="CODEC",
-                   help="ibc[:MODEL], jpeg, webp, avif or jpeg2000; repeat for several (default: all five)")
+                   help="ibc[:MODEL], compressai:CKPT (a peer trained with ibc train --arch), jpeg, webp, avif "
+                        "or jpeg2000; repeat for several (default: ibc and the four classical codecs)")
     v.add_argument("--levels", type=int, nargs="+", help="ibc quality levels to run (default: all of the model's)")
     v.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
     v.add_argument("-o", "--output", required=True, help="results .json (a .csv and a .cache.jsonl go beside it)")

@@ -65,10 +65,13 @@ def make_coder(spec: str, levels: list[int] | None = None):
         if bad:
             raise CodecError(f"level {bad[0]} is not in 1..{top} for model {lm.name}")
         return IbcCoder(lm, tuple(levels) if levels else tuple(range(1, top + 1)))
+    if kind == "compressai":
+        from .peer import PeerCoder
+        return PeerCoder(Path(model))
     if spec in CODECS:
         CODECS[spec].check()
         return CODECS[spec]
-    raise CodecError(f"unknown codec {spec!r} (choose from ibc[:MODEL], {', '.join(CODECS)})")
+    raise CodecError(f"unknown codec {spec!r} (choose from ibc[:MODEL], compressai:CKPT, {', '.join(CODECS)})")
 
 
 class Cache:

@@ -41,6 +41,7 @@ class TrainConfig:
     threads: int = 1
     seed: int = 0
     init: str | None = None                     # warm start from a checkpoint or weights file
+    arch: str = "ibc"                           # "ibc", or a CompressAI peer (codec.peer.ARCHS)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -187,6 +188,9 @@ def build_model(state: dict) -> CodecModel:
 
 
 def train(tcfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: str | None = None) -> Path:
+    if tcfg.arch != "ibc":
+        from .peer import train_peer
+        return train_peer(tcfg, resume)
     torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
     ddp = Distributed(device)

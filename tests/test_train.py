@@ -120,3 +120,22 @@ def test_two_process_gloo_ddp_keeps_replicas_identical(photos, tmp_path):
     sums = next(r["ddp_param_checksums"] for r in records if "ddp_param_checksums" in r)
     assert len(sums) == 2 and sums[0] == sums[1]
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 3
+
+
+def test_compressai_peer_trains_by_the_same_recipe_and_codes_for_real(photos, tmp_path):
+    from ibc.codec.evaluate import make_coder
+    from ibc.codec.peer import PeerCoder
+    ckpt = train(tiny_config(photos, tmp_path / "peer", steps=3, arch="compressai-factorized", val_every=3,
+                             target_bpp=[0.5]))
+    resumed = train(tiny_config(photos, tmp_path / "peer", steps=4, arch="compressai-factorized",
+                                target_bpp=[0.5]), resume=str(ckpt))
+    assert torch.load(resumed, weights_only=False)["step"] == 4
+    records = [json.loads(line) for line in open(tmp_path / "peer" / "log.jsonl")]
+    assert any("val" in r and r["val"]["bpp"] > 0 for r in records)
+    coder = make_coder(f"compressai:{resumed}")
+    assert isinstance(coder, PeerCoder) and coder.step == 4
+    with pytest.raises(CodecError, match="not a CompressAI peer checkpoint"):
+        make_coder(f"compressai:{photos / 'img0.png'}")
+    img = natural_like(70, 90, seed=3)
+    data = coder.encode(img, "ckpt")
+    assert coder.decode(data).shape == img.shape and len(data) > 16

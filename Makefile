@@ -39,4 +39,6 @@ bench: $(STAMP)
 # Hostile-input fuzzing: 10,000 mutated, truncated, spliced and random .ibc files per strategy (BENCHMARKS.md).
 .PHONY: fuzz
 fuzz: $(STAMP)
-	IBC_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
+	IBC_FUZZ_PROFILE=fuzz $(BIN)/python -c "import resource, sys, pytest; \
+	code = pytest.main(['tests/test_fuzz.py', '-p', 'no:cacheprovider', '--hypothesis-show-statistics']); \
+	print(f'peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB'); sys.exit(code)"

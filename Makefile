@@ -35,6 +35,13 @@ bench: $(STAMP)
 	mkdir -p bench
 	$(BIN)/ibc eval $(KODAK) --codec ibc --codec jpeg --codec webp --codec avif --codec jpeg2000 -o bench/kodak.json --record
 	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --table bench/kodak_bdrate.md --title "Kodak (24 images)"
+	$(BIN)/python bench/splice.py BENCHMARKS.md kodak bench/kodak_bdrate.md
+
+# Speed and memory beside Pillow and CompressAI (BENCHMARKS.md); run it on an otherwise idle machine.
+.PHONY: bench-speed
+bench-speed: $(STAMP)
+	$(BIN)/python bench/speed.py --kodak $(KODAK) -o bench/speed.json --table bench/speed.md --crop bench/tile_border_24mp.png
+	$(BIN)/python bench/splice.py BENCHMARKS.md speed bench/speed.md
 
 # Hostile-input fuzzing: 10,000 mutated, truncated, spliced and random .ibc files per strategy (BENCHMARKS.md).
 .PHONY: fuzz

@@ -218,13 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, help="folder of training images (never the evaluation set)")
     t.add_argument("--out", required=True, help="run folder for checkpoint.pt and log.jsonl")
     t.add_argument("--val", help="validation folder (default: BSDS500 val files held out of --data)")
-    t.add_argument("--target-bpp", type=float, nargs="+", help="target bpp of each quality level")
-    t.add_argument("--steps", type=int, default=10 ** 9)
-    t.add_argument("--hours", type=float)
-    t.add_argument("--batch", type=int, default=8)
-    t.add_argument("--crop", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--target-bpp", type=float, nargs="+",
+                   help="target bpp of each quality level (default: 0.12 0.25 0.45 0.7 1.0)")
+    t.add_argument("--steps", type=int, default=10 ** 9, help="stop after this many steps (default: never)")
+    t.add_argument("--hours", type=float, help="stop after this much wall time")
+    t.add_argument("--batch", type=int, default=8, help="crops per step (default: 8)")
+    t.add_argument("--crop", type=int, default=128, help="crop side in pixels (default: 128)")
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate after warm-up (default: 1e-3)")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto: CUDA when there is one (with bf16 autocast), else the CPU")
     t.add_argument("--threads", type=int, default=1, help="CPU threads (leave a core free for other work)")
     t.add_argument("--arch", default="ibc", choices=["ibc", "compressai-factorized", "compressai-mean"],
                    help="ibc, or a CompressAI peer trained by the same recipe (rate control on the first target)")

@@ -74,7 +74,7 @@ def _run_one(job, src, out, kwargs, threads):
         return src, None, f"{src}: {e.strerror or e}"
 
 
-def run_folder(job, pairs, workers: int, progress=None, **kwargs):
+def run_folder(job, pairs, workers: int, **kwargs):
     """Run `job` on every (src, out) pair in `workers` processes; yields (src, result | None, error | None)
     as files finish. One file's failure does not stop the others."""
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))

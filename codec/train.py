@@ -110,15 +110,15 @@ def save_checkpoint(path: Path, model, optimizer, step, tcfg, extra) -> None:
     os.replace(tmp, path)
 
 
+LMBDA_MIN, LMBDA_MAX = 1e-5, 1.0
+
+
 def steer_lmbdas(lmbdas: torch.Tensor, bpp: torch.Tensor, targets: torch.Tensor, gain: float) -> torch.Tensor:
     """Rate control: move each level's log λ against its log rate error; keep λ increasing with the level.
 
     Too many bits → smaller λ (distortion weighs less) → fewer bits, and the other way round."""
     steered = lmbdas * torch.exp(-gain * torch.log(bpp / targets))
     return torch.cummax(steered.clamp(LMBDA_MIN, LMBDA_MAX), 0).values
-
-
-LMBDA_MIN, LMBDA_MAX = 1e-5, 1.0
 
 
 class Distributed:

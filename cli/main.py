@@ -47,7 +47,7 @@ def _decompress(args) -> int:
 class _WindowBar:
     """A progress bar over an image's windows, shown only for images big enough to take a while."""
 
-    SHOW_FROM = 16  # windows (about 4 megapixels)
+    SHOW_FROM = 16  # windows: about 1 megapixel when encoding, 4 when decoding
 
     def __init__(self, desc: str, quiet: bool):
         self.desc, self.quiet, self.bar = desc, quiet, None

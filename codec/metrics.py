@@ -75,10 +75,6 @@ class SlicedWasserstein:
         self.std = [d.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8) for d in ref]
         self.reference = [self._normalise(d, lv) for lv, d in enumerate(ref)]
 
-    def params(self) -> dict:
-        return {"patch": self.PATCH, "min_side": self.MIN_SIDE, "levels": self.levels, "patches": self.patches,
-                "repeats": self.repeats, "directions": self.directions, "seed": self.seed}
-
     def _pyramid(self, rgb: np.ndarray):
         """(H,W,3) uint8 → Laplacian bands (3,h,w) float32, finest first; the last is the low-pass image."""
         import torch

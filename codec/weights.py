@@ -88,12 +88,9 @@ def find_by_hash(weights_hash: bytes, weights_dir: Path = WEIGHTS_DIR) -> Loaded
 
 def export(checkpoint: Path, out: Path, name: str, meta: dict | None = None) -> str:
     """Freeze a training checkpoint into a weights file; returns its sha256."""
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        model = CodecModel(ModelConfig.from_dict(state["config"]))
-        model.load_state_dict(state["model"])
-    except (OSError, KeyError, RuntimeError, ValueError) as e:
-        raise CodecError(f"{checkpoint}: not a usable ibc checkpoint ({str(e).splitlines()[0]})") from None
+    from .train import build_model, load_checkpoint  # the loader training itself uses
+    state = load_checkpoint(checkpoint)
+    model = build_model(state)
     tcfg = state.get("train_config", {})
     seconds = state.get("train_seconds", 0.0)
     training = {"steps": state.get("step"), "data": tcfg.get("data"), "batch": tcfg.get("batch"),

@@ -13,17 +13,19 @@ from .coder import Decoder, Encoder
 
 
 def _passes(L: int, G: int, h: int, w: int):
-    """Yield (stage, (G,h,w) bool selection) in decode order."""
+    """Yield (stage, (G,h,w) bool selection, anchors first?) in decode order."""
     anchors = np.broadcast_to(anchor_mask(h, w).numpy(), (G, h, w))
-    yield 0, anchors
-    yield 0, ~anchors
+    yield 0, anchors, True
+    yield 0, ~anchors, False
     everything = np.ones((G, h, w), dtype=bool)
     for s in range(1, L):
-        yield s, everything
+        yield s, everything, False
 
 
-def _contexts(stage: int, idx: np.ndarray, levels: torch.Tensor, buckets: int) -> np.ndarray:
-    """(G,h,w) contexts of `stage` from the already-known indices idx (L,G,h,w)."""
+def _contexts(stage: int, anchors: bool, idx: np.ndarray, levels: torch.Tensor, buckets: int) -> np.ndarray:
+    """(G,h,w) contexts of `stage` from the already-known indices idx (L,G,h,w); anchors have context 0."""
+    if anchors:
+        return np.zeros(idx.shape[1:], dtype=np.int64)
     if stage == 0:
         return neighbour_context(torch.from_numpy(idx[0])[None], levels, buckets)[0].numpy()
     return idx[stage - 1]
@@ -44,8 +46,8 @@ def _table(freqs: np.ndarray) -> np.ndarray:
 def encode_tile(idx: np.ndarray, freqs: np.ndarray, levels: torch.Tensor, buckets: int) -> bytes:
     """idx (L,G,h,w) int64 in [0,K) → payload bytes."""
     enc, table = Encoder(), _table(freqs)
-    for stage, sel in _passes(*idx.shape):
-        ctx = _contexts(stage, idx, levels, buckets)
+    for stage, sel, anchors in _passes(*idx.shape):
+        ctx = _contexts(stage, anchors, idx, levels, buckets)
         enc.encode(idx[stage][sel], _rows(freqs, stage, ctx, sel), table)
     return enc.to_bytes()
 
@@ -54,8 +56,8 @@ def decode_tile(payload: bytes, shape: tuple, freqs: np.ndarray, levels: torch.T
     """payload → idx of `shape` (L,G,h,w); raises CodecError on data left over."""
     idx = np.zeros(shape, dtype=np.int64)
     dec, table = Decoder(payload), _table(freqs)
-    for stage, sel in _passes(*shape):
-        ctx = _contexts(stage, idx, levels, buckets)
+    for stage, sel, anchors in _passes(*shape):
+        ctx = _contexts(stage, anchors, idx, levels, buckets)
         idx[stage][sel] = dec.decode(_rows(freqs, stage, ctx, sel), table)
     dec.finish()
     return idx

@@ -13,14 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..models.generator import seeded_noise
+
 from .bitstream import MAX_SIDE, Header, parse_chunks, parse_header, serialise
 from .errors import CodecError
 from .tiles import decode_tile, encode_tile
-from .weights import LoadedModel, find_by_hash, load_model
+from .weights import LoadedModel, find_by_hash, find_generative, load_model
 
 TILE = 32           # tile side in latent positions (256 pixels at block 8): one chunk each
 ENCODE_WINDOW = 32  # side of the windows the encoder runs on: its vector search is fastest on small ones
 DECODE_WINDOW = 64  # side of the windows the decoder runs on: fewer margins to compute
+DEFAULT_SEED = 0    # the decoder noise's seed when none is chosen
 MARGIN = 4          # latent positions of context around a window: covers the 3 latent-resolution and the
                     # 3 pixel-resolution 3×3 convolutions, so windows join without seams
 
@@ -89,9 +92,12 @@ def _pack(lm: LoadedModel, indices: np.ndarray, level: int, width: int, height: 
 
 
 def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None = None,
-             target_bpp: float | None = None, size: int | None = None, seed: int = 0, progress=None) -> bytes:
+             target_bpp: float | None = None, size: int | None = None, seed: int = DEFAULT_SEED,
+             progress=None) -> bytes:
     """Encode an (H,W,3) uint8 image. Pick the quality by `level` (1..S), or the highest level whose real
     file fits `target_bpp` bits per pixel or `size` bytes; default: the model's middle level.
+    A generative model (mode "gc") writes the same payload as its Shannon-AE base, marks the file for its
+    randomized decoder and stores `seed`, the decoder noise's seed.
     `progress(done, total)` is called as the image's windows are encoded."""
     lm = lm or load_model()
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
@@ -99,7 +105,9 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
     H, W, _ = rgb.shape
     if max(H, W) > MAX_SIDE:
         raise CodecError(f"image sides are limited to {MAX_SIDE} pixels (this one is {W}×{H})")
-    S = lm.model.cfg.stages
+    if not 0 <= seed < 2 ** 32:
+        raise CodecError("the seed must lie in 0..4294967295")
+    S = top_level(lm)
     if level is not None and not 1 <= level <= S:
         raise CodecError(f"level must be 1..{S} for model {lm.name}")
     if target_bpp is None and size is None:
@@ -120,26 +128,46 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
     return best
 
 
+def top_level(lm: LoadedModel) -> int:
+    """The highest quality level the model codes: all stages, or the levels its generative decoder learned."""
+    cfg = lm.model.cfg
+    return cfg.gc_levels if cfg.mode == "gc" else cfg.stages
+
+
 def default_level(lm: LoadedModel) -> int:
-    return math.ceil(lm.model.cfg.stages / 2)
+    return min(math.ceil(lm.model.cfg.stages / 2), top_level(lm))
 
 
 def read_header(data: bytes) -> Header:
     return parse_header(data)[0]
 
 
-def model_for(header: Header, lm: LoadedModel | None = None) -> LoadedModel:
-    """The model that made this file: the given one if its hash matches, else a shipped one by hash."""
+def _reads(lm: LoadedModel, header: Header) -> bool:
+    """Whether `lm` decodes this file: it made it, or it is a generative model built on the model that did."""
+    base = lm.meta.get("base", {}).get("sha256", "")
+    return header.weights_hash in (lm.weights_hash, bytes.fromhex(base[:16]))
+
+
+def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.0) -> LoadedModel:
+    """The model that decodes this file: the given one if it reads it, else a shipped one by hash. With
+    `realism` > 0 the model must hold a randomized decoder: a Shannon-AE file then takes the shipped
+    generative model built on its model."""
     if lm is not None:
-        if lm.weights_hash != header.weights_hash:
+        if not _reads(lm, header):
             raise CodecError(f"this file was made by model {header.model!r} ({header.weights_hash.hex()}), "
                              f"not by {lm.name!r} ({lm.weights_hash.hex()})")
-        return lm
-    found = find_by_hash(header.weights_hash)
-    if found is None:
-        raise CodecError(f"this file needs model {header.model!r} (weights {header.weights_hash.hex()}), "
-                         "which is not installed; pass it with --model PATH")
-    return found
+    else:
+        lm = find_by_hash(header.weights_hash)
+        if lm is None:
+            raise CodecError(f"this file needs model {header.model!r} (weights {header.weights_hash.hex()}), "
+                             "which is not installed; pass it with --model PATH")
+    if realism > 0 and lm.model.cfg.mode != "gc":
+        gen = find_generative(lm.sha256)
+        if gen is None:
+            raise CodecError(f"--realism above 0 needs a generative (gc) model built on {lm.name!r}; "
+                             "none is installed")
+        lm = gen
+    return lm
 
 
 @dataclass
@@ -157,14 +185,28 @@ def fallback_indices(lm: LoadedModel, level: int) -> np.ndarray:
 
 
 @torch.inference_mode()
-def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, progress=None) -> Decoded:
+def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, progress=None,
+           seed: int | None = None, realism: float | None = None) -> Decoded:
     """.ibc bytes → image. A tile whose CRC fails is an error, or with `salvage` is filled in and listed.
+
+    `realism` A blends the Shannon-AE reconstruction (0) with the generative one (1); default: 1 for a file
+    compressed in mode "gc", else 0. The generative decoder's noise comes from `seed` (default: the one in
+    the file): the same file and seed give the same pixels.
     `progress(done, total)` is called as the image's windows are decoded."""
     header, offset = parse_header(data)
-    lm = model_for(header, lm)
+    realism = (1.0 if header.mode == "gc" else 0.0) if realism is None else float(realism)
+    if not 0 <= realism <= 1:
+        raise CodecError("realism must lie in [0, 1]")
+    seed = header.seed if seed is None else seed
+    if not 0 <= seed < 2 ** 32:
+        raise CodecError("the seed must lie in 0..4294967295")
+    lm = model_for(header, lm, realism)
     cfg = lm.model.cfg
-    if header.level > cfg.stages or header.mode != cfg.mode:
+    if header.level > cfg.stages or (header.mode == "gc" and cfg.mode != "gc"):
         raise CodecError(f"corrupt header (level {header.level} or mode {header.mode} not in model {lm.name})")
+    if realism > 0 and header.level > cfg.gc_levels:
+        raise CodecError(f"the generative decoder of {lm.name!r} covers levels 1..{cfg.gc_levels}; "
+                         f"this file is level {header.level} (use --realism 0)")
     h, w = -(-header.height // cfg.block), -(-header.width // cfg.block)
     windows = list(_windows(h, w, header.tile))
     payloads = parse_chunks(data, offset, len(windows))
@@ -184,7 +226,8 @@ def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, pr
     b = cfg.block
     for rs, cs in _counted(_windows(h, w, DECODE_WINDOW), progress):
         grs, gcs = _grow(rs, h), _grow(cs, w)
-        x_hat = synthesize(lm, indices[None, :, :, grs, gcs].astype(np.int64))[0]
+        u = seeded_noise(cfg, seed, grs, gcs) if realism > 0 else None
+        x_hat = synthesize(lm, indices[None, :, :, grs, gcs].astype(np.int64), u, realism)[0]
         ir, ic = _inner(rs, grs), _inner(cs, gcs)
         tile = x_hat[:, ir.start * b:ir.stop * b, ic.start * b:ic.stop * b]
         rows = slice(rs.start * b, min(rs.stop * b, header.height))
@@ -194,9 +237,10 @@ def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, pr
     return Decoded(image, damaged)
 
 
-def decompress(data: bytes, lm: LoadedModel | None = None) -> np.ndarray:
+def decompress(data: bytes, lm: LoadedModel | None = None, seed: int | None = None,
+               realism: float | None = None) -> np.ndarray:
     """.ibc bytes → (H,W,3) uint8. Raises CodecError on any corruption."""
-    return decode(data, lm).image
+    return decode(data, lm, seed=seed, realism=realism).image
 
 
 @contextmanager
@@ -209,9 +253,9 @@ def _one_thread():
         torch.set_num_threads(before)
 
 
-def synthesize(lm: LoadedModel, indices: np.ndarray) -> torch.Tensor:
+def synthesize(lm: LoadedModel, indices: np.ndarray, u: tuple | None = None, realism: float = 0.0) -> torch.Tensor:
     """indices (B,L,G,h,w) → x̂ (B,3,H,W). On one thread: a multi-threaded convolution sums in another
     order, which moves some pixels by one level; one thread makes the pixels the same whatever the
     caller's thread count (indices are exact either way)."""
     with _one_thread():
-        return lm.model.decode(torch.from_numpy(indices))
+        return lm.model.decode(torch.from_numpy(indices), u, realism)

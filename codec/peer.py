@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .dataset import CropDataset, center_crops, list_images, split_train_val
+from .dataset import center_crops
 from .errors import CodecError
 
 ARCHS = {"compressai-factorized": "bmshj2018_factorized", "compressai-mean": "mbt2018_mean"}
@@ -122,15 +122,11 @@ def validate_peer(net, crops: torch.Tensor) -> dict:
 def train_peer(tcfg, resume: str | None = None) -> Path:
     """`ibc train --arch compressai-…`: the loss of CompressAI's own example (bpp + λ·255²·MSE, plus
     the auxiliary quantile loss), with our data, crops, schedule and rate control on the first target."""
-    from .train import lr_at, resolve_device, steer_lmbdas
+    from .train import lr_at, prepare_run, resolve_device, steer_lmbdas
 
     torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
-    out = Path(tcfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    files = list_images(Path(tcfg.data))
-    train_files, val_files = (files, list_images(Path(tcfg.val))) if tcfg.val else split_train_val(files)
-    images = CropDataset(train_files, tcfg.crop)
+    out, images, val_files = prepare_run(tcfg)
     val_crops = center_crops(val_files[:24], min(256, 2 * tcfg.crop)).to(device)
     target = torch.tensor([float(tcfg.target_bpp[0])])
 

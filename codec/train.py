@@ -42,6 +42,27 @@ class TrainConfig:
     seed: int = 0
     init: str | None = None                     # warm start from a checkpoint or weights file
     arch: str = "ibc"                           # "ibc", or a CompressAI peer (codec.peer.ARCHS)
+    mode: str = "shannon"                       # "shannon" (eq. 35) or "gc" (eq. 36, on a frozen Shannon-AE base)
+    # generative compression only (codec/train_gc.py):
+    gc_levels: int = 3                          # quality levels the randomized decoder learns (1..gc_levels)
+    gc_lmbda: float = 1.0                       # λ, the weight of term C (L1 in 8-bit units)
+    beta: float = 1.0                           # β, the weight of term D, at the start …
+    mse_ratio: float = 1.7                      # … then steered so that MSE(GC) ≈ mse_ratio × MSE(Shannon-AE)
+    beta_gain: float = 0.01                     # log β moves by gain × log(ratio/target) per step
+    diversity: float = 0.5                      # weight of the reward for two noise draws differing (capped)
+    adversarial: str = "ns"                     # term D's form: "ns" (non-saturating, f-divergence) or "hinge"
+    noise_channels: int = 8                     # decoder noise channels at latent resolution
+    pixel_noise: int = 4                        # decoder noise channels at full resolution
+    texture: int = 32                           # width of the randomized decoder's texture branch
+
+
+def prepare_run(tcfg: TrainConfig) -> tuple[Path, CropDataset, list[Path]]:
+    """The run folder (created), the training crops and the validation files (never Kodak)."""
+    out = Path(tcfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = list_images(Path(tcfg.data))
+    train_files, val_files = (files, list_images(Path(tcfg.val))) if tcfg.val else split_train_val(files)
+    return out, CropDataset(train_files, tcfg.crop), val_files
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -191,6 +212,9 @@ def train(tcfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: str | No
     if tcfg.arch != "ibc":
         from .peer import train_peer
         return train_peer(tcfg, resume)
+    if tcfg.mode == "gc":
+        from .train_gc import train_gc
+        return train_gc(tcfg, resume)
     torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
     ddp = Distributed(device)
@@ -199,11 +223,7 @@ def train(tcfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: str | No
     targets = torch.tensor(tcfg.target_bpp, dtype=torch.float32)
     if len(targets) == 0 or (targets <= 0).any() or (targets[1:] <= targets[:-1]).any():
         raise CodecError("--target-bpp needs positive values, increasing from level to level")
-    out = Path(tcfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    files = list_images(Path(tcfg.data))
-    train_files, val_files = (files, list_images(Path(tcfg.val))) if tcfg.val else split_train_val(files)
-    images = CropDataset(train_files, tcfg.crop)
+    out, images, val_files = prepare_run(tcfg)
 
     state = load_checkpoint(resume) if resume else None
     if state or tcfg.init:

@@ -86,6 +86,14 @@ def find_by_hash(weights_hash: bytes, weights_dir: Path = WEIGHTS_DIR) -> Loaded
     return None
 
 
+def find_generative(base_sha256: str, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel | None:
+    """The shipped generative (gc) model built on the Shannon-AE weights with this sha256, if any."""
+    for entry in read_manifest(weights_dir)["models"]:
+        if entry.get("mode") == "gc" and entry.get("base", {}).get("sha256") == base_sha256:
+            return _load((Path(weights_dir) / entry["file"]).resolve())
+    return None
+
+
 def export(checkpoint: Path, out: Path, name: str, meta: dict | None = None) -> str:
     """Freeze a training checkpoint into a weights file; returns its sha256."""
     from .train import build_model, load_checkpoint  # the loader training itself uses
@@ -97,6 +105,10 @@ def export(checkpoint: Path, out: Path, name: str, meta: dict | None = None) -> 
                 "crop": tcfg.get("crop"), "target_bpp": tcfg.get("target_bpp"), "device": tcfg.get("device"),
                 "wall_hours": round(seconds / 3600, 2),
                 "cpu_core_hours": round(seconds * tcfg.get("threads", 1) / 3600, 2)}
+    if state.get("base"):  # a generative model: it decodes the files of the Shannon-AE weights it was built on
+        meta = {"base": state["base"], **(meta or {})}
+        training.update(gc_levels=tcfg.get("gc_levels"), mse_ratio=tcfg.get("mse_ratio"),
+                        adversarial=tcfg.get("adversarial"), beta=state.get("beta"))
     return save_weights(model, out, name, {"training": training, **(meta or {})})
 
 

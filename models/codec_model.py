@@ -6,11 +6,13 @@ from .config import ModelConfig
 from .decoder import Decoder
 from .encoder import Encoder
 from .entropy import EntropyModel, contexts
+from .generator import RandomizedDecoder
 from .quantizer import ResidualVQ
 
 
 class CodecModel(nn.Module):
-    """Shannon-AE (eq. 35): L = H(Ẑ) + λ·C, one model for S quality levels.
+    """Shannon-AE (eq. 35): L = H(Ẑ) + λ·C, one model for S quality levels; in mode "gc" it also holds the
+    randomized decoder of generative compression (eq. 36), which reads the same indices.
 
         x (B,3,H,W) ─ f_φ ─► y (B,C,H/8,W/8) ─ ResidualVQ ─► indices (B,S,G,h,w) ─┬─ EntropyModel ─► bits
                                                                                     └─ lookup Σ_{s≤L} ─► ẑ ─ g_θ ─► x̂
@@ -26,6 +28,7 @@ class CodecModel(nn.Module):
         self.quantizer = ResidualVQ(cfg)
         self.entropy = EntropyModel(cfg)
         self.decoder = Decoder(cfg)
+        self.gen_decoder = RandomizedDecoder(cfg) if cfg.mode == "gc" else None  # eq. 36: g_θ(ẑ, u)
         self.register_buffer("frequencies", torch.zeros(cfg.stages, cfg.groups, cfg.codebook_size,
                                                         cfg.codebook_size, dtype=torch.int32))
         self._bits = None  # frequency_bits(), cached for the encoder once the tables are loaded or frozen
@@ -42,9 +45,7 @@ class CodecModel(nn.Module):
             indices, residuals = self.quantizer.assign(y, self.entropy.bits_table().detach())
             ctx = contexts(indices, self.quantizer.levels, self.cfg.ctx_buckets)
             bits = self.entropy.bits(indices, ctx)
-            codewords = self.quantizer.lookup(indices)  # (B,S,G,h,w,D)
-            sent = torch.arange(self.cfg.stages, device=x.device).view(1, -1) < levels.view(-1, 1)
-            z_q = self.quantizer.merge((codewords * sent.view(*sent.shape, 1, 1, 1, 1)).sum(1))
+            z_q = self.quantizer.dequantize(indices, levels)
         x_hat = self.decoder(y + (z_q - y).detach())  # straight-through to the encoder
         return {"x_hat": x_hat, "bits": bits.sum((2, 3, 4)), "y": y, "z_q": z_q,
                 "indices": indices, "residuals": residuals}
@@ -57,9 +58,17 @@ class CodecModel(nn.Module):
         return self.quantizer.assign(self.encoder(x), self._bits, levels=level)[0]
 
     @torch.no_grad()
-    def decode(self, indices: torch.Tensor) -> torch.Tensor:
-        """indices (B,L,G,h,w) → x̂ (B,3,hb,wb) clamped to [0,1]."""
-        return self.decoder(self.quantizer.dequantize(indices)).clamp(0, 1)
+    def decode(self, indices: torch.Tensor, u: tuple | None = None, realism: float = 0.0) -> torch.Tensor:
+        """indices (B,L,G,h,w) → x̂ (B,3,hb,wb) clamped to [0,1].
+
+        `realism` A blends the Shannon-AE decoder (A = 0) with the randomized one (A = 1, mode "gc"),
+        which reads the noise u = (u_lat, u_pix) (see `generator.seeded_noise`)."""
+        z_q = self.quantizer.dequantize(indices)
+        if realism == 0:
+            return self.decoder(z_q).clamp(0, 1)
+        B, L = indices.shape[:2]
+        x_gen = self.gen_decoder(z_q, torch.full((B,), L), u).clamp(0, 1)
+        return x_gen if realism == 1 else (1 - realism) * self.decoder(z_q).clamp(0, 1) + realism * x_gen
 
     def frequency_bits(self) -> torch.Tensor:
         """Bits of each index under the frozen integer tables, (S,G,K,K); for the encoder's choices."""
@@ -68,7 +77,10 @@ class CodecModel(nn.Module):
 
     @torch.no_grad()
     def freeze(self) -> None:
-        """Fix what the coder reads that is learned as floats: the integer frequency tables."""
+        """Fix what the coder reads that is learned as floats: the integer frequency tables. A gc model
+        keeps its base model's tables untouched: the two share one bitstream."""
+        if self.cfg.mode == "gc":
+            return
         self.frequencies.copy_(self.entropy.frequencies())
         self._bits = None
 

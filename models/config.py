@@ -11,8 +11,11 @@ class ModelConfig:
     codebook_size: int = 64     # K: codewords per codebook
     stages: int = 5             # S: residual VQ stages; quality level L sends stages 1..L
     ctx_buckets: int = 16       # neighbour-activity contexts for checkerboard non-anchors at stage 1
-    mode: str = "shannon"       # the Lagrangian: "shannon" (eq. 35); the .ibc header reserves "gc" (eq. 36)
-    noise_channels: int = 0     # channels of decoder noise u: 0 until the generative mode exists
+    mode: str = "shannon"       # the Lagrangian: "shannon" (eq. 35) or "gc" (eq. 36, adds a randomized decoder)
+    noise_channels: int = 0     # gc: channels of the decoder noise u at latent resolution
+    pixel_noise: int = 0        # gc: channels of the decoder noise u at full resolution
+    texture: int = 0            # gc: width of the randomized decoder's full-resolution texture branch
+    gc_levels: int = 0          # gc: the randomized decoder is trained for quality levels 1..gc_levels
 
     @property
     def channels(self) -> int:
@@ -40,5 +43,10 @@ class ModelConfig:
             raise ValueError("group_dim must divide 3*block*block")
         if not 1 <= self.ctx_buckets < self.codebook_size:
             raise ValueError("ctx_buckets must lie in [1, codebook_size)")
-        if self.mode != "shannon" or self.noise_channels:
-            raise ValueError(f"mode {self.mode!r} with {self.noise_channels} noise channels is not available")
+        gc = (self.noise_channels, self.pixel_noise, self.texture, self.gc_levels)
+        if self.mode == "shannon" and any(gc):
+            raise ValueError("noise, texture and gc_levels belong to mode 'gc'")
+        if self.mode == "gc" and not (min(gc) > 0 and self.gc_levels <= self.stages):
+            raise ValueError("mode 'gc' needs noise channels, a texture width and 1 <= gc_levels <= stages")
+        if self.mode not in ("shannon", "gc"):
+            raise ValueError(f"unknown mode {self.mode!r}")

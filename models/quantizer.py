@@ -54,9 +54,14 @@ class ResidualVQ(nn.Module):
         g = torch.arange(G, device=indices.device).view(1, 1, G, 1, 1)
         return self.codebooks[s, g, indices]
 
-    def dequantize(self, indices: torch.Tensor) -> torch.Tensor:
-        """indices (B,L,G,h,w) → ẑ (B,C,h,w), the sum of the first L stages' codewords."""
-        return self.merge(self.lookup(indices).sum(1))
+    def dequantize(self, indices: torch.Tensor, levels: torch.Tensor | None = None) -> torch.Tensor:
+        """indices (B,L,G,h,w) → ẑ (B,C,h,w), the sum of the first L stages' codewords, or of the first
+        levels[b] stages for sample b when `levels` (B,) is given."""
+        codewords = self.lookup(indices)
+        if levels is not None:
+            sent = torch.arange(indices.shape[1], device=indices.device).view(1, -1) < levels.view(-1, 1)
+            codewords = codewords * sent.view(*sent.shape, 1, 1, 1, 1)
+        return self.merge(codewords.sum(1))
 
     # -- assignment -------------------------------------------------------------------------------
     def _costs(self, r: torch.Tensor, stage: int) -> torch.Tensor:

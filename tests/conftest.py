@@ -43,6 +43,31 @@ def tiny(tiny_weights):
     return load_model(str(tiny_weights))
 
 
+def tiny_gc_model(base: CodecModel, seed: int = 0) -> CodecModel:
+    """A tiny generative model on `base` whose noise branches are random rather than zero (as if trained),
+    so that the noise u visibly changes the pixels."""
+    from ibc.codec.train_gc import gc_model
+    torch.manual_seed(seed)
+    model = gc_model(base, noise_channels=2, pixel_noise=1, texture=4, gc_levels=2)
+    with torch.no_grad():
+        for layer in (model.gen_decoder.detail[-1], model.gen_decoder.texture[-1]):
+            layer.weight.normal_(0, 0.05)
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_gc_weights(tiny_weights, tiny):
+    """Weights of a tiny gc model built on `tiny` (its manifest-style `base` names tiny's sha256)."""
+    path = tiny_weights.parent / "tiny-gc.pt"
+    save_weights(tiny_gc_model(tiny.model), path, "tiny-gc", {"base": {"name": "tiny", "sha256": tiny.sha256}})
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_gc(tiny_gc_weights):
+    return load_model(str(tiny_gc_weights))
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """One torch thread, the way `ibc eval` runs by default, and kind to a machine that is training."""

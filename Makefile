@@ -37,6 +37,17 @@ bench: $(STAMP)
 	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --table bench/kodak_bdrate.md --title "Kodak (24 images)"
 	$(BIN)/python bench/splice.py BENCHMARKS.md kodak bench/kodak_bdrate.md
 
+# Generative compression on Kodak (BENCHMARKS.md): the gc model at five decoder realisms A (each file encoded
+# once per level, decoded per A), plotted beside bench/kodak.json (run `make bench` first), and crops of
+# every codec at the lowest rate. Resumable like `bench`.
+GC_MODEL ?= gc-rvq5
+.PHONY: bench-gc
+bench-gc: $(STAMP)
+	mkdir -p bench
+	$(BIN)/ibc eval $(KODAK) --codec ibc:$(GC_MODEL) --realism 0 0.25 0.5 0.75 1 -o bench/kodak_gc.json --record
+	$(BIN)/ibc plot bench/kodak.json bench/kodak_gc.json -o bench/kodak_gc_rdp.png --table bench/kodak_gc_bdrate.md --title "Kodak (24 images): generative compression"
+	$(BIN)/python bench/gc_crops.py --image $(KODAK)/kodim13.png --model $(GC_MODEL) -o bench/gc_crops.png
+
 # Speed and memory beside Pillow and CompressAI (BENCHMARKS.md); run it on an otherwise idle machine.
 .PHONY: bench-speed
 bench-speed: $(STAMP)

@@ -13,7 +13,8 @@ def _compress(args) -> int:
     from ..codec.files import compress_file, folder_jobs
 
     options = dict(model=args.model, level=args.level, target_bpp=args.target_bpp, size=args.size,
-                   drop_alpha=args.drop_alpha, force=args.force, verbose=args.verbose)
+                   drop_alpha=args.drop_alpha, force=args.force, verbose=args.verbose, mode=args.mode,
+                   seed=args.seed)
     src = Path(args.input)
     if src.is_dir():
         pairs = folder_jobs(src, Path(args.output or src.with_name(src.name + "-ibc")), compressing=True)
@@ -22,6 +23,7 @@ def _compress(args) -> int:
         r = compress_file(src, Path(args.output) if args.output else src.with_suffix(".ibc"), progress=bar, **options)
     if not args.quiet:
         line = f"{r['out']}: {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, level {r['level']}, {r['width']}×{r['height']}"
+        line += f", mode gc, seed {r['seed']}" if r["mode"] == "gc" else ""
         print(line + (f", PSNR {r['psnr']:.2f} dB" if "psnr" in r else ""))
     return 0
 
@@ -29,7 +31,8 @@ def _compress(args) -> int:
 def _decompress(args) -> int:
     from ..codec.files import decompress_file, folder_jobs
 
-    options = dict(model=args.model, force=args.force, salvage=args.salvage)
+    options = dict(model=args.model, force=args.force, salvage=args.salvage, seed=args.seed,
+                   realism=args.realism, samples=args.samples)
     src = Path(args.input)
     if src.is_dir():
         pairs = folder_jobs(src, Path(args.output or src.with_name(src.name + "-png")), compressing=False)
@@ -40,7 +43,9 @@ def _decompress(args) -> int:
         print(f"ibc: warning: {src}: tile(s) {', '.join(map(str, r['damaged_tiles']))} failed their CRC "
               "and were filled in", file=sys.stderr)
     if not args.quiet:
-        print(f"{r['out']}: {r['width']}×{r['height']}")
+        for out, seed in zip(r["outputs"], r["seeds"]):
+            print(f"{out}: {r['width']}×{r['height']}"
+                  + (f", realism {r['realism']:g}, seed {seed}" if r["realism"] > 0 else ""))
     return 0
 
 
@@ -110,10 +115,16 @@ def _info(args) -> int:
 def _train(args) -> int:
     from ..codec.train import TrainConfig, train
 
+    gc = args.mode == "gc"
+    if gc and (args.arch != "ibc" or args.target_bpp):
+        raise _error("--mode gc trains a decoder for the frozen bitstream of a Shannon-AE model: "
+                     "it takes neither --arch nor --target-bpp (choose the base with --init)")
     tcfg = TrainConfig(data=args.data, out=args.out, val=args.val, steps=args.steps, hours=args.hours,
-                       batch=args.batch, crop=args.crop, lr=args.lr, device=args.device,
+                       batch=args.batch, crop=args.crop, lr=args.lr or (2e-4 if gc else 1e-3), device=args.device,
                        threads=args.threads, init=args.init, val_every=args.val_every,
                        checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, arch=args.arch,
+                       mode=args.mode, gc_levels=args.gc_levels, beta=args.beta, mse_ratio=args.mse_ratio,
+                       adversarial=args.adversarial,
                        **({"target_bpp": args.target_bpp} if args.target_bpp else {}))
     ckpt = train(tcfg, resume=args.resume)
     print(f"checkpoint: {ckpt}")
@@ -142,7 +153,7 @@ def _eval(args) -> int:
         raise _error("LPIPS and FID are not available: they need local network weights, and ibc downloads none")
     torch.set_num_threads(args.threads)
     report = evaluate(Path(args.folder), args.codec, Path(args.output), levels=args.levels, limit=args.limit,
-                      record=args.record)
+                      record=args.record, realisms=args.realism, seed=args.seed)
     if not args.quiet:
         print(f"{args.output}: {len(report['results'])} settings × {len(report['images'])} images "
               f"(also {Path(args.output).with_suffix('.csv')})")
@@ -155,7 +166,7 @@ def _plot(args) -> int:
 
     curves = load_curves(args.results)
     table = bd_table(curves, args.anchor) + points_table(curves, args.anchor)
-    plot(curves, Path(args.output), title=args.title)
+    plot(curves, Path(args.output), title=args.title, sweep_level=args.sweep_level)
     if args.table:
         write_atomic(Path(args.table), table.encode(), force=True)
     print(table, end="")
@@ -191,7 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--drop-alpha", action="store_true", help="encode an image with transparency by dropping its alpha")
     c.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
     c.add_argument("--quiet", action="store_true", help="print nothing on success")
-    c.add_argument("-v", "--verbose", action="store_true", help="also decode and print the PSNR")
+    c.add_argument("--mode", choices=["shannon", "gc"],
+                   help="gc: generative compression: the same bits as the Shannon-AE model, marked for the "
+                        "installed generative model built on it (on --model, or the default), whose "
+                        "randomized decoder adds plausible detail the bits do not carry; shannon: the plain "
+                        "MSE-trained reconstruction (default: the mode of --model, shannon for the default)")
+    c.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="seed of the generative decoder's noise, stored in the file (default: 0); the same "
+                        "file and seed decode to the same pixels")
+    c.add_argument("-v", "--verbose", action="store_true",
+                   help="also decode (as `ibc decompress` does by default) and print the PSNR")
     c.set_defaults(run=_compress)
 
     d = sub.add_parser("decompress", help=".ibc → PNG", description="Decompress an .ibc file into an image.")
@@ -202,6 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--salvage", action="store_true",
                    help="decode a file with damaged tiles anyway, filling them in (and say which)")
     d.add_argument("--model", help="weights to decode with (default: the shipped model named in the file)")
+    d.add_argument("--realism", type=float, metavar="A",
+                   help="0: the Shannon-AE (lowest-distortion) reconstruction; 1: the generative one (realistic "
+                        "detail, higher MSE); between: a blend (default: 1 for a file compressed with --mode gc, "
+                        "else 0; above 0 needs a generative model)")
+    d.add_argument("--seed", type=int, metavar="S",
+                   help="seed of the generative decoder's noise: another seed draws another plausible image "
+                        "from the same bits (default: the seed stored in the file)")
+    d.add_argument("--samples", type=int, metavar="N",
+                   help="write N samples with seeds S … S+N-1 (S: --seed or the file's): output x.png becomes "
+                        "x-sS.png, x-sS+1.png, …")
     d.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
     d.add_argument("--quiet", action="store_true", help="print nothing on success")
     d.set_defaults(run=_decompress)
@@ -212,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(run=_info)
 
     t = sub.add_parser("train", help="train a model", description=(
-        "Train a Shannon-AE model on a folder of photographs. Checkpoints go to OUT/checkpoint.pt every few "
+        "Train a Shannon-AE model (or, with --mode gc, a generative decoder for one) on a folder of photographs. Checkpoints go to OUT/checkpoint.pt every few "
         "minutes and on Ctrl-C or SIGTERM; --resume continues exactly. Under torchrun it trains data-parallel "
         "(NCCL on GPUs, gloo on CPUs)."))
     t.add_argument("--data", required=True, help="folder of training images (never the evaluation set)")
@@ -224,7 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--hours", type=float, help="stop after this much wall time")
     t.add_argument("--batch", type=int, default=8, help="crops per step (default: 8)")
     t.add_argument("--crop", type=int, default=128, help="crop side in pixels (default: 128)")
-    t.add_argument("--lr", type=float, default=1e-3, help="learning rate after warm-up (default: 1e-3)")
+    t.add_argument("--mode", default="shannon", choices=["shannon", "gc"],
+                   help="shannon: the Shannon-AE, L = H + λ·C (eq. 35); gc: generative compression, a randomized "
+                        "decoder and a discriminator, L = H + λ·C + β·D (eq. 36), trained on the frozen "
+                        "bitstream of the Shannon-AE weights given by --init (default: the shipped default)")
+    t.add_argument("--gc-levels", type=int, default=3, help="gc: quality levels the decoder learns, 1..N (default: 3)")
+    t.add_argument("--beta", type=float, default=1.0, help="gc: initial weight β of the adversarial term D")
+    t.add_argument("--mse-ratio", type=float, default=1.7,
+                   help="gc: β is steered so the decoder's MSE is this × the Shannon-AE decoder's (≤ 2: "
+                        "the Blau–Michaeli bound; default 1.7)")
+    t.add_argument("--adversarial", default="ns", choices=["ns", "hinge"],
+                   help="gc: form of term D, non-saturating (f-divergence) or hinge (default: ns)")
+    t.add_argument("--lr", type=float, help="learning rate after warm-up (default: 1e-3; gc: 2e-4)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="auto: CUDA when there is one (with bf16 autocast), else the CPU")
     t.add_argument("--threads", type=int, default=1, help="CPU threads (leave a core free for other work)")
@@ -255,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ibc[:MODEL], compressai:CKPT (a peer trained with ibc train --arch), jpeg, webp, avif "
                         "or jpeg2000; repeat for several (default: ibc and the four classical codecs)")
     v.add_argument("--levels", type=int, nargs="+", help="ibc quality levels to run (default: all of the model's)")
+    v.add_argument("--realism", type=float, nargs="+", metavar="A",
+                   help="gc models: decoder realism values in [0, 1] to evaluate, one series each; each file is "
+                        "encoded once and decoded per A (default: 1)")
+    v.add_argument("--seed", type=int, default=0, help="gc models: the decoder noise's seed (default: 0)")
     v.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
     v.add_argument("-o", "--output", required=True, help="results .json (a .csv and a .cache.jsonl go beside it)")
     v.add_argument("--threads", type=int, default=1, help="CPU threads for the ibc encoder")
@@ -273,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--anchor", default="jpeg", help="codec the BD-rates are measured against (default: jpeg)")
     g.add_argument("--table", help="also write the BD-rate table to this markdown file")
     g.add_argument("--title", help="figure title")
+    g.add_argument("--sweep-level", type=int, metavar="L",
+                   help="quality level of the distortion–realism panel of a gc model's realism sweep "
+                        "(default: its lowest)")
     g.set_defaults(run=_plot)
     return p
 

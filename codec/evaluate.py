@@ -4,6 +4,10 @@ Per image: real bytes → bpp, PSNR, MS-SSIM (also in dB), encode and decode sec
 plus the realism distance (sliced Wasserstein) of all reconstructions against all originals, which needs
 the whole set at once. Cache lines are keyed by codec identity (model hash or Pillow version), setting and
 image content, so changed weights or images are never served stale results.
+
+A generative (gc) model is also swept over its decoder's realism A (`--realism`): the file of a level does not
+depend on A, so each image is encoded once per level and decoded once per A; every A is its own series
+("ibc-gc (NAME) A=0.5"), and its cache keys add A and the decoder seed.
 """
 import csv
 import hashlib
@@ -29,42 +33,54 @@ SUMMARY = ("bpp", "psnr", "ms_ssim", "ms_ssim_db", "swd", "encode_s", "decode_s"
 
 @dataclass(frozen=True)
 class IbcCoder:
-    """The learned codec behind the same interface as the Pillow codecs; settings are quality levels."""
+    """The learned codec behind the same interface as the Pillow codecs; settings are quality levels.
+    A gc model also has `realisms`, the decoder blends A it is evaluated at (one series each), and a seed."""
     lm: object
     sweep: tuple
+    realisms: tuple = (None,)
+    seed: int = 0
+
+    @property
+    def gc(self) -> bool:
+        return self.lm.model.cfg.mode == "gc"
 
     @property
     def name(self) -> str:
-        return f"ibc:{self.lm.name}"
+        return f"ibc-gc:{self.lm.name}" if self.gc else f"ibc:{self.lm.name}"
 
     @property
     def label(self) -> str:
-        return f"ibc ({self.lm.name})"
+        return f"ibc-gc ({self.lm.name})" if self.gc else f"ibc ({self.lm.name})"
 
     @property
     def key(self) -> str:
-        return f"ibc:{self.lm.name}@{self.lm.sha256[:16]}"
+        return f"{self.name}@{self.lm.sha256[:16]}"
 
     def encode(self, rgb: np.ndarray, level: int) -> bytes:
         from .api import compress
-        return compress(rgb, self.lm, level=level)
+        return compress(rgb, self.lm, level=level, seed=self.seed)
 
-    def decode(self, data: bytes) -> np.ndarray:
+    def decode(self, data: bytes, realism: float | None = None) -> np.ndarray:
         from .api import decompress
-        return decompress(data, self.lm)
+        return decompress(data, self.lm, realism=realism)
 
 
-def make_coder(spec: str, levels: list[int] | None = None):
-    """`ibc`, `ibc:MODEL` (name or path) or a Pillow codec name → a coder with a default sweep."""
+def make_coder(spec: str, levels: list[int] | None = None, realisms: list[float] | None = None, seed: int = 0):
+    """`ibc`, `ibc:MODEL` (name or path) or a Pillow codec name → a coder with a default sweep. A gc model
+    runs its levels 1..gc_levels at each of `realisms` (default: A = 1, its own decoder)."""
     kind, _, model = spec.partition(":")
     if kind == "ibc":
+        from .api import top_level
         from .weights import load_model
         lm = load_model(model or None)
-        top = lm.model.cfg.stages
+        top = top_level(lm)
         bad = [L for L in levels or [] if not 1 <= L <= top]
         if bad:
             raise CodecError(f"level {bad[0]} is not in 1..{top} for model {lm.name}")
-        return IbcCoder(lm, tuple(levels) if levels else tuple(range(1, top + 1)))
+        sweep = tuple(levels) if levels else tuple(range(1, top + 1))
+        if lm.model.cfg.mode != "gc":
+            return IbcCoder(lm, sweep)
+        return IbcCoder(lm, sweep, tuple(dict.fromkeys(float(a) for a in realisms or [1.0])), seed)
     if kind == "compressai":
         from .peer import PeerCoder
         return PeerCoder(Path(model))
@@ -96,18 +112,24 @@ class Cache:
             f.write(json.dumps({"key": key, "value": value}) + "\n")
 
 
-def _code(coder, rgb: np.ndarray, setting) -> tuple[dict, np.ndarray]:
-    """Compress and decompress once for real; the measurements and the reconstruction."""
+def _code(coder, rgb: np.ndarray, setting, realisms=(None,)) -> list[tuple[dict, np.ndarray]]:
+    """Compress once for real and decompress once per realism A (None: the codec's only decoder); the
+    measurements and the reconstruction of each."""
     t0 = time.perf_counter()
     data = coder.encode(rgb, setting)
-    t1 = time.perf_counter()
-    recon = coder.decode(data)
-    t2 = time.perf_counter()
-    if recon.shape != rgb.shape:
-        raise CodecError(f"{coder.name} returned a {recon.shape} image for a {rgb.shape} one")
-    sim = ms_ssim(rgb, recon)
-    return {"bytes": len(data), "bpp": bpp(len(data), rgb.shape[1], rgb.shape[0]), "psnr": psnr(rgb, recon),
-            "ms_ssim": sim, "ms_ssim_db": db(sim), "encode_s": t1 - t0, "decode_s": t2 - t1}, recon
+    encode_s = time.perf_counter() - t0
+    out = []
+    for realism in realisms:
+        t1 = time.perf_counter()
+        recon = coder.decode(data) if realism is None else coder.decode(data, realism)
+        decode_s = time.perf_counter() - t1
+        if recon.shape != rgb.shape:
+            raise CodecError(f"{coder.name} returned a {recon.shape} image for a {rgb.shape} one")
+        sim = ms_ssim(rgb, recon)
+        out.append(({"bytes": len(data), "bpp": bpp(len(data), rgb.shape[1], rgb.shape[0]),
+                     "psnr": psnr(rgb, recon), "ms_ssim": sim, "ms_ssim_db": db(sim), "encode_s": encode_s,
+                     "decode_s": decode_s}, recon))
+    return out
 
 
 def _realism(folder: Path, images: list[np.ndarray]) -> SlicedWasserstein:
@@ -133,9 +155,26 @@ def _finite(value):
     return value
 
 
+def _variant(coder, realism) -> list:
+    """What a realism A adds to a cache key: nothing for a codec with one decoder, so old caches stay valid."""
+    return [] if realism is None else [{"realism": realism, "seed": coder.seed}]
+
+
+def _summary(coder, setting, realism, rows: list[dict], swd: dict) -> dict:
+    """One result: the means over the images of one setting (and realism A, for a gc model)."""
+    summary = {f: _mean(rows, f) for f in SUMMARY if f != "swd"}
+    summary["ms_ssim_db"] = db(summary["ms_ssim"])  # dB of the mean, not the mean of dB
+    head = {"codec": coder.name, "label": coder.label, "setting": setting}
+    if realism is not None:
+        head.update(label=f"{coder.label} A={realism:g}", realism=realism, seed=coder.seed)
+    return {**head, "images": len(rows), **summary, **swd, "per_image": rows}
+
+
 def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None = None,
-             limit: int | None = None, record: bool = False) -> dict:
+             limit: int | None = None, record: bool = False, realisms: list[float] | None = None,
+             seed: int = 0) -> dict:
     """Run every codec over every setting and image; write OUT (JSON), OUT.csv and OUT.cache.jsonl.
+    gc models run at each of `realisms` with decoder seed `seed`.
     With `record`, shipped ibc models' figures also go into weights/manifest.json."""
     from tqdm import tqdm
 
@@ -144,44 +183,52 @@ def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None
         raise CodecError(f"{out.parent}: no such folder")
     if limit is not None and limit < 1:
         raise CodecError("--limit must be at least 1")
-    coders = [make_coder(s, levels) for s in dict.fromkeys(specs or DEFAULT_CODECS)]
+    if any(not 0 <= a <= 1 for a in realisms or []):
+        raise CodecError("--realism values must lie in [0, 1]")
+    if not 0 <= seed < 2 ** 32:
+        raise CodecError("the seed must lie in 0..4294967295")
+    coders = [make_coder(s, levels, realisms, seed) for s in dict.fromkeys(specs or DEFAULT_CODECS)]
+    if realisms and not any(getattr(c, "gc", False) for c in coders):
+        raise CodecError("--realism needs a generative model: --codec ibc:MODEL with a gc model")
     paths = list_images(folder)[:limit]
     images = [read_image(p) for p in paths]
     digests = [hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in paths]
     cache = Cache(out.with_name(out.name + ".cache.jsonl"))
-    realism = None  # built from the originals on first need: a fully cached run skips it
+    reference = None  # the originals' patch sets, built on first need: a fully cached run skips it
     swd_params = {"patch": SlicedWasserstein.PATCH, "min_side": SlicedWasserstein.MIN_SIDE, **SWD}
 
     results = []
-    total = sum(len(c.sweep) for c in coders) * len(images)
+    total = sum(len(c.sweep) * len(getattr(c, "realisms", (None,))) for c in coders) * len(images)
     with tqdm(total=total, unit="image", disable=None, dynamic_ncols=True) as bar:
         for coder in coders:
+            variants = getattr(coder, "realisms", (None,))
             for setting in coder.sweep:
                 bar.set_description(f"{coder.name} {setting}")
-                set_key = json.dumps([coder.key, setting, digests, swd_params])
-                realism_done = cache.get(set_key)
-                rows, recons = [], []
+                set_keys = {a: json.dumps([coder.key, setting, digests, swd_params, *_variant(coder, a)])
+                            for a in variants}
+                swd_done = {a: cache.get(k) for a, k in set_keys.items()}
+                rows, recons = {a: [] for a in variants}, {a: [] for a in variants}
                 for path, rgb, digest in zip(paths, images, digests):
-                    key = json.dumps([coder.key, setting, digest])
-                    row = cache.get(key)
-                    if row is None:
-                        row, recon = _code(coder, rgb, setting)
-                        cache.put(key, row)
-                    elif realism_done is None:  # an interrupted setting: re-code for the reconstruction only
-                        recon = _code(coder, rgb, setting)[1]
-                    if realism_done is None:
-                        recons.append(recon)
-                    rows.append({"image": path.name, **row})
-                    bar.update(1)
-                if realism_done is None:
-                    realism = realism or _realism(folder, images)
-                    swd, swd_levels = realism.distance(recons)
-                    realism_done = {"swd": swd, "swd_levels": swd_levels}
-                    cache.put(set_key, realism_done)
-                summary = {f: _mean(rows, f) for f in SUMMARY if f != "swd"}
-                summary["ms_ssim_db"] = db(summary["ms_ssim"])  # dB of the mean, not the mean of dB
-                results.append({"codec": coder.name, "label": coder.label, "setting": setting,
-                                "images": len(rows), **summary, **realism_done, "per_image": rows})
+                    keys = {a: json.dumps([coder.key, setting, digest, *_variant(coder, a)]) for a in variants}
+                    cached = {a: cache.get(k) for a, k in keys.items()}
+                    # An interrupted setting re-codes its finished images too: realism needs every reconstruction.
+                    todo = [a for a in variants if cached[a] is None or swd_done[a] is None]
+                    coded = dict(zip(todo, _code(coder, rgb, setting, todo))) if todo else {}
+                    for a in variants:
+                        if cached[a] is None:
+                            cached[a] = coded[a][0]
+                            cache.put(keys[a], cached[a])
+                        if swd_done[a] is None:
+                            recons[a].append(coded[a][1])
+                        rows[a].append({"image": path.name, **cached[a]})
+                        bar.update(1)
+                for a in variants:
+                    if swd_done[a] is None:
+                        reference = reference or _realism(folder, images)
+                        swd, swd_levels = reference.distance(recons[a])
+                        swd_done[a] = {"swd": swd, "swd_levels": swd_levels}
+                        cache.put(set_keys[a], swd_done[a])
+                    results.append(_summary(coder, setting, a, rows[a], swd_done[a]))
 
     report = {"dataset": str(folder), "images": [p.name for p in paths], "swd": swd_params,
               "results": results}
@@ -196,8 +243,8 @@ def _record(coders, results: list[dict], dataset: str, images: int) -> None:
     from .weights import record_figures
     for coder in coders:
         if isinstance(coder, IbcCoder):
-            figures = [{k: r[k] for k in ("setting", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "swd")}
-                       for r in results if r["codec"] == coder.name]
+            fields = ("setting", "realism", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "swd")
+            figures = [{k: r[k] for k in fields if k in r} for r in results if r["codec"] == coder.name]
             record_figures(coder.lm.name, f"{dataset} ({images} images)", _finite(figures))
 
 
@@ -205,8 +252,9 @@ def _write(out: Path, report: dict) -> None:
     write_atomic(out, (json.dumps(_finite(report), indent=1) + "\n").encode(), force=True)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["codec", "setting", "images", *SUMMARY])
+    w.writerow(["codec", "setting", "images", *SUMMARY, "realism"])  # realism last: old readers keep working
     for r in report["results"]:
         w.writerow([r["codec"], r["setting"], r["images"],
-                    *("" if r[f] is None or not math.isfinite(r[f]) else f"{r[f]:.6g}" for f in SUMMARY)])
+                    *("" if r[f] is None or not math.isfinite(r[f]) else f"{r[f]:.6g}" for f in SUMMARY),
+                    r.get("realism", "")])
     write_atomic(out.with_suffix(".csv"), buf.getvalue().encode(), force=True)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import torch
 
-from .api import compress, decode, read_header
+from .api import DEFAULT_SEED, compress, decode, read_header
 from .dataset import IMAGE_SUFFIXES
 from .errors import CodecError
 from .image_io import read_image, write_atomic, write_image
 from .metrics import psnr
-from .weights import load_model
+from .weights import LoadedModel, find_by_hash, find_generative, load_model
 
 
 def _check_free(out: Path, force: bool) -> None:
@@ -19,32 +19,84 @@ def _check_free(out: Path, force: bool) -> None:
         raise CodecError(f"{out}: already exists (use --force to overwrite)")
 
 
+def model_for_mode(model: str | None = None, mode: str | None = None) -> LoadedModel:
+    """The model `ibc compress` encodes with: `model` (default: the shipped default) in its own mode, or for
+    `mode` "gc" the shipped generative model built on it (the same payload, decoded by g_θ(ẑ, u)), or for
+    "shannon" a gc model's shipped base."""
+    lm = load_model(model)
+    if mode is None or mode == lm.model.cfg.mode:
+        return lm
+    if mode == "gc":
+        found = find_generative(lm.sha256)
+        if found is None:
+            raise CodecError(f"no generative (gc) model built on {lm.name!r} is installed "
+                             "(train one with `ibc train --mode gc`, or pass a gc model with --model)")
+        return found
+    found = find_by_hash(bytes.fromhex(lm.meta.get("base", {}).get("sha256", "")[:16]))
+    if found is None:
+        raise CodecError(f"{lm.name!r} is a generative (gc) model and its Shannon-AE base is not installed")
+    return found
+
+
 def compress_file(src: Path, out: Path, model: str | None = None, level: int | None = None,
                   target_bpp: float | None = None, size: int | None = None, drop_alpha: bool = False,
-                  force: bool = False, verbose: bool = False, progress=None) -> dict:
+                  force: bool = False, verbose: bool = False, progress=None, mode: str | None = None,
+                  seed: int = DEFAULT_SEED) -> dict:
     _check_free(out, force)
     rgb = read_image(src, drop_alpha=drop_alpha)
-    lm = load_model(model)
-    data = compress(rgb, lm, level=level, target_bpp=target_bpp, size=size, progress=progress)
+    lm = model_for_mode(model, mode)
+    data = compress(rgb, lm, level=level, target_bpp=target_bpp, size=size, seed=seed, progress=progress)
     write_atomic(out, data, force=force)
     H, W, _ = rgb.shape
+    header = read_header(data)
     result = {"src": str(src), "out": str(out), "bytes": len(data), "pixels": W * H, "width": W, "height": H,
-              "bpp": len(data) * 8 / (W * H), "level": read_header(data).level}
-    if verbose:
+              "bpp": len(data) * 8 / (W * H), "level": header.level, "mode": header.mode, "seed": header.seed}
+    if verbose:  # the pixels `ibc decompress` gives by default: generative for a gc file, with its seed
         result["psnr"] = psnr(rgb, decode(data, lm).image)
     return result
 
 
+def sample_paths(out: Path, seeds) -> list[Path]:
+    """x.png → x-s{seed}.png for each seed: a sample is named by the seed that reproduces it."""
+    return [out.with_name(f"{out.stem}-s{s}{out.suffix}") for s in seeds]
+
+
+def _all_windows(progress, k: int, n: int):
+    """Report decoding sample k of n as part of one count, so a progress bar runs once over all samples."""
+    return progress and (lambda done, total: progress(k * total + done, n * total))
+
+
 def decompress_file(src: Path, out: Path, model: str | None = None, force: bool = False,
-                    salvage: bool = False, progress=None) -> dict:
-    _check_free(out, force)
+                    salvage: bool = False, progress=None, seed: int | None = None,
+                    realism: float | None = None, samples: int | None = None) -> dict:
+    """Decode `src` into `out`; with `samples` N, into N files out-s{seed}.png for seeds seed … seed+N-1
+    (default seed: the file's). Every output is checked free before any is written."""
+    if samples is not None and samples < 1:
+        raise CodecError("--samples must be at least 1")
     if not Path(src).is_file():
         raise CodecError(f"{src}: no such file")
     data = Path(src).read_bytes()
-    decoded = decode(data, load_model(model) if model else None, salvage=salvage, progress=progress)
-    write_image(out, decoded.image, force=force)
+    header = read_header(data)
+    # decode's default: the generative reconstruction for a gc file, the Shannon-AE one otherwise
+    strength = (1.0 if header.mode == "gc" else 0.0) if realism is None else realism
+    if samples is not None and strength == 0:
+        raise CodecError("--samples draws the generative decoder's noise: it needs --realism above 0 "
+                         f"(this file is mode {header.mode})")
+    first = header.seed if seed is None else seed
+    if samples is not None and not 0 <= first <= first + samples - 1 < 2 ** 32:
+        raise CodecError("the seeds must lie in 0..4294967295")
+    seeds = [first] if samples is None else list(range(first, first + samples))
+    outs = [out] if samples is None else sample_paths(Path(out), seeds)
+    for path in outs:
+        _check_free(path, force)
+    lm = load_model(model) if model else None
+    for k, (s, path) in enumerate(zip(seeds, outs)):
+        decoded = decode(data, lm, salvage=salvage, progress=_all_windows(progress, k, len(outs)),
+                         seed=s, realism=realism)
+        write_image(path, decoded.image, force=force)
     H, W, _ = decoded.image.shape
-    return {"src": str(src), "out": str(out), "bytes": len(data), "pixels": W * H, "width": W, "height": H,
+    return {"src": str(src), "out": str(outs[0]), "outputs": [str(p) for p in outs], "seeds": seeds,
+            "realism": strength, "bytes": len(data), "pixels": W * H, "width": W, "height": H,
             "damaged_tiles": decoded.damaged_tiles}
 
 

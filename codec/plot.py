@@ -16,8 +16,9 @@ OTHERS = [("tab:red", "o"), ("tab:orange", "P"), ("black", "X"), ("tab:pink", "*
 
 
 def load_curves(paths: list[Path]) -> list[dict]:
-    """Result files → one curve per codec, points sorted by bpp. A codec found in several files keeps
-    each curve, named after its file."""
+    """Result files → one curve per codec, points sorted by bpp; a gc model gives one curve per decoder
+    realism A (its id "CODEC A=0.5", its `coder` the codec, its `realism` A). A codec found in several files
+    keeps each curve, named after its file."""
     curves, seen = [], set()
     for path in map(Path, paths):
         if not path.is_file():
@@ -25,13 +26,17 @@ def load_curves(paths: list[Path]) -> list[dict]:
         by_codec = {}
         try:
             for r in json.loads(path.read_text())["results"]:
-                curve = by_codec.setdefault(r["codec"], {"codec": r["codec"], "label": r["label"], "points": []})
+                realism = r.get("realism")  # absent before gc models, and for codecs with one decoder
+                name = r["codec"] if realism is None else f"{r['codec']} A={realism:g}"
+                curve = by_codec.setdefault(name, {"codec": name, "label": r["label"], "coder": r["codec"],
+                                                   "realism": realism, "points": []})
                 curve["points"].append(r)
         except (ValueError, KeyError, TypeError):
             raise CodecError(f"{path}: not an `ibc eval` results file") from None
         for curve in by_codec.values():
             if curve["codec"] in seen:
                 curve["codec"] += f"@{path.stem}"
+                curve["coder"] += f"@{path.stem}"
                 curve["label"] += f" [{path.stem}]"
             seen.add(curve["codec"])
             curve["points"].sort(key=lambda r: r["bpp"])
@@ -84,15 +89,48 @@ def bd_table(curves: list[dict], anchor: str) -> str:
         rates = [p["bpp"] for p in c["points"]]
         cells = [fmt(bd_rate(*_series(ref, f), *_series(c, f))) for f in ("psnr", "ms_ssim_db")]
         lines.append(f"| {c['label']} | {len(rates)} | {min(rates):.3f}–{max(rates):.3f} | {cells[0]} | {cells[1]} |")
+    if any(c.get("realism") is not None for c in curves):
+        lines += ["", "A: the generative decoder's realism (0: its Shannon-AE reconstruction, 1: fully generative); "
+                  "one row per A, all from the same files, so at the same rates."]
     return "\n".join(lines) + "\n"
+
+
+def value_at(curve: dict, field: str, bpp: float, log: bool = False) -> float | None:
+    """The curve's `field` at `bpp`, interpolated linearly in log-rate (and in log-value with `log`, for
+    SWD); None outside its measured range."""
+    rates, values = _series(curve, field)
+    if len(rates) == 0 or not rates.min() <= bpp <= rates.max():
+        return None
+    if log:
+        return float(np.exp(np.interp(np.log(bpp), np.log(rates), np.log(values))))
+    return float(np.interp(np.log(bpp), np.log(rates), values))
 
 
 def anchor_psnr_at(anchor: dict, bpp: float) -> float | None:
     """The anchor's PSNR at `bpp`, interpolated linearly in log-rate; None outside its measured range."""
-    rates, psnrs = _series(anchor, "psnr")
-    if len(rates) < 2 or not rates.min() <= bpp <= rates.max():
-        return None
-    return float(np.interp(np.log(bpp), np.log(rates), psnrs))
+    return value_at(anchor, "psnr", bpp)
+
+
+def sweeps(curves: list[dict], level: int | None = None) -> list[dict]:
+    """Each gc model evaluated at two or more realisms A: its points at one quality level (default: its
+    lowest), sorted by A. The file of a level does not depend on A, so they share one rate."""
+    by_coder = {}
+    for c in curves:
+        if c.get("realism") is not None:
+            by_coder.setdefault(c["coder"], []).append(c)
+    found = []
+    for coder, series in by_coder.items():
+        if len({c["realism"] for c in series}) < 2:
+            continue
+        L = level if level is not None else min(p["setting"] for c in series for p in c["points"])
+        points = sorted(((c["realism"], p) for c in series for p in c["points"] if p["setting"] == L),
+                        key=lambda ap: ap[0])
+        if len(points) >= 2:
+            found.append({"coder": coder, "label": series[0]["label"].rsplit(" A=", 1)[0], "level": L,
+                          "bpp": float(np.mean([p["bpp"] for _, p in points])), "points": points})
+    if level is not None and not found:
+        raise CodecError(f"no realism sweep at level {level} in the results")
+    return found
 
 
 def points_table(curves: list[dict], anchor: str) -> str:
@@ -100,7 +138,7 @@ def points_table(curves: list[dict], anchor: str) -> str:
     ref = next(c for c in curves if c["codec"] == anchor)
     fmt = lambda v, f: "n/a" if v is None else format(v, f)  # noqa: E731
     lines = []
-    for c in (c for c in curves if c["codec"].startswith("ibc")):
+    for c in (c for c in curves if c["codec"].startswith("ibc")):  # gc models: one table per realism A
         lines += ["", f"{c['label']}, every quality level (means over the images):", "",
                   f"| level | bpp | PSNR (dB) | {ref['label']} PSNR at that bpp | Δ PSNR | MS-SSIM (dB) | SWD |"
                   " encode (s) | decode (s) |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -113,8 +151,41 @@ def points_table(curves: list[dict], anchor: str) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def plot(curves: list[dict], out: Path, title: str | None = None) -> None:
-    """One figure, four panels: PSNR, MS-SSIM (dB) and SWD against bpp, and the distortion–realism plane."""
+def _style(curve: dict, others) -> tuple:
+    """A fixed colour per classical codec; a gc series coloured by its realism A; the rest in turn."""
+    if curve.get("realism") is not None:
+        import matplotlib
+        return matplotlib.colormaps["viridis"](0.9 * curve["realism"]), "o"
+    return STYLES.get(curve["codec"]) or next(others)
+
+
+def _plot_sweep(ax, curves: list[dict], sweep: dict, styles: dict) -> None:
+    """The distortion–realism plane at the sweep's rate: the realism sweep as a connected curve annotated
+    with A, and every other codec at that rate (interpolated in log-rate, where it reaches it)."""
+    rate = sweep["bpp"]
+    for c in curves:
+        if c.get("coder") == sweep["coder"]:
+            continue
+        psnr, swd = value_at(c, "psnr", rate), value_at(c, "swd", rate, log=True)
+        if psnr is not None and swd is not None:
+            colour, marker = styles[c["codec"]]
+            ax.plot(swd, psnr, color=colour, marker=marker, markersize=8, linestyle="none", label=c["label"])
+    xs, ys = [p["swd"] for _, p in sweep["points"]], [p["psnr"] for _, p in sweep["points"]]
+    ax.plot(xs, ys, color="0.3", linewidth=1.5, label=f"{sweep['label']} level {sweep['level']}, A = 0…1")
+    for A, p in sweep["points"]:
+        ax.plot(p["swd"], p["psnr"], marker="o", markersize=7, color=_style({"realism": A}, None)[0])
+        ax.annotate(f"A={A:g}", (p["swd"], p["psnr"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xscale("log")
+    ax.set(title=f"Distortion–realism at {rate:.3f} bpp\n(other codecs interpolated in log-rate)",
+           xlabel="SWD ↓ (log)", ylabel="PSNR (dB) ↑")
+    ax.grid(True, which="major", alpha=0.4)
+    ax.legend(fontsize=8)
+
+
+def plot(curves: list[dict], out: Path, title: str | None = None, sweep_level: int | None = None) -> None:
+    """One figure, four panels: PSNR, MS-SSIM (dB) and SWD against bpp, and the distortion–realism plane;
+    with a gc model's realism sweep, a fifth: the distortion–realism plane at the sweep's rate (level
+    `sweep_level`, default its lowest)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -126,14 +197,16 @@ def plot(curves: list[dict], out: Path, title: str | None = None) -> None:
         plt.close("all")
         raise CodecError(f"{out}: unknown figure format (use .png, .pdf or .svg)")
     plt.close("all")
-    fig, axes = plt.subplots(2, 2, figsize=(12, 9), layout="constrained")
+    found = sweeps(curves, sweep_level)
+    mosaic = [[0, 1, "sweep"], [2, 3, "sweep"]] if found else [[0, 1], [2, 3]]
+    fig, axd = plt.subplot_mosaic(mosaic, figsize=(18 if found else 12, 9), layout="constrained")
     panels = [("bpp", "psnr", "PSNR–rate", "bits per pixel", "PSNR (dB, RGB) ↑"),
               ("bpp", "ms_ssim_db", "MS-SSIM–rate", "bits per pixel", "MS-SSIM (dB) ↑"),
               ("bpp", "swd", "Realism–rate", "bits per pixel", "SWD, Laplacian patches ↓ (log)"),
               ("swd", "psnr", "Distortion–realism", "SWD ↓ (log)", "PSNR (dB) ↑")]
     others = iter(OTHERS * 10)
-    styles = {c["codec"]: STYLES.get(c["codec"]) or next(others) for c in curves}
-    for ax, (xf, yf, name, xlabel, ylabel) in zip(axes.flat, panels):
+    styles = {c["codec"]: _style(c, others) for c in curves}
+    for ax, (xf, yf, name, xlabel, ylabel) in zip((axd[i] for i in range(4)), panels):
         for c in curves:
             pts = [(p[xf], p[yf]) for p in c["points"] if p.get(xf) is not None and p.get(yf) is not None]
             if pts:
@@ -145,6 +218,8 @@ def plot(curves: list[dict], out: Path, title: str | None = None) -> None:
         ax.grid(True, which="major", alpha=0.4)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    if found:
+        _plot_sweep(axd["sweep"], curves, found[0], styles)
     if title:
         fig.suptitle(title)
     fig.savefig(out, dpi=120)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ibc.codec import api, files
 from ibc.codec.weights import read_manifest
 
 from conftest import natural_like, one_line_error, run
@@ -151,3 +152,119 @@ def test_salvage_flag(tmp_path, tiny_weights, capsys):
     assert "--salvage" in one_line_error(capsys)
     assert run("decompress", bad, "--model", tiny_weights, "--salvage") == 0
     assert "tile(s) 0" in capsys.readouterr().err and bad.with_suffix(".png").exists()
+
+
+# Generative compression (--mode gc, --seed, --realism, --samples)
+
+def pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path))
+
+
+def info_of(path, capsys) -> dict:
+    capsys.readouterr()
+    assert run("info", path, "--json") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_gc_seed_round_trip_and_samples(photo, tiny_gc_weights, tmp_path, capsys, one_thread):
+    assert run("compress", photo, "--model", tiny_gc_weights, "-q", "2", "--seed", "7", "--quiet") == 0
+    ibc = photo.with_suffix(".ibc")
+    info = info_of(ibc, capsys)
+    assert (info["mode"], info["seed"], info["model"]) == ("gc", 7, "tiny-gc")
+    assert run("decompress", ibc, "--model", tiny_gc_weights, "--samples", "3", "-o", tmp_path / "x.png") == 0
+    assert capsys.readouterr().out.count("realism 1, seed ") == 3
+    names = sorted(p.name for p in tmp_path.glob("x*.png"))
+    assert names == ["x-s7.png", "x-s8.png", "x-s9.png"]
+    samples = [pixels(tmp_path / n) for n in names]
+    assert all(not np.array_equal(a, b) for i, a in enumerate(samples) for b in samples[i + 1:])
+    # the header's seed by default, --seed S overrides it: each reproduces its sample
+    assert run("decompress", ibc, "--model", tiny_gc_weights, "-o", tmp_path / "default.png", "--quiet") == 0
+    assert np.array_equal(pixels(tmp_path / "default.png"), samples[0])
+    assert run("decompress", ibc, "--model", tiny_gc_weights, "--seed", "8", "-o", tmp_path / "s8.png") == 0
+    assert np.array_equal(pixels(tmp_path / "s8.png"), samples[1])
+    # an existing sample is refused before any is written, unless --force
+    before = (tmp_path / "x-s9.png").read_bytes()
+    (tmp_path / "x-s9.png").write_bytes(b"precious")
+    (tmp_path / "x-s7.png").unlink()
+    (tmp_path / "x-s8.png").unlink()
+    capsys.readouterr()
+    assert run("decompress", ibc, "--model", tiny_gc_weights, "--samples", "3", "-o", tmp_path / "x.png") == 2
+    assert "x-s9.png" in one_line_error(capsys) and (tmp_path / "x-s9.png").read_bytes() == b"precious"
+    assert not (tmp_path / "x-s7.png").exists() and not (tmp_path / "x-s8.png").exists()
+    assert run("decompress", ibc, "--model", tiny_gc_weights, "--samples", "3", "-o", tmp_path / "x.png",
+               "--force", "--quiet") == 0
+    assert (tmp_path / "x-s9.png").read_bytes() == before
+
+
+def test_gc_verbose_psnr_is_of_the_default_decode(photo, tiny_gc_weights, tmp_path, capsys, one_thread):
+    from ibc.codec.metrics import psnr
+    assert run("compress", photo, "--model", tiny_gc_weights, "-q", "1", "--seed", "4", "--verbose") == 0
+    out = capsys.readouterr().out
+    assert "mode gc, seed 4" in out
+    printed = float(re.search(r"PSNR ([\d.]+) dB", out).group(1))
+    ibc = photo.with_suffix(".ibc")
+    original = pixels(photo)
+    for realism, name in (("1", "gen.png"), ("0", "mse.png")):
+        assert run("decompress", ibc, "--model", tiny_gc_weights, "--realism", realism, "-o", tmp_path / name) == 0
+    assert abs(psnr(original, pixels(tmp_path / "gen.png")) - printed) < 0.01
+    assert abs(psnr(original, pixels(tmp_path / "mse.png")) - printed) > 0.01  # so the check above can fail
+
+
+def test_mode_gc_picks_the_gc_model_built_on_the_base(photo, tiny, tiny_gc, tiny_weights, tiny_gc_weights, capsys,
+                                                      monkeypatch, one_thread):
+    ibc = photo.with_suffix(".ibc")
+    assert run("compress", photo, "--model", tiny_weights, "--mode", "gc") == 2
+    assert "no generative (gc) model built on 'tiny'" in one_line_error(capsys)
+    assert not ibc.exists()
+    monkeypatch.setattr(files, "find_generative", lambda sha: tiny_gc if sha == tiny.sha256 else None)
+    assert run("compress", photo, "--model", tiny_weights, "--mode", "gc", "-q", "2", "--quiet") == 0
+    info = info_of(ibc, capsys)
+    assert (info["mode"], info["model"]) == ("gc", "tiny-gc")
+    assert run("compress", photo, "--model", tiny_weights, "--mode", "gc", "-q", "3", "-f") == 2
+    assert "level must be 1..2" in one_line_error(capsys)  # the gc model's decoder learned levels 1..2
+    assert run("compress", photo, "--model", tiny_gc_weights, "--mode", "shannon", "-f") == 2
+    assert "base is not installed" in one_line_error(capsys)  # tiny is not in the shipped manifest
+
+
+def test_realism_on_a_shannon_file(photo, tiny, tiny_gc, tiny_weights, tmp_path, capsys, monkeypatch, one_thread):
+    assert run("compress", photo, "--model", tiny_weights, "-q", "2", "--quiet") == 0
+    ibc = photo.with_suffix(".ibc")
+    assert run("decompress", ibc, "--model", tiny_weights, "--realism", "1", "-o", tmp_path / "g.png") == 2
+    assert "needs a generative (gc) model built on 'tiny'" in one_line_error(capsys)
+    assert not (tmp_path / "g.png").exists()
+    monkeypatch.setattr(api, "find_generative", lambda sha: tiny_gc if sha == tiny.sha256 else None)
+    assert run("decompress", ibc, "--model", tiny_weights, "--realism", "1", "-o", tmp_path / "g.png") == 0
+    assert run("decompress", ibc, "--model", tiny_weights, "-o", tmp_path / "s.png") == 0
+    assert not np.array_equal(pixels(tmp_path / "g.png"), pixels(tmp_path / "s.png"))
+
+
+def test_bad_gc_options_fail_cleanly(photo, tiny_weights, tiny_gc_weights, tmp_path, capsys, one_thread):
+    assert run("compress", photo, "--model", tiny_gc_weights, "-q", "1", "--quiet") == 0
+    gc = photo.with_suffix(".ibc")
+    assert run("compress", photo, "--model", tiny_weights, "-q", "1", "-o", tmp_path / "plain.ibc", "--quiet") == 0
+    cases = {"samples 0": (gc, "--samples", "0"), "realism 1.5": (gc, "--realism", "1.5"),
+             "seed -1": (gc, "--seed", "-1"), "samples past the last seed": (gc, "--seed", "4294967295", "--samples", "2"),
+             "samples of realism 0": (tmp_path / "plain.ibc", "--samples", "2")}
+    for name, (src, *options) in cases.items():
+        model = tiny_gc_weights if src == gc else tiny_weights
+        assert run("decompress", src, "--model", model, "-o", tmp_path / "out.png", *options) == 2, name
+        one_line_error(capsys)
+        assert not list(tmp_path.glob("out*.png")), name
+    assert run("compress", photo, "--model", tiny_gc_weights, "--seed", "-1", "-o", tmp_path / "neg.ibc") == 2
+    assert "seed" in one_line_error(capsys) and not (tmp_path / "neg.ibc").exists()
+
+
+def test_gc_options_reach_every_file_of_a_folder(tmp_path, tiny_gc_weights, capsys, one_thread):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray(natural_like(24, 32, seed=i)).save(src / f"p{i}.png")
+    assert run("compress", src, "-o", tmp_path / "c", "--model", tiny_gc_weights, "--seed", "5", "-q", "1") == 0
+    assert [info_of(p, capsys)["seed"] for p in sorted((tmp_path / "c").iterdir())] == [5, 5]
+    back = tmp_path / "back"
+    assert run("decompress", tmp_path / "c", "-o", back, "--model", tiny_gc_weights, "--samples", "2",
+               "--quiet") == 0
+    assert sorted(p.name for p in back.iterdir()) == ["p0-s5.png", "p0-s6.png", "p1-s5.png", "p1-s6.png"]
+    assert run("decompress", tmp_path / "c", "-o", tmp_path / "mse", "--model", tiny_gc_weights,
+               "--realism", "0", "--quiet") == 0
+    assert not np.array_equal(pixels(back / "p0-s5.png"), pixels(tmp_path / "mse" / "p0.png"))

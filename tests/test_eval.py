@@ -29,9 +29,9 @@ def count_coding(monkeypatch):
     calls = []
     real = evaluate._code
 
-    def counted(coder, rgb, setting):
+    def counted(coder, rgb, setting, *realisms):
         calls.append((coder.name, setting))
-        return real(coder, rgb, setting)
+        return real(coder, rgb, setting, *realisms)
     monkeypatch.setattr(evaluate, "_code", counted)
     return calls
 
@@ -100,6 +100,8 @@ def test_levels_and_limit(photos, tiny_weights, tmp_path):
     (["eval", "{photos}", "--codec", "ibc:nonesuch"], "unknown model"),
     (["eval", "{tmp}", "--codec", "jpeg"], "no images"),
     (["eval", "{photos}", "--codec", "jpeg", "--lpips"], "need local network weights"),
+    (["eval", "{photos}", "--codec", "ibc:{weights}", "--realism", "0.5"], "needs a generative model"),
+    (["eval", "{photos}", "--codec", "jpeg", "--realism", "1.5"], "must lie in [0, 1]"),
     (["plot", "{tmp}/missing.json"], "no such file"),
     (["plot", "{photos}/notes.txt"], "not an `ibc eval` results file"),
 ])
@@ -117,3 +119,108 @@ def test_plot_unknown_anchor(photos, tmp_path, capsys):
     capsys.readouterr()
     assert run("plot", out, "-o", tmp_path / "p.png", "--anchor", "webp") == 2
     assert "anchor 'webp' is not in the results" in one_line_error(capsys)
+
+
+# Generative compression: a gc model swept over its decoder's realism A.
+
+@pytest.fixture
+def small(tmp_path):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    for seed in range(2):
+        Image.fromarray(natural_like(48, 64, seed)).save(folder / f"s{seed}.png")
+    return folder
+
+
+def count_encodes(monkeypatch):
+    calls = []
+    real = evaluate.IbcCoder.encode
+
+    def counted(self, rgb, level):
+        calls.append((self.name, level))
+        return real(self, rgb, level)
+    monkeypatch.setattr(evaluate.IbcCoder, "encode", counted)
+    return calls
+
+
+def by_series(report, codec):
+    return {(r["setting"], r.get("realism")): r for r in report["results"] if r["codec"] == codec}
+
+
+def test_gc_realism_sweep(small, tiny_weights, tiny_gc_weights, tmp_path, monkeypatch):
+    out = tmp_path / "gc.json"
+    encodes = count_encodes(monkeypatch)
+    argv = ["eval", small, "--codec", f"ibc:{tiny_gc_weights}", "--codec", f"ibc:{tiny_weights}", "--levels", "1", "2"]
+    assert run(*argv, "--realism", "0", "0.5", "1", "-o", out) == 0
+    # One encode per image and level, whatever the number of realisms.
+    assert sorted(encodes) == sorted([(name, L) for name in ("ibc-gc:tiny-gc", "ibc:tiny") for L in (1, 2)] * 2)
+    report = json.loads(out.read_text())
+    gc, base = by_series(report, "ibc-gc:tiny-gc"), by_series(report, "ibc:tiny")
+    assert set(gc) == {(L, a) for L in (1, 2) for a in (0, 0.5, 1)} and set(base) == {(1, None), (2, None)}
+    assert gc[1, 0.5]["label"] == "ibc-gc (tiny-gc) A=0.5" and gc[1, 0.5]["seed"] == 0
+    header_extra = len("tiny-gc") - len("tiny")  # the file names its model; the payload is the base's
+    for L in (1, 2):
+        assert gc[L, 0]["bpp"] == gc[L, 0.5]["bpp"] == gc[L, 1]["bpp"]
+        assert gc[L, 0]["psnr"] != gc[L, 1]["psnr"] and gc[L, 0]["swd"] != gc[L, 1]["swd"]
+        for f in ("psnr", "ms_ssim", "swd"):  # A = 0 is the Shannon-AE base model exactly
+            assert gc[L, 0][f] == base[L, None][f]
+        base_bytes = [p["bytes"] for p in base[L, None]["per_image"]]
+        assert [p["bytes"] for p in gc[L, 0]["per_image"]] == [b + header_extra for b in base_bytes]
+    rows = list(csv.DictReader(out.with_suffix(".csv").open()))
+    assert sorted(r["realism"] for r in rows) == ["", "", "0.0", "0.0", "0.5", "0.5", "1.0", "1.0"]
+
+    # The cache keys hold A and the seed: a rerun codes nothing, another seed re-codes the gc model only.
+    calls = count_coding(monkeypatch)
+    assert run(*argv, "--realism", "0", "0.5", "1", "-o", out) == 0
+    assert calls == [] and strip_timings(json.loads(out.read_text())) == strip_timings(report)
+    assert run(*argv, "--realism", "0", "1", "--seed", "1", "-o", out) == 0
+    assert sorted(set(calls)) == [("ibc-gc:tiny-gc", 1), ("ibc-gc:tiny-gc", 2)]
+    reseeded = by_series(json.loads(out.read_text()), "ibc-gc:tiny-gc")
+    assert reseeded[1, 0]["psnr"] == gc[1, 0]["psnr"] and reseeded[1, 1]["psnr"] != gc[1, 1]["psnr"]
+
+
+def test_plot_realism_sweep(small, tiny_weights, tiny_gc_weights, tmp_path, capsys):
+    from ibc.codec.plot import load_curves, sweeps
+
+    out = tmp_path / "gc.json"
+    assert run("eval", small, "--codec", f"ibc:{tiny_gc_weights}", "--realism", "0", "0.5", "1", "-o", out) == 0
+    base = tmp_path / "base.json"
+    assert run("eval", small, "--codec", f"ibc:{tiny_weights}", "--codec", "jpeg", "-o", base) == 0
+    curves = load_curves([base, out])
+    series = [c["codec"] for c in curves if c["realism"] is not None]
+    assert series == [f"ibc-gc:tiny-gc A={a}" for a in ("0", "0.5", "1")]
+    [sweep] = sweeps(curves)
+    assert sweep["level"] == 1 and [a for a, _ in sweep["points"]] == [0, 0.5, 1]
+    assert sweeps(curves, 2)[0]["level"] == 2
+
+    capsys.readouterr()
+    png = tmp_path / "rdp.png"
+    assert run("plot", base, out, "-o", png, "--sweep-level", "2") == 0
+    printed = capsys.readouterr().out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    assert "| ibc-gc (tiny-gc) A=0.5 |" in printed and "| ibc (tiny) |" in printed and "realism" in printed
+    assert run("plot", base, out, "-o", png, "--sweep-level", "3") == 2
+    assert "no realism sweep at level 3" in one_line_error(capsys)
+
+
+def test_gc_crops_script(tmp_path, tiny_gc_weights):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("gc_crops", Path(__file__).parents[1] / "bench" / "gc_crops.py")
+    gc_crops = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gc_crops)
+    image, out = tmp_path / "im.png", tmp_path / "crops.png"
+    rgb = natural_like(64, 64, 3)
+    Image.fromarray(rgb).save(image)
+    gc_crops.main(["--image", str(image), "--box", "8", "8", "48", "48", "--model", str(tiny_gc_weights),
+                   "-o", str(out)])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # The classical file is the one nearest in size to the target over the whole quality scale.
+    jpeg = gc_crops.CODECS["jpeg"]
+    sizes = [len(jpeg.encode(rgb, q)) for q in gc_crops.QUALITIES["jpeg"]]
+    target = sorted(sizes)[len(sizes) // 2] + 7
+    assert abs(len(gc_crops.nearest_size(jpeg, rgb, target)) - target) == min(abs(s - target) for s in sizes)
+    with pytest.raises(SystemExit, match="not inside"):
+        gc_crops.main(["--image", str(image), "--box", "40", "0", "48", "48", "--model", str(tiny_gc_weights)])

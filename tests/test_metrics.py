@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageFilter
 
 from ibc.codec.metrics import SlicedWasserstein, bpp, db, ms_ssim, psnr

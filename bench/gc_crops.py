@@ -1,0 +1,105 @@
+"""Side-by-side crops at the lowest rate: the original, JPEG, WebP and AVIF at about the file size of ibc's
+level 1, the Shannon-AE reconstruction and the generative (gc) one with two seeds (BENCHMARKS.md).
+
+    python bench/gc_crops.py --image ../shared/data/kodak/kodim13.png --box 448 256 192 192 -o bench/gc_crops.png
+
+Every codec codes the whole image; the crop is only what is shown. The classical codecs' quality is the one
+whose real file is nearest in size to the ibc file (a bisection over the quality).
+"""
+import argparse
+import bisect
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ibc.codec.api import compress, decompress
+from ibc.codec.classical import CODECS
+from ibc.codec.errors import CodecError
+from ibc.codec.image_io import read_image
+from ibc.codec.metrics import bpp, psnr
+from ibc.codec.weights import load_model, read_manifest
+
+QUALITIES = {"jpeg": range(1, 96), "webp": range(0, 101), "avif": range(0, 101)}  # each codec's quality scale
+
+
+def shipped_gc() -> str:
+    """The name of the first generative model in the manifest."""
+    entry = next((e for e in read_manifest()["models"] if e.get("mode") == "gc"), None)
+    if entry is None:
+        raise SystemExit("no gc model is shipped in weights/manifest.json; pass --model NAME|PATH")
+    return entry["name"]
+
+
+def nearest_size(codec, rgb: np.ndarray, target: int) -> bytes:
+    """The codec's file nearest to `target` bytes over its quality scale, by bisection: it assumes the size
+    rises with the quality, which holds on photographs (on tiny images WebP's size can dip by a few bytes)."""
+    qualities = QUALITIES[codec.name]
+    size = lambda q: len(codec.encode(rgb, q))  # noqa: E731
+    i = bisect.bisect_left(qualities, target, key=size)
+    files = [codec.encode(rgb, qualities[j]) for j in {max(i - 1, 0), min(i, len(qualities) - 1)}]
+    return min(files, key=lambda f: abs(len(f) - target))
+
+
+def panels(rgb: np.ndarray, lm, level: int, seeds: list[int]) -> list[tuple[str, np.ndarray, int | None]]:
+    """(title, reconstruction, file bytes) of every panel, the original first."""
+    data = compress(rgb, lm, level=level)
+    out = [("original", rgb, None)]
+    for name in ("jpeg", "webp", "avif"):
+        codec = CODECS[name]
+        try:
+            codec.check()
+        except CodecError as e:  # a Pillow without the format: leave the panel out, say so
+            print(f"skipped: {e}", file=sys.stderr)
+            continue
+        f = nearest_size(codec, rgb, len(data))
+        out.append((codec.label, codec.decode(f), len(f)))
+    out.append((f"Shannon-AE (level {level})", decompress(data, lm, realism=0), len(data)))
+    out += [(f"GC A=1, seed {s}", decompress(data, lm, seed=s, realism=1), len(data)) for s in seeds]
+    return out
+
+
+def figure(rgb: np.ndarray, shown: list, box: tuple[int, int, int, int], out: Path) -> None:
+    """One row of crops, each titled with its codec, bpp (of the whole image) and PSNR."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, y, w, h = box
+    H, W, _ = rgb.shape
+    fig, axes = plt.subplots(1, len(shown), figsize=(2.6 * len(shown), 3.2), layout="constrained")
+    for ax, (title, image, size) in zip(axes, shown):
+        if size is not None:
+            title += f"\n{bpp(size, W, H):.3f} bpp, {psnr(rgb, image):.1f} dB"
+        ax.imshow(image[y:y + h, x:x + w], interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    fig.savefig(out, dpi=150)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--image", default="../shared/data/kodak/kodim13.png", help="image to code (default: Kodak 13)")
+    p.add_argument("--box", type=int, nargs=4, default=[448, 256, 192, 192], metavar=("X", "Y", "W", "H"),
+                   help="crop shown, in pixels (default: rocks, water and grass of Kodak 13)")
+    p.add_argument("--model", help="gc model name or path (default: the shipped gc model)")
+    p.add_argument("--level", type=int, default=1, help="ibc quality level (default: 1, the lowest rate)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="gc decoder seeds (default: 0 1)")
+    p.add_argument("-o", "--output", default="bench/gc_crops.png")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    lm = load_model(args.model or shipped_gc())
+    if lm.model.cfg.mode != "gc":
+        raise SystemExit(f"{lm.name} is not a generative (gc) model")
+    rgb = read_image(Path(args.image))
+    x, y, w, h = args.box
+    if not (0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= rgb.shape[1] and y + h <= rgb.shape[0]):
+        raise SystemExit(f"--box {x} {y} {w} {h} is not inside the {rgb.shape[1]}×{rgb.shape[0]} image")
+    figure(rgb, panels(rgb, lm, args.level, args.seeds), tuple(args.box), Path(args.output))
+    print(f"{args.output}: written")
+
+
+if __name__ == "__main__":
+    main()

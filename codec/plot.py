@@ -134,11 +134,13 @@ def sweeps(curves: list[dict], level: int | None = None) -> list[dict]:
 
 
 def points_table(curves: list[dict], anchor: str) -> str:
-    """A markdown table of every point of the ibc curves, with the anchor's PSNR at the same rate."""
+    """A markdown table of every point of the learned codecs' curves (ibc and CompressAI peers), with the
+    anchor's PSNR at the same rate."""
     ref = next(c for c in curves if c["codec"] == anchor)
     fmt = lambda v, f: "n/a" if v is None else format(v, f)  # noqa: E731
     lines = []
-    for c in (c for c in curves if c["codec"].startswith("ibc")):  # gc models: one table per realism A
+    learned = ("ibc", "compressai")
+    for c in (c for c in curves if c["codec"].startswith(learned) and c is not ref):  # gc: one table per A
         lines += ["", f"{c['label']}, every quality level (means over the images):", "",
                   f"| level | bpp | PSNR (dB) | {ref['label']} PSNR at that bpp | Δ PSNR | MS-SSIM (dB) | SWD |"
                   " encode (s) | decode (s) |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]

@@ -156,9 +156,9 @@ def train_gc(tcfg: TrainConfig, resume: str | None = None) -> Path:
     while step < tcfg.steps and not stop["now"]:
         if tcfg.hours and time.time() - started > tcfg.hours * 3600:
             break
-        for opt in (opt_g, opt_d):
+        for opt, scale in ((opt_g, 1.0), (opt_d, tcfg.d_lr_scale)):
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, tcfg)
+                g["lr"] = lr_at(step, tcfg) * scale
         x = next(loader).to(device)
         half = x.shape[0] // 2  # each crop twice, with two noise draws: what the diversity term compares
         x = torch.cat([x[:half], x[:half]])

@@ -27,7 +27,7 @@ from .metrics import SlicedWasserstein
 from .train import TrainConfig, build_model, load_checkpoint, lr_at, prepare_run, resolve_device
 from .weights import load_model
 
-BETA_MIN, BETA_MAX = 1e-3, 1e3
+BETA_MIN, BETA_MAX = 1e-3, 1e5  # safety bounds: the steering, not these, sets β
 DIVERSITY_CAP = 3.0  # 8-bit levels of mean difference between two draws beyond which diversity earns nothing
 
 

@@ -124,6 +124,7 @@ def _train(args) -> int:
                        threads=args.threads, init=args.init, val_every=args.val_every,
                        checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, arch=args.arch,
                        mode=args.mode, gc_levels=args.gc_levels, beta=args.beta, mse_ratio=args.mse_ratio,
+                       beta_gain=args.beta_gain, d_lr_scale=args.d_lr_scale,
                        adversarial=args.adversarial,
                        **({"target_bpp": args.target_bpp} if args.target_bpp else {}))
     ckpt = train(tcfg, resume=args.resume)
@@ -263,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--mse-ratio", type=float, default=1.7,
                    help="gc: β is steered so the decoder's MSE is this × the Shannon-AE decoder's (≤ 2: "
                         "the Blau–Michaeli bound; default 1.7)")
+    t.add_argument("--beta-gain", type=float, default=0.01,
+                   help="gc: how fast β is steered toward --mse-ratio; 0 fixes β at --beta (also on --resume)")
+    t.add_argument("--d-lr-scale", type=float, default=1.0,
+                   help="gc: the discriminator's learning rate as a multiple of --lr (default: 1)")
     t.add_argument("--adversarial", default="ns", choices=["ns", "hinge"],
                    help="gc: form of term D, non-saturating (f-divergence) or hinge (default: ns)")
     t.add_argument("--lr", type=float, help="learning rate after warm-up (default: 1e-3; gc: 2e-4)")

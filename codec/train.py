@@ -48,9 +48,9 @@ class TrainConfig:
     gc_lmbda: float = 1.0                       # λ, the weight of term C (L1 in 8-bit units)
     beta: float = 1.0                           # β, the weight of term D, at the start …
     mse_ratio: float = 1.7                      # … then steered so that MSE(GC) ≈ mse_ratio × MSE(Shannon-AE)
-    beta_gain: float = 0.01                     # log β moves by gain × log(ratio/target) per step
+    beta_gain: float = 0.01                     # log β moves by gain × log(ratio/target) per step; 0: β fixed
     diversity: float = 0.5                      # weight of the reward for two noise draws differing (capped)
-    d_lr_scale: float = 4.0                     # discriminator lr = this × lr (two time-scale rule, Heusel et al. 2017)
+    d_lr_scale: float = 1.0                     # discriminator lr = this × lr (>1: two time-scale rule, Heusel et al. 2017)
     adversarial: str = "ns"                     # term D's form: "ns" (non-saturating, f-divergence) or "hinge"
     noise_channels: int = 8                     # decoder noise channels at latent resolution
     pixel_noise: int = 4                        # decoder noise channels at full resolution

@@ -127,7 +127,8 @@ def train_gc(tcfg: TrainConfig, resume: str | None = None) -> Path:
         disc.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
-        step, beta, ratio = state["step"], state["beta"], state["mse_ratio_ema"]
+        step, ratio = state["step"], state["mse_ratio_ema"]
+        beta = state["beta"] if tcfg.beta_gain > 0 else tcfg.beta  # without steering, β is what is asked
         seconds_before = state.get("train_seconds", 0.0)
 
     val_crops = center_crops(val_files[:24], min(256, 2 * tcfg.crop)).to(device)

@@ -121,9 +121,11 @@ def gc_config(photos, out, init, **kw):
 def test_gc_training_resumes_and_exports_weights_that_share_the_bitstream(photos, tmp_path, tiny_weights, tiny,
                                                                           one_thread):
     ckpt = train(gc_config(photos, tmp_path / "run", tiny_weights, steps=2))
-    ckpt = train(gc_config(photos, tmp_path / "run", tiny_weights, steps=3), resume=str(ckpt))
+    ckpt = train(gc_config(photos, tmp_path / "run", tiny_weights, steps=3, beta=7.0, beta_gain=0.0),
+                 resume=str(ckpt))
     state = torch.load(ckpt, weights_only=False)
     assert state["step"] == 3 and state["base"]["sha256"] == tiny.sha256
+    assert state["beta"] == 7.0  # without steering, the β asked for replaces the checkpoint's
     records = [json.loads(line) for line in open(tmp_path / "run" / "log.jsonl")]
     assert any("val" in r and "swd_gc1" in r["val"] for r in records)
     assert all(np.isfinite(r["D"]) and np.isfinite(r["KL"]) for r in records if "D" in r)

@@ -105,10 +105,14 @@ def export(checkpoint: Path, out: Path, name: str, meta: dict | None = None) -> 
                 "crop": tcfg.get("crop"), "target_bpp": tcfg.get("target_bpp"), "device": tcfg.get("device"),
                 "wall_hours": round(seconds / 3600, 2),
                 "cpu_core_hours": round(seconds * tcfg.get("threads", 1) / 3600, 2)}
-    if state.get("base"):  # a generative model: it decodes the files of the Shannon-AE weights it was built on
-        meta = {"base": state["base"], **(meta or {})}
+    base = state.get("base") or state.get("meta", {}).get("base")  # from a gc checkpoint or gc weights
+    if "train_config" not in state and "training" in state.get("meta", {}):  # re-exporting weights
+        training = state["meta"]["training"]
+    elif base:
         training.update(gc_levels=tcfg.get("gc_levels"), mse_ratio=tcfg.get("mse_ratio"),
                         adversarial=tcfg.get("adversarial"), beta=state.get("beta"))
+    if base:  # a generative model: it decodes the files of the Shannon-AE weights it was built on
+        meta = {"base": base, **(meta or {})}
     return save_weights(model, out, name, {"training": training, **(meta or {})})
 
 

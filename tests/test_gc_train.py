@@ -141,6 +141,10 @@ def test_gc_training_resumes_and_exports_weights_that_share_the_bitstream(photos
     assert gc_file[parse_header(gc_file)[1]:] == base_file[parse_header(base_file)[1]:]
     again = _load.__wrapped__(out.resolve())  # a fresh load (not the cached one) decodes to the same pixels
     assert np.array_equal(decode(gc_file, gc).image, decode(gc_file, again).image)
+    export(out, tmp_path / "again.pt", "again")  # re-exporting weights keeps their base and training record
+    again = _load((tmp_path / "again.pt").resolve())
+    assert again.meta["base"] == gc.meta["base"] and again.meta["training"] == gc.meta["training"]
+    assert np.array_equal(decode(base_file, gc, realism=1).image, decode(base_file, again, realism=1).image)
 
 
 def test_gc_training_refuses_a_gc_base(photos, tmp_path, tiny_gc_weights, one_thread):

@@ -47,6 +47,7 @@ bench-gc: $(STAMP)
 	$(BIN)/ibc eval $(KODAK) --codec ibc:$(GC_MODEL) --realism 0 0.25 0.5 0.75 1 -o bench/kodak_gc.json --record
 	$(BIN)/ibc plot bench/kodak.json bench/kodak_gc.json -o bench/kodak_gc_rdp.png --table bench/kodak_gc_bdrate.md --title "Kodak (24 images): generative compression"
 	$(BIN)/python bench/gc_crops.py --image $(KODAK)/kodim13.png --model $(GC_MODEL) -o bench/gc_crops.png
+	$(BIN)/python bench/splice.py BENCHMARKS.md gc bench/kodak_gc_bdrate.md
 
 # Speed and memory beside Pillow and CompressAI (BENCHMARKS.md); run it on an otherwise idle machine.
 .PHONY: bench-speed

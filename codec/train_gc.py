@@ -162,9 +162,9 @@ def train_gc(tcfg: TrainConfig, resume: str | None = None) -> Path:
                 g["lr"] = lr_at(step, tcfg) * scale
         x = next(loader).to(device)
         half = x.shape[0] // 2  # each crop twice, with two noise draws: what the diversity term compares
-        x = torch.cat([x[:half], x[:half]])
-        levels = torch.randint(1, model.cfg.gc_levels + 1, (half,), device=device).repeat(2)
-        z_q, H_Z = code(model, x, levels)
+        levels = torch.randint(1, model.cfg.gc_levels + 1, (half,), device=device)
+        z_q, H_Z = code(model, x[:half], levels)  # the frozen encoder runs once per crop
+        x, z_q, H_Z, levels = (torch.cat([t, t]) for t in (x[:half], z_q, H_Z, levels))
         with torch.no_grad():
             x_mse = model.decoder(z_q).clamp(0, 1)
         with torch.autocast(**amp):

@@ -24,6 +24,7 @@ TILE = 32           # tile side in latent positions (256 pixels at block 8): one
 ENCODE_WINDOW = 32  # side of the windows the encoder runs on: its vector search is fastest on small ones
 DECODE_WINDOW = 64  # side of the windows the decoder runs on: fewer margins to compute
 DEFAULT_SEED = 0    # the decoder noise's seed when none is chosen
+SEEDS = 2 ** 32     # seeds are stored as u32 in the header
 MARGIN = 4          # latent positions of context around a window: covers the 3 latent-resolution and the
                     # 3 pixel-resolution 3×3 convolutions, so windows join without seams
 
@@ -105,8 +106,7 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
     H, W, _ = rgb.shape
     if max(H, W) > MAX_SIDE:
         raise CodecError(f"image sides are limited to {MAX_SIDE} pixels (this one is {W}×{H})")
-    if not 0 <= seed < 2 ** 32:
-        raise CodecError("the seed must lie in 0..4294967295")
+    check_seed(seed)
     S = top_level(lm)
     if level is not None and not 1 <= level <= S:
         raise CodecError(f"level must be 1..{S} for model {lm.name}")
@@ -142,10 +142,21 @@ def read_header(data: bytes) -> Header:
     return parse_header(data)[0]
 
 
+def check_seed(*seeds: int) -> None:
+    """Decoder-noise seeds must fit the header's u32."""
+    if not all(0 <= s < SEEDS for s in seeds):
+        raise CodecError(f"the seed must lie in 0..{SEEDS - 1}")
+
+
+def default_realism(header: Header) -> float:
+    """What a file decodes to unless asked otherwise: its generative reconstruction if it was compressed
+    in mode "gc", else the Shannon-AE one."""
+    return 1.0 if header.mode == "gc" else 0.0
+
+
 def _reads(lm: LoadedModel, header: Header) -> bool:
     """Whether `lm` decodes this file: it made it, or it is a generative model built on the model that did."""
-    base = lm.meta.get("base", {}).get("sha256", "")
-    return header.weights_hash in (lm.weights_hash, bytes.fromhex(base[:16]))
+    return header.weights_hash in (lm.weights_hash, lm.base_hash)
 
 
 def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.0) -> LoadedModel:
@@ -194,12 +205,11 @@ def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, pr
     the file): the same file and seed give the same pixels.
     `progress(done, total)` is called as the image's windows are decoded."""
     header, offset = parse_header(data)
-    realism = (1.0 if header.mode == "gc" else 0.0) if realism is None else float(realism)
+    realism = default_realism(header) if realism is None else float(realism)
     if not 0 <= realism <= 1:
         raise CodecError("realism must lie in [0, 1]")
     seed = header.seed if seed is None else seed
-    if not 0 <= seed < 2 ** 32:
-        raise CodecError("the seed must lie in 0..4294967295")
+    check_seed(seed)
     lm = model_for(header, lm, realism)
     cfg = lm.model.cfg
     if header.level > cfg.stages or (header.mode == "gc" and cfg.mode != "gc"):

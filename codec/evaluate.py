@@ -185,8 +185,8 @@ def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None
         raise CodecError("--limit must be at least 1")
     if any(not 0 <= a <= 1 for a in realisms or []):
         raise CodecError("--realism values must lie in [0, 1]")
-    if not 0 <= seed < 2 ** 32:
-        raise CodecError("the seed must lie in 0..4294967295")
+    from .api import check_seed
+    check_seed(seed)
     coders = [make_coder(s, levels, realisms, seed) for s in dict.fromkeys(specs or DEFAULT_CODECS)]
     if realisms and not any(getattr(c, "gc", False) for c in coders):
         raise CodecError("--realism needs a generative model: --codec ibc:MODEL with a gc model")

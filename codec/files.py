@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .api import DEFAULT_SEED, compress, decode, read_header
+from .api import DEFAULT_SEED, check_seed, compress, decode, default_realism, read_header
 from .dataset import IMAGE_SUFFIXES
 from .errors import CodecError
 from .image_io import read_image, write_atomic, write_image
@@ -32,7 +32,7 @@ def model_for_mode(model: str | None = None, mode: str | None = None) -> LoadedM
             raise CodecError(f"no generative (gc) model built on {lm.name!r} is installed "
                              "(train one with `ibc train --mode gc`, or pass a gc model with --model)")
         return found
-    found = find_by_hash(bytes.fromhex(lm.meta.get("base", {}).get("sha256", "")[:16]))
+    found = find_by_hash(lm.base_hash) if lm.base_hash else None
     if found is None:
         raise CodecError(f"{lm.name!r} is a generative (gc) model and its Shannon-AE base is not installed")
     return found
@@ -78,14 +78,13 @@ def decompress_file(src: Path, out: Path, model: str | None = None, force: bool 
     data = Path(src).read_bytes()
     header = read_header(data)
     # decode's default: the generative reconstruction for a gc file, the Shannon-AE one otherwise
-    strength = (1.0 if header.mode == "gc" else 0.0) if realism is None else realism
+    strength = default_realism(header) if realism is None else realism
     if samples is not None and strength == 0:
         raise CodecError("--samples draws the generative decoder's noise: it needs --realism above 0 "
                          f"(this file is mode {header.mode})")
     first = header.seed if seed is None else seed
-    if samples is not None and not 0 <= first <= first + samples - 1 < 2 ** 32:
-        raise CodecError("the seeds must lie in 0..4294967295")
     seeds = [first] if samples is None else list(range(first, first + samples))
+    check_seed(*seeds)
     outs = [out] if samples is None else sample_paths(Path(out), seeds)
     for path in outs:
         _check_free(path, force)

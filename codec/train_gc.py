@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..models import CodecModel
 from ..models.discriminator import Discriminator
-from ..models.losses import discriminator_loss, generative_loss, kl_estimate
+from ..models.losses import ADVERSARIAL, discriminator_loss, generative_loss, kl_estimate
 
 from .dataset import center_crops
 from .errors import CodecError
@@ -81,8 +81,9 @@ def validate_gc(model: CodecModel, crops: torch.Tensor, swd: SlicedWasserstein) 
 
     result = {}
     gen = torch.Generator(device=crops.device)
+    every = model.encode(crops, model.cfg.gc_levels)  # stages are chosen greedily: level L is the first L
     for L in range(1, model.cfg.gc_levels + 1):
-        indices = model.encode(crops, L)
+        indices = every[:, :L]
         z_q = model.quantizer.dequantize(indices)
         gen.manual_seed(L)
         u, u2 = (model.gen_decoder.random_noise(z_q, gen) for _ in range(2))
@@ -97,8 +98,8 @@ def validate_gc(model: CodecModel, crops: torch.Tensor, swd: SlicedWasserstein) 
 def train_gc(tcfg: TrainConfig, resume: str | None = None) -> Path:
     torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
-    if tcfg.adversarial not in ("ns", "hinge"):
-        raise CodecError(f"unknown adversarial loss {tcfg.adversarial!r} (ns or hinge)")
+    if tcfg.adversarial not in ADVERSARIAL:
+        raise CodecError(f"unknown adversarial loss {tcfg.adversarial!r} ({' or '.join(ADVERSARIAL)})")
     out, images, val_files = prepare_run(tcfg)
 
     state = load_checkpoint(resume) if resume else None

@@ -29,6 +29,12 @@ class LoadedModel:
         """What the .ibc header stores: the first 8 bytes of the weights file's sha256."""
         return bytes.fromhex(self.sha256[:16])
 
+    @property
+    def base_hash(self) -> bytes | None:
+        """For a generative (gc) model, the header hash of the Shannon-AE weights whose files it also reads."""
+        base = self.meta.get("base", {}).get("sha256")
+        return bytes.fromhex(base[:16]) if base else None
+
 
 def read_manifest(weights_dir: Path = WEIGHTS_DIR) -> dict:
     path = Path(weights_dir) / "manifest.json"

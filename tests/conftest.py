@@ -68,6 +68,16 @@ def tiny_gc(tiny_gc_weights):
     return load_model(str(tiny_gc_weights))
 
 
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory):
+    """A training folder: six generated 72×88 photographs."""
+    from PIL import Image
+    folder = tmp_path_factory.mktemp("photos")
+    for i in range(6):
+        Image.fromarray(natural_like(72, 88, seed=i)).save(folder / f"img{i}.png")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """One torch thread, the way `ibc eval` runs by default, and kind to a machine that is training."""

@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from ibc.codec.api import compress, decode
 from ibc.codec.bitstream import parse_header
@@ -102,14 +101,6 @@ def test_beta_steering_moves_the_right_way():
     assert steer_beta(1.0, ratio=2.5, target=1.7, gain=0.1) < 1.0   # too much distortion: less weight on D
     assert steer_beta(1.0, ratio=1.1, target=1.7, gain=0.1) > 1.0
     assert steer_beta(1e-3, ratio=100.0, target=1.7, gain=1.0) >= 1e-3
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gc_photos")
-    for i in range(6):
-        Image.fromarray(natural_like(72, 88, seed=i)).save(folder / f"img{i}.png")
-    return folder
 
 
 def gc_config(photos, out, init, **kw):

@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from ibc.cli.main import main
 from ibc.codec.api import compress, decompress
@@ -17,14 +16,6 @@ from ibc.codec.train import TrainConfig, steer_lmbdas, train
 from ibc.codec.weights import _load, load_model
 
 from conftest import TINY, natural_like
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("photos")
-    for i in range(6):
-        Image.fromarray(natural_like(72, 88, seed=i)).save(folder / f"img{i}.png")
-    return folder
 
 
 def tiny_config(photos, out, **kw):

@@ -106,7 +106,8 @@ def test_two_process_gloo_ddp_keeps_replicas_identical(photos, tmp_path):
            str(free_port()), "-m", "ibc.cli", "train", "--data", str(photos), "--out", str(tmp_path),
            "--steps", "3", "--batch", "2", "--crop", "32", "--device", "cpu", "--target-bpp",
            "0.1", "0.2", "0.4", "0.7", "1.0"]
-    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]  # torchrun's own message says which rank failed and why
     records = [json.loads(line) for line in open(tmp_path / "log.jsonl")]
     sums = next(r["ddp_param_checksums"] for r in records if "ddp_param_checksums" in r)
     assert len(sums) == 2 and sums[0] == sums[1]

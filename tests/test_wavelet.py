@@ -1,0 +1,102 @@
+"""The lifting wavelet: exact inverse (with learned corrections too), CDF 9/7 at init, near-orthonormal."""
+import numpy as np
+import pytest
+import torch
+
+from ibc.models.wavelet import COLOR, Wavelet2d, WaveletTransform
+
+
+def _randomise_corrections(t: WaveletTransform, std: float) -> None:
+    """Non-zero last layers, so that every lifting step's correction really adds something."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for level in t.wavelet.corrections:
+            for c in level:
+                last = c.net[-1]
+                last.weight.copy_(torch.randn(last.weight.shape, generator=g, dtype=last.weight.dtype) * std)
+                last.bias.copy_(torch.randn(last.bias.shape, generator=g, dtype=last.bias.dtype) * std)
+        t.color.weight.add_(torch.randn(3, 3, generator=g, dtype=t.color.weight.dtype) * 0.05)
+
+
+def test_inverse_is_exact_with_nonzero_corrections():
+    torch.manual_seed(0)
+    t = WaveletTransform(levels=4, hidden=8).double()
+    x = torch.rand(2, 3, 48, 80, dtype=torch.float64)
+    y0 = t(x)
+    _randomise_corrections(t, 0.02)
+    with torch.no_grad():
+        y = t(x)
+        assert (y - y0).abs().max() > 1e-2  # the corrections change the transform …
+        assert torch.allclose(t.inverse(y), x, atol=1e-10, rtol=0)  # … and it still inverts exactly
+
+
+def test_inverse_is_exact_in_float32():
+    t = WaveletTransform(levels=5, hidden=8)
+    _randomise_corrections(t, 0.01)
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        assert (t.inverse(t(x)) - x).abs().max() < 1e-4
+
+
+def test_corrections_start_at_zero():
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 64, 64, dtype=torch.float64)
+    learned, closed = WaveletTransform(5, hidden=8).double(), WaveletTransform(5, hidden=0).double()
+    with torch.no_grad():
+        assert torch.equal(learned(x), closed(x))
+
+
+def test_gradients_reach_the_corrections():
+    t = WaveletTransform(levels=2, hidden=4)
+    x = torch.rand(1, 3, 16, 16)
+    t(x).pow(2).sum().backward()
+    assert t.wavelet.corrections[0][0].net[-1].weight.grad.abs().sum() > 0
+
+
+def test_rejects_sizes_that_are_not_multiples():
+    with pytest.raises(ValueError):
+        Wavelet2d(levels=3, channels=1, hidden=0)(torch.zeros(1, 1, 24, 20))
+
+
+@pytest.mark.parametrize("levels", [1, 3])
+def test_matches_pywavelets_bior44_in_the_interior(levels):
+    """At init each subband, divided by its gain, is PyWavelets' bior4.4 away from the boundaries
+    (ours are symmetric, its `periodization` wraps around; the interior does not see the difference)."""
+    pywt = pytest.importorskip("pywt")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((192, 256))
+    w = Wavelet2d(levels, channels=1, hidden=0).double()
+    with torch.no_grad():
+        y = w(torch.from_numpy(x)[None, None])[0, 0].numpy()
+    ref = pywt.wavedec2(x, "bior4.4", mode="periodization", level=levels)
+    which = {"HL": 1, "LH": 0, "HH": 2}  # pywt's details are (horizontal, vertical, diagonal)
+    for level, o, rows, cols in w.subbands(*x.shape):
+        ours = y[rows, cols] / w.gain(level, o)
+        theirs = ref[0] if o == "LL" else ref[levels - level + 1][which[o]]
+        assert ours.shape == theirs.shape
+        h, wd = ours.shape
+        m = 8  # the 9-tap support of one coarser level reaches at most 4 samples; 8 is safe at every level
+        interior = (slice(m, h - m), slice(m, wd - m))
+        np.testing.assert_allclose(ours[interior], theirs[interior], atol=1e-9)
+        assert np.abs(ours - theirs).max() > 0 or level == levels  # the boundaries really are not periodic
+
+
+def test_near_orthonormal():
+    """One quantiser step fits every subband: unit synthesis energy per coefficient, energy kept."""
+    torch.manual_seed(0)
+    t = WaveletTransform(levels=5, hidden=0).double()
+    noise = torch.randn(4, 3, 256, 256, dtype=torch.float64)
+    with torch.no_grad():
+        # quantisation noise in y reaches the pixels with (almost) the same energy: MSE(x) ≈ MSE(y)
+        assert abs(t.inverse(noise).pow(2).sum() / noise.pow(2).sum() - 1) < 0.03
+        # and the analysis keeps the energy of a signal within a few percent
+        assert abs(t(noise).pow(2).sum() / noise.pow(2).sum() - 1) < 0.10
+        smooth = torch.nn.functional.avg_pool2d(torch.randn(1, 3, 264, 264, dtype=torch.float64), 9, 1)[..., :256, :256]
+        assert abs(t(smooth).pow(2).sum() / smooth.pow(2).sum() - 1) < 0.05
+    for level in range(1, 6):
+        for o in ("LL", "HL", "LH", "HH"):
+            assert 0.9 < t.wavelet.gain(level, o) < 1.15
+
+
+def test_colour_transform_is_orthonormal():
+    assert torch.allclose(COLOR @ COLOR.T, torch.eye(3), atol=1e-6)

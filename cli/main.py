@@ -9,18 +9,43 @@ DATA_SOURCES = ("BSDS500 (Arbeláez et al., TPAMI 2011; Berkeley, distributed fo
                 "sample (research use); Kodak never used for training or validation")
 
 
+def _source(name: str) -> Path:
+    """The input, checked before any model or heavy module loads."""
+    src = Path(name)
+    if not src.exists():
+        raise _error(f"{src}: no such file or folder")
+    return src
+
+
+def _folder_output(src: Path, output: str | None, tail: str) -> Path:
+    """A folder run's output folder: -o, else beside the input (`.` is named by where it is)."""
+    return Path(output) if output else src.resolve().with_name(src.resolve().name + tail)
+
+
+def _file_output(src: Path, output: str | None, name: str, force: bool) -> Path:
+    """One file's output: -o (into it, if it is a folder), else `name` beside the input; checked free
+    before any model loads."""
+    out = Path(output) if output else src.with_name(name)
+    if out.is_dir():
+        out = out / name
+    if out.exists() and not force:
+        raise _error(f"{out}: already exists (use --force to overwrite)")
+    return out
+
+
 def _compress(args) -> int:
+    src = _source(args.input)
+    out = None if src.is_dir() else _file_output(src, args.output, src.stem + ".ibc", args.force)
     from ..codec.files import compress_file, folder_jobs
 
     options = dict(model=args.model, level=args.level, target_bpp=args.target_bpp, size=args.size,
                    drop_alpha=args.drop_alpha, force=args.force, verbose=args.verbose, mode=args.mode,
                    seed=args.seed)
-    src = Path(args.input)
-    if src.is_dir():
-        pairs = folder_jobs(src, Path(args.output or src.with_name(src.name + "-ibc")), compressing=True)
+    if out is None:
+        pairs = folder_jobs(src, _folder_output(src, args.output, "-ibc"), compressing=True)
         return _run_folder(compress_file, pairs, args, options)
     with _WindowBar("compress", args.quiet) as bar:
-        r = compress_file(src, Path(args.output) if args.output else src.with_suffix(".ibc"), progress=bar, **options)
+        r = compress_file(src, out, progress=bar, **options)
     if not args.quiet:
         line = f"{r['out']}: {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, level {r['level']}, {r['width']}×{r['height']}"
         line += f", mode gc, seed {r['seed']}" if r["mode"] == "gc" else ""
@@ -29,22 +54,26 @@ def _compress(args) -> int:
 
 
 def _decompress(args) -> int:
+    src = _source(args.input)
+    # NAME.ibc → NAME.ibc.png: never the photo NAME.ibc was made from
+    free = args.force or args.samples is not None  # samples have names of their own, checked later
+    out = None if src.is_dir() else _file_output(src, args.output, src.name + ".png", free)
     from ..codec.files import decompress_file, folder_jobs
 
     options = dict(model=args.model, force=args.force, salvage=args.salvage, seed=args.seed,
                    realism=args.realism, samples=args.samples)
-    src = Path(args.input)
-    if src.is_dir():
-        pairs = folder_jobs(src, Path(args.output or src.with_name(src.name + "-png")), compressing=False)
+    if out is None:
+        pairs = folder_jobs(src, _folder_output(src, args.output, "-png"), compressing=False)
         return _run_folder(decompress_file, pairs, args, options)
     with _WindowBar("decompress", args.quiet) as bar:
-        r = decompress_file(src, Path(args.output) if args.output else src.with_suffix(".png"), progress=bar, **options)
+        r = decompress_file(src, out, progress=bar, **options)
     if r["damaged_tiles"]:
         print(f"ibc: warning: {src}: tile(s) {', '.join(map(str, r['damaged_tiles']))} failed their CRC "
               "and were filled in", file=sys.stderr)
     if not args.quiet:
+        source = f", from {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, level {r['level']}, model {r['model']}"
         for out, seed in zip(r["outputs"], r["seeds"]):
-            print(f"{out}: {r['width']}×{r['height']}"
+            print(f"{out}: {r['width']}×{r['height']}" + (source if args.verbose else "")
                   + (f", realism {r['realism']:g}, seed {seed}" if r["realism"] > 0 else ""))
     return 0
 
@@ -154,7 +183,8 @@ def _eval(args) -> int:
         raise _error("LPIPS and FID are not available: they need local network weights, and ibc downloads none")
     torch.set_num_threads(args.threads)
     report = evaluate(Path(args.folder), args.codec, Path(args.output), levels=args.levels, limit=args.limit,
-                      record=args.record, realisms=args.realism, seed=args.seed)
+                      record=args.record, realisms=args.realism, seed=args.seed, drop_alpha=args.drop_alpha,
+                      warn=lambda message: print(f"ibc: warning: {message}", file=sys.stderr))
     if not args.quiet:
         print(f"{args.output}: {len(report['results'])} settings × {len(report['images'])} images "
               f"(also {Path(args.output).with_suffix('.csv')})")
@@ -186,21 +216,38 @@ def _error(message: str):
     return CodecError(message)
 
 
+class _Version(argparse.Action):
+    """`ibc --version`, looked up only when asked (the metadata lookup costs start-up time)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import version
+        print(f"ibc {version('ibc')}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ibc", description=__doc__)
+    p.add_argument("--version", action=_Version, help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser("compress", help="image → .ibc", description="Compress an image into an .ibc file.")
     c.add_argument("input", help="any image Pillow reads (PNG, JPEG, WebP, TIFF, …), or a folder of them")
-    c.add_argument("-o", "--output", help="output file (default: INPUT with suffix .ibc); for a folder, "
-                                          "the output folder (default: INPUT-ibc)")
-    c.add_argument("-j", "--jobs", type=int, default=1, help="files coded in parallel (folders)")
+    c.add_argument("-o", "--output", help="output file, or an existing folder to write into (default: INPUT "
+                                          "with suffix .ibc); for a folder, the output folder (default: INPUT-ibc)")
+    c.add_argument("-j", "--jobs", type=int, default=1, help="files coded in parallel (folders; default: 1)")
     q = c.add_mutually_exclusive_group()
-    q.add_argument("-q", "--level", type=int, help="quality level, 1 (smallest) … the model's top level")
-    q.add_argument("--target-bpp", type=float, help="highest level whose file fits this many bits per pixel")
-    q.add_argument("--size", type=int, help="highest level whose file fits this many bytes")
+    q.add_argument("-q", "--level", type=int, help="quality level, 1 (smallest) … the model's top level "
+                                                   "(default: the middle level)")
+    q.add_argument("--target-bpp", type=float, help="highest level whose file fits this many bits per pixel "
+                                                    "(default: --level decides)")
+    q.add_argument("--size", type=int, help="highest level whose file fits this many bytes (default: --level decides)")
     c.add_argument("--model", help="model name from weights/manifest.json or a path to a .pt (default: shipped default)")
-    c.add_argument("--drop-alpha", action="store_true", help="encode an image with transparency by dropping its alpha")
+    c.add_argument("--drop-alpha", action="store_true",
+                   help="encode an image with transparency by dropping its alpha (a fully opaque alpha is "
+                        "always dropped)")
     c.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
     c.add_argument("--quiet", action="store_true", help="print nothing on success")
     c.add_argument("--mode", choices=["shannon", "gc"],
@@ -212,14 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed of the generative decoder's noise, stored in the file (default: 0); the same "
                         "file and seed decode to the same pixels")
     c.add_argument("-v", "--verbose", action="store_true",
-                   help="also decode (as `ibc decompress` does by default) and print the PSNR")
+                   help="also decode the file as `ibc decompress` does by default (its model, realism and "
+                        "seed) and print the PSNR of those pixels")
     c.set_defaults(run=_compress)
 
     d = sub.add_parser("decompress", help=".ibc → PNG", description="Decompress an .ibc file into an image.")
     d.add_argument("input", help="an .ibc file, or a folder of them")
-    d.add_argument("-o", "--output", help="output image (default: INPUT with suffix .png); for a folder, "
-                                          "the output folder (default: INPUT-png)")
-    d.add_argument("-j", "--jobs", type=int, default=1, help="files decoded in parallel (folders)")
+    d.add_argument("-o", "--output", help="output image, or an existing folder to write into (default: INPUT.png, "
+                                          "e.g. photo.ibc → photo.ibc.png, so it never collides with the photo "
+                                          "it came from); for a folder, the output folder (default: INPUT-png)")
+    d.add_argument("-j", "--jobs", type=int, default=1, help="files decoded in parallel (folders; default: 1)")
     d.add_argument("--salvage", action="store_true",
                    help="decode a file with damaged tiles anyway, filling them in (and say which)")
     d.add_argument("--model", help="weights to decode with (default: the shipped model named in the file)")
@@ -232,13 +281,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "from the same bits (default: the seed stored in the file)")
     d.add_argument("--samples", type=int, metavar="N",
                    help="write N samples with seeds S … S+N-1 (S: --seed or the file's): output x.png becomes "
-                        "x-sS.png, x-sS+1.png, …")
+                        "x-sS.png, x-sS+1.png, … (default: one image)")
     d.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
     d.add_argument("--quiet", action="store_true", help="print nothing on success")
+    d.add_argument("-v", "--verbose", action="store_true",
+                   help="also print the file's size, bpp, quality level and model")
     d.set_defaults(run=_decompress)
 
     i = sub.add_parser("info", help="show an .ibc header", description="Print the header of an .ibc file.")
-    i.add_argument("input")
+    i.add_argument("input", help="an .ibc file (only its header is read)")
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(run=_info)
 
@@ -252,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--target-bpp", type=float, nargs="+",
                    help="target bpp of each quality level (default: 0.12 0.25 0.45 0.7 1.0)")
     t.add_argument("--steps", type=int, default=10 ** 9, help="stop after this many steps (default: never)")
-    t.add_argument("--hours", type=float, help="stop after this much wall time")
+    t.add_argument("--hours", type=float, help="stop after this much wall time (default: no limit)")
     t.add_argument("--batch", type=int, default=8, help="crops per step (default: 8)")
     t.add_argument("--crop", type=int, default=128, help="crop side in pixels (default: 128)")
     t.add_argument("--mode", default="shannon", choices=["shannon", "gc"],
@@ -260,32 +311,39 @@ def build_parser() -> argparse.ArgumentParser:
                         "decoder and a discriminator, L = H + λ·C + β·D (eq. 36), trained on the frozen "
                         "bitstream of the Shannon-AE weights given by --init (default: the shipped default)")
     t.add_argument("--gc-levels", type=int, default=3, help="gc: quality levels the decoder learns, 1..N (default: 3)")
-    t.add_argument("--beta", type=float, default=1.0, help="gc: initial weight β of the adversarial term D")
+    t.add_argument("--beta", type=float, default=1.0,
+                   help="gc: initial weight β of the adversarial term D (default: 1)")
     t.add_argument("--mse-ratio", type=float, default=1.7,
                    help="gc: β is steered so the decoder's MSE is this × the Shannon-AE decoder's (≤ 2: "
                         "the Blau–Michaeli bound; default 1.7)")
     t.add_argument("--beta-gain", type=float, default=0.01,
-                   help="gc: how fast β is steered toward --mse-ratio; 0 fixes β at --beta (also on --resume)")
+                   help="gc: how fast β is steered toward --mse-ratio; 0 fixes β at --beta (also on --resume; "
+                        "default: 0.01)")
     t.add_argument("--d-lr-scale", type=float, default=1.0,
                    help="gc: the discriminator's learning rate as a multiple of --lr (default: 1)")
     t.add_argument("--adversarial", default="ns", choices=["ns", "hinge"],
                    help="gc: form of term D, non-saturating (f-divergence) or hinge (default: ns)")
     t.add_argument("--lr", type=float, help="learning rate after warm-up (default: 1e-3; gc: 2e-4)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                   help="auto: CUDA when there is one (with bf16 autocast), else the CPU")
-    t.add_argument("--threads", type=int, default=1, help="CPU threads (leave a core free for other work)")
+                   help="auto: CUDA when there is one (with bf16 autocast), else the CPU (default: auto)")
+    t.add_argument("--threads", type=int, default=1,
+                   help="CPU threads (default: 1; leave a core free for other work)")
     t.add_argument("--arch", default="ibc", choices=["ibc", "compressai-factorized", "compressai-mean"],
-                   help="ibc, or a CompressAI peer trained by the same recipe (rate control on the first target)")
-    t.add_argument("--val-every", type=int, default=500, help="validate every N steps")
-    t.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save a checkpoint this often")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", help="continue from this checkpoint exactly")
-    t.add_argument("--init", help="warm-start from this checkpoint or exported weights file")
+                   help="ibc, or a CompressAI peer trained by the same recipe (rate control on the first target; "
+                        "default: ibc)")
+    t.add_argument("--val-every", type=int, default=500, help="validate every N steps (default: 500)")
+    t.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                   help="save a checkpoint this often (default: 5)")
+    t.add_argument("--seed", type=int, default=0,
+                   help="seed of the crops, the initialisation and the validation split (default: 0)")
+    t.add_argument("--resume", help="continue from this checkpoint exactly (default: start afresh)")
+    t.add_argument("--init", help="warm-start from this checkpoint or exported weights file (default: the "
+                                  "closed-form start; gc: the shipped default model)")
     t.set_defaults(run=_train)
 
     e = sub.add_parser("export", help="checkpoint → weights", description="Freeze a checkpoint into a weights file.")
-    e.add_argument("checkpoint")
-    e.add_argument("--name", required=True)
+    e.add_argument("checkpoint", help="a checkpoint.pt written by `ibc train`")
+    e.add_argument("--name", required=True, help="the model's name, stored in every file it writes")
     e.add_argument("-o", "--output", help="default: weights/NAME.pt (and an entry in weights/manifest.json)")
     e.add_argument("-f", "--force", action="store_true", help="overwrite an existing weights file")
     e.add_argument("--default", action="store_true", help="make it the default model in the manifest")
@@ -301,15 +359,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ibc[:MODEL], compressai:CKPT (a peer trained with ibc train --arch), jpeg, webp, avif "
                         "or jpeg2000; repeat for several (default: ibc and the four classical codecs)")
     v.add_argument("--levels", type=int, nargs="+", help="ibc quality levels to run (default: all of the model's)")
+    v.add_argument("--drop-alpha", action="store_true",
+                   help="code images with transparency by dropping their alpha (default: skip them, saying so)")
     v.add_argument("--realism", type=float, nargs="+", metavar="A",
                    help="gc models: decoder realism values in [0, 1] to evaluate, one series each; each file is "
                         "encoded once and decoded per A (default: 1)")
     v.add_argument("--seed", type=int, default=0, help="gc models: the decoder noise's seed (default: 0)")
-    v.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
+    v.add_argument("--limit", type=int, help="only the first N images, sorted by name (default: all)")
     v.add_argument("-o", "--output", required=True, help="results .json (a .csv and a .cache.jsonl go beside it)")
-    v.add_argument("--threads", type=int, default=1, help="CPU threads for the ibc encoder")
-    v.add_argument("--lpips", action="store_true", help="not available: needs local network weights")
-    v.add_argument("--fid", action="store_true", help="not available: needs local network weights")
+    v.add_argument("--threads", type=int, default=1, help="CPU threads for the ibc encoder (default: 1)")
+    # LPIPS and FID need network weights that ibc does not ship: refused with a message, not offered in --help
+    v.add_argument("--lpips", action="store_true", help=argparse.SUPPRESS)
+    v.add_argument("--fid", action="store_true", help=argparse.SUPPRESS)
     v.add_argument("--record", action="store_true",
                    help="write shipped ibc models' per-level figures into weights/manifest.json")
     v.add_argument("--quiet", action="store_true", help="print nothing on success")
@@ -321,8 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("results", nargs="+", help="results .json files from `ibc eval`")
     g.add_argument("-o", "--output", required=True, help="figure file (.png, .pdf, .svg)")
     g.add_argument("--anchor", default="jpeg", help="codec the BD-rates are measured against (default: jpeg)")
-    g.add_argument("--table", help="also write the BD-rate table to this markdown file")
-    g.add_argument("--title", help="figure title")
+    g.add_argument("--table", help="also write the BD-rate table to this markdown file (default: stdout only)")
+    g.add_argument("--title", help="figure title (default: none)")
     g.add_argument("--sweep-level", type=int, metavar="L",
                    help="quality level of the distortion–realism panel of a gc model's realism sweep "
                         "(default: its lowest)")

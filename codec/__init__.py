@@ -1,5 +1,17 @@
-"""Everything between an image file and bytes: image I/O, the range coder, the .ibc container, the API."""
-from .api import compress, decompress
+"""Everything between an image file and bytes: image I/O, the range coder, the .ibc container, the API.
+
+The names below load on first use, so that importing a light module such as `ibc.codec.bitstream`
+(all `ibc info` needs) does not import torch."""
 from .errors import CodecError
 
-__all__ = ["compress", "decompress", "CodecError"]
+__all__ = ["compress", "decompress", "load_model", "CodecError"]
+
+
+def __getattr__(name: str):
+    if name in ("compress", "decompress"):
+        from . import api
+        return getattr(api, name)
+    if name == "load_model":
+        from .weights import load_model
+        return load_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,6 +17,7 @@ from ..models.generator import seeded_noise
 
 from .bitstream import MAX_SIDE, Header, parse_chunks, parse_header, serialise
 from .errors import CodecError
+from .image_io import as_rgb
 from .tiles import decode_tile, encode_tile
 from .weights import LoadedModel, find_by_hash, find_generative, load_model
 
@@ -99,7 +100,9 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
     file fits `target_bpp` bits per pixel or `size` bytes; default: the model's middle level.
     A generative model (mode "gc") writes the same payload as its Shannon-AE base, marks the file for its
     randomized decoder and stores `seed`, the decoder noise's seed.
-    `progress(done, total)` is called as the image's windows are encoded."""
+    `progress(done, total)` is called as the image's windows are encoded.
+    `rgb` may also be a path or a PIL image (read as `ibc compress` reads files)."""
+    rgb = as_rgb(rgb)
     lm = lm or load_model()
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
         raise CodecError("expected an (H,W,3) uint8 RGB image")

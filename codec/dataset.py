@@ -7,8 +7,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from .errors import CodecError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".avif", ".jp2", ".bmp", ".tif", ".tiff", ".ppm", ".gif"}
+from .image_io import IMAGE_SUFFIXES
 
 
 def list_images(folder: Path) -> list[Path]:

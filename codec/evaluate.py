@@ -170,11 +170,28 @@ def _summary(coder, setting, realism, rows: list[dict], swd: dict) -> dict:
     return {**head, "images": len(rows), **summary, **swd, "per_image": rows}
 
 
+def _readable(paths: list[Path], drop_alpha: bool, warn) -> tuple[list[Path], list[np.ndarray], list[str]]:
+    """The images that can be coded, and why each other one cannot: one bad image does not end a run."""
+    kept, images, skipped = [], [], []
+    for path in paths:
+        try:
+            images.append(read_image(path, drop_alpha=drop_alpha))
+            kept.append(path)
+        except CodecError as e:
+            skipped.append(str(e))
+            if warn:
+                warn(f"{e} (skipped)")
+    if not kept:
+        raise CodecError(f"no image in {paths[0].parent} could be read (first: {skipped[0]})")
+    return kept, images, skipped
+
+
 def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None = None,
              limit: int | None = None, record: bool = False, realisms: list[float] | None = None,
-             seed: int = 0) -> dict:
+             seed: int = 0, drop_alpha: bool = False, warn=None) -> dict:
     """Run every codec over every setting and image; write OUT (JSON), OUT.csv and OUT.cache.jsonl.
-    gc models run at each of `realisms` with decoder seed `seed`.
+    gc models run at each of `realisms` with decoder seed `seed`. An image that cannot be read is
+    reported to `warn(message)`, listed under "skipped" and left out.
     With `record`, shipped ibc models' figures also go into weights/manifest.json."""
     from tqdm import tqdm
 
@@ -190,8 +207,7 @@ def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None
     coders = [make_coder(s, levels, realisms, seed) for s in dict.fromkeys(specs or DEFAULT_CODECS)]
     if realisms and not any(getattr(c, "gc", False) for c in coders):
         raise CodecError("--realism needs a generative model: --codec ibc:MODEL with a gc model")
-    paths = list_images(folder)[:limit]
-    images = [read_image(p) for p in paths]
+    paths, images, skipped = _readable(list_images(folder)[:limit], drop_alpha, warn)
     digests = [hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in paths]
     cache = Cache(out.with_name(out.name + ".cache.jsonl"))
     reference = None  # the originals' patch sets, built on first need: a fully cached run skips it
@@ -230,7 +246,7 @@ def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None
                         cache.put(set_keys[a], swd_done[a])
                     results.append(_summary(coder, setting, a, rows[a], swd_done[a]))
 
-    report = {"dataset": str(folder), "images": [p.name for p in paths], "swd": swd_params,
+    report = {"dataset": str(folder), "images": [p.name for p in paths], "skipped": skipped, "swd": swd_params,
               "results": results}
     _write(out, report)
     if record:

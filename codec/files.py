@@ -7,9 +7,8 @@ from pathlib import Path
 import torch
 
 from .api import DEFAULT_SEED, check_seed, compress, decode, default_realism, read_header
-from .dataset import IMAGE_SUFFIXES
 from .errors import CodecError
-from .image_io import read_image, write_atomic, write_image
+from .image_io import IMAGE_SUFFIXES, read_image, write_atomic, write_image
 from .metrics import psnr
 from .weights import LoadedModel, find_by_hash, find_generative, load_model
 
@@ -96,6 +95,7 @@ def decompress_file(src: Path, out: Path, model: str | None = None, force: bool 
     H, W, _ = decoded.image.shape
     return {"src": str(src), "out": str(outs[0]), "outputs": [str(p) for p in outs], "seeds": seeds,
             "realism": strength, "bytes": len(data), "pixels": W * H, "width": W, "height": H,
+            "bpp": len(data) * 8 / (W * H), "level": header.level, "model": header.model,
             "damaged_tiles": decoded.damaged_tiles}
 
 
@@ -110,9 +110,26 @@ def folder_jobs(src_dir: Path, out_dir: Path, compressing: bool) -> list[tuple[P
         inputs = sorted(src_dir.glob("*.ibc"))
     if not inputs:
         raise CodecError(f"{src_dir}: no {'images' if compressing else '.ibc files'} found")
-    out_dir.mkdir(parents=True, exist_ok=True)
     suffix = ".ibc" if compressing else ".png"
-    return [(p, out_dir / (p.stem + suffix)) for p in inputs]
+    pairs = [(p, out_dir / (p.stem + suffix)) for p in inputs]
+    _check_distinct(pairs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return pairs
+
+
+def _check_distinct(pairs) -> None:
+    """Two inputs that map to one output (a.jpeg and a.png → a.ibc) are refused before anything is written."""
+    seen = {}
+    for src, out in pairs:
+        if out.name.lower() in seen:
+            raise CodecError(f"{seen[out.name.lower()]} and {src} would both be written to {out}; "
+                             "rename one, or code them one at a time with -o")
+        seen[out.name.lower()] = src
+
+
+def _named(src, message: str) -> str:
+    """A folder run's message names its file (most already start with it)."""
+    return message if message.startswith(str(src)) else f"{src}: {message}"
 
 
 def _run_one(job, src, out, kwargs, threads):
@@ -120,7 +137,7 @@ def _run_one(job, src, out, kwargs, threads):
     try:
         return src, job(src, out, **kwargs), None
     except CodecError as e:
-        return src, None, str(e)
+        return src, None, _named(src, str(e))
     except OSError as e:
         return src, None, f"{src}: {e.strerror or e}"
 

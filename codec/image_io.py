@@ -1,7 +1,9 @@
 """Reading and writing images: every Pillow mode becomes 8-bit RGB or a clear CodecError."""
 import os
+import struct
 import tempfile
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -10,18 +12,68 @@ from PIL import Image, ImageOps
 from .bitstream import MAX_PIXELS  # refuse larger images (decompression-bomb guard)
 from .errors import CodecError
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".avif", ".jp2", ".bmp", ".tif", ".tiff", ".ppm", ".gif"}
 
-def _to_rgb(im: Image.Image, drop_alpha: bool) -> np.ndarray:
-    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)
-    if has_alpha and not drop_alpha:
-        raise CodecError(f"image has an alpha channel ({im.mode}); pass --drop-alpha to encode its colours only")
+
+ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def _transparent(im: Image.Image) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's advice to convert palette transparency to RGBA: done here
+        return im.convert("RGBA").getchannel("A").getextrema()[0] < 255
+
+
+def _to_rgb(im: Image.Image, drop_alpha: bool, name: str = "image") -> np.ndarray:
+    """A fully opaque alpha channel carries nothing and is dropped; real transparency needs `drop_alpha`."""
+    has_alpha = im.mode in ALPHA_MODES or (im.mode == "P" and "transparency" in im.info)
+    if has_alpha and not drop_alpha and _transparent(im):
+        raise CodecError(f"{name}: image has transparency ({im.mode}); pass --drop-alpha to encode its colours only")
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(im, dtype=np.float64)
         a = np.clip(np.round(a / 257.0), 0, 255).astype(np.uint8)  # 16-bit → 8-bit
         return np.repeat(a[..., None], 3, axis=2)
     if im.mode == "F":
-        raise CodecError("floating-point images are not supported")
+        raise CodecError(f"{name}: floating-point images are not supported")
     return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type → samples per pixel
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def _png_raw_size(width: int, height: int, depth: int, colour: int, interlaced: bool) -> int:
+    """Bytes of filtered scanlines a PNG's zlib stream must hold for all its pixels."""
+    bits = depth * PNG_CHANNELS.get(colour, 4)
+    passes = ADAM7 if interlaced else [(0, 0, 1, 1)]
+    size = 0
+    for x0, y0, dx, dy in passes:
+        w, h = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if w > 0 and h > 0:
+            size += h * (1 + -(-w * bits // 8))
+    return size
+
+
+def _png_is_short(path: Path) -> bool:
+    """Whether a PNG's pixel data ends before its pixels do. Pillow fills the rest with zeros silently
+    (a 200-byte file can claim 9000×9000), so the stream is inflated once, in bounded pieces, and counted."""
+    need, inflate, got = None, zlib.decompressobj(), 0
+    with open(path, "rb") as f:
+        f.seek(8)
+        while (head := f.read(8)) and len(head) == 8 and (need is None or got < need):
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IHDR" and length == 13:
+                w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", f.read(13))
+                need = _png_raw_size(w, h, depth, colour, interlace == 1)
+            elif kind == b"IDAT" and need is not None:
+                chunk = f.read(length)
+                while chunk and got < need and not inflate.eof:
+                    got += len(inflate.decompress(chunk, 1 << 20))
+                    chunk = inflate.unconsumed_tail
+            else:
+                f.seek(length, 1)
+            f.seek(4, 1)  # the chunk's CRC
+    return need is not None and got < need
 
 
 def read_image(path: Path, drop_alpha: bool = False, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -35,9 +87,12 @@ def read_image(path: Path, drop_alpha: bool = False, max_pixels: int = MAX_PIXEL
             with Image.open(path) as im:
                 if im.width * im.height > max_pixels:
                     raise CodecError(f"{path}: {im.width}×{im.height} is above the {max_pixels:,}-pixel limit")
+                if im.format == "PNG" and _png_is_short(path):
+                    raise CodecError(f"{path}: truncated or corrupt image (its data ends before its "
+                                     f"{im.width}×{im.height} pixels do)")
                 im.load()
                 im = ImageOps.exif_transpose(im)
-                return _to_rgb(im, drop_alpha)
+                return _to_rgb(im, drop_alpha, str(path))
     except CodecError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -59,10 +114,27 @@ def write_atomic(path: Path, data: bytes, force: bool = False) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; give it the mode open() would have
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def as_rgb(image) -> np.ndarray:
+    """What the Python API accepts as an image: a path, a PIL image or an (H,W,3) uint8 array → RGB array."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(Path(image))
+    if isinstance(image, Image.Image):
+        return _to_rgb(ImageOps.exif_transpose(image), drop_alpha=False)
+    return np.asarray(image)
 
 
 def encode_image(rgb: np.ndarray, fmt: str) -> bytes:

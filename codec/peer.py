@@ -9,6 +9,7 @@ import os
 import signal
 import struct
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ QUALITY = 3  # the architecture size of CompressAI's quality 3 (192/128 channels
 
 
 def build_peer(arch: str) -> torch.nn.Module:
+    # compressai's import trips torch's deprecation notice for torch.jit.script; it is not ours to act on.
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
     from compressai import zoo
     if arch not in ARCHS:
         raise CodecError(f"unknown architecture {arch!r} (choose from ibc, {', '.join(ARCHS)})")

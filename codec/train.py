@@ -3,6 +3,7 @@ import json
 import math
 import os
 import signal
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,12 +58,22 @@ class TrainConfig:
     texture: int = 32                           # width of the randomized decoder's texture branch
 
 
+def say(message: str) -> None:
+    """Set-up takes a minute or so before the first step: say what it is doing (main process only)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"ibc train: {message}", file=sys.stderr, flush=True)
+
+
 def prepare_run(tcfg: TrainConfig) -> tuple[Path, CropDataset, list[Path]]:
     """The run folder (created), the training crops and the validation files (never Kodak)."""
     out = Path(tcfg.out)
     out.mkdir(parents=True, exist_ok=True)
     files = list_images(Path(tcfg.data))
     train_files, val_files = (files, list_images(Path(tcfg.val))) if tcfg.val else split_train_val(files)
+    held = f"from {tcfg.val}" if tcfg.val else f"held out of {tcfg.data}"
+    names = ", ".join(p.name for p in val_files[:5]) + (", …" if len(val_files) > 5 else "")
+    say(f"validation: {len(val_files)} image(s) {held}: {names}")
+    say(f"reading {len(train_files)} training image(s) from {tcfg.data} into memory")
     return out, CropDataset(train_files, tcfg.crop), val_files
 
 
@@ -93,6 +104,8 @@ def resolve_device(name: str) -> torch.device:
 
 def new_model(cfg: ModelConfig, images: CropDataset, seed: int) -> CodecModel:
     """A model that starts as a KLT block codec with k-means codebooks (ENV.md: 8–10 dB ahead of random)."""
+    say(f"building the start transform: KLT of {cfg.block}×{cfg.block} blocks, k-means codebooks "
+        f"for {cfg.stages} stages, entropy tables")
     torch.manual_seed(seed)
     model = CodecModel(cfg)
     batch = torch.stack([images[i] for i in range(64)])

@@ -1,10 +1,8 @@
 """Synthesis transform g_θ: the transposed block transform plus learned corrections."""
 import torch
 from torch import nn
-from compressai.layers import conv3x3
-
 from .config import ModelConfig
-from .encoder import residual_branch
+from .encoder import conv3x3, residual_branch
 
 
 class Decoder(nn.Module):

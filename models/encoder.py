@@ -1,9 +1,13 @@
 """Analysis transform f_φ: a block transform (KLT-initialised) plus a learned nonlinear correction."""
 import torch
 from torch import nn
-from compressai.layers import conv3x3
-
 from .config import ModelConfig
+
+
+def conv3x3(c_in: int, c_out: int) -> nn.Conv2d:
+    """A 3×3 convolution that keeps the size (CompressAI's layer, written out: importing CompressAI
+    costs seconds and a gigabyte before a command can answer)."""
+    return nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
 
 
 def residual_branch(channels: int, hidden: int) -> nn.Sequential:

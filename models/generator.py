@@ -1,10 +1,9 @@
 """The randomized decoder g_θ(ẑ, u) of generative compression (eq. 36) and its seeded noise u."""
 import torch
 from torch import nn
-from compressai.layers import conv3x3
-
 from .config import ModelConfig
 from .decoder import Decoder
+from .encoder import conv3x3
 
 NOISE_TILE = 32  # u is drawn per tile of NOISE_TILE×NOISE_TILE latent positions, from a generator seeded by
                  # (seed, tile row, tile column): any window of the image gets the same u, whatever its size

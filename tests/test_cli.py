@@ -66,7 +66,7 @@ def test_bad_ibc_files_fail_cleanly(photo, tiny_weights, tmp_path, capsys):
         bad.write_bytes(data)
         assert run("decompress", bad, "--model", tiny_weights) == 2, name
         one_line_error(capsys)
-        assert not bad.with_suffix(".png").exists(), name
+        assert not bad.with_name(bad.name + ".png").exists(), name
 
 
 def test_bad_images_fail_cleanly(tmp_path, tiny_weights, capsys):
@@ -118,7 +118,7 @@ def test_console_script_never_shows_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ibc.cli", "decompress", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.startswith("ibc: error:") and "Traceback" not in proc.stderr
-    assert not bad.with_suffix(".png").exists()
+    assert not bad.with_name(bad.name + ".png").exists()
 
 
 def test_folders_in_bulk_with_a_bad_file(tmp_path, tiny_weights, capsys):
@@ -151,7 +151,7 @@ def test_salvage_flag(tmp_path, tiny_weights, capsys):
     assert run("decompress", bad, "--model", tiny_weights) == 2
     assert "--salvage" in one_line_error(capsys)
     assert run("decompress", bad, "--model", tiny_weights, "--salvage") == 0
-    assert "tile(s) 0" in capsys.readouterr().err and bad.with_suffix(".png").exists()
+    assert "tile(s) 0" in capsys.readouterr().err and bad.with_name(bad.name + ".png").exists()
 
 
 # Generative compression (--mode gc, --seed, --realism, --samples)

@@ -267,8 +267,10 @@ def _one_thread():
 
 
 def synthesize(lm: LoadedModel, indices: np.ndarray, u: tuple | None = None, realism: float = 0.0) -> torch.Tensor:
-    """indices (B,L,G,h,w) → x̂ (B,3,H,W). On one thread: a multi-threaded convolution sums in another
-    order, which moves some pixels by one level; one thread makes the pixels the same whatever the
-    caller's thread count (indices are exact either way)."""
+    """indices (B,L,G,h,w) → x̂ (B,3,H,W); `u` as from `seeded_noise`. One image at a time on one thread:
+    a batched or multi-threaded convolution sums in another order, which moves some pixels by one level;
+    this makes the pixels the same whatever the caller's batch and thread count (indices are exact
+    either way)."""
     with _one_thread():
-        return lm.model.decode(torch.from_numpy(indices), u, realism)
+        return torch.cat([lm.model.decode(torch.from_numpy(indices[i:i + 1]), u, realism)
+                          for i in range(len(indices))])

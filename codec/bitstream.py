@@ -2,12 +2,18 @@
 
     header  magic "IBC\\x1a" | version u8 | mode u8 | level u8 | flags u8 | width u32 | height u32
             | seed u32 | tile u16 | model-name length u8 + UTF-8 name | weights hash 8 bytes
-            | chunk count u32 | CRC-32 of all the above u32
-    chunk   payload length u32 | payload | CRC-32 of payload u32
+            | chunk count u32 | file id 8 bytes | CRC-32 of all the above u32
+    chunk i payload length u32 | payload | CRC-32 of (header CRC | i u32 | payload) u32
 
 All integers little-endian. The parser checks every field against limits before it allocates and
 refuses trailing bytes.
+
+A chunk's CRC binds it to its place and its file: a chunk moved to another place, or taken from another
+file, fails its CRC like a damaged one. The file id (the first 8 bytes of the sha256 of the chunks)
+tells apart files whose other header fields agree (same model, size, level and seed), and the header
+CRC covers it.
 """
+import hashlib
 import struct
 import zlib
 from dataclasses import dataclass
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 from .errors import CodecError
 
 MAGIC = b"IBC\x1a"
-VERSION = 1
+VERSION = 2  # 2: chunk CRCs cover the header CRC and the chunk index
 MODES = ("shannon", "gc")
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 100_000_000  # also the largest image `ibc compress` reads: decoding stays within memory
@@ -41,6 +47,10 @@ def _crc(data: bytes) -> bytes:
     return _U32.pack(zlib.crc32(data))
 
 
+def _chunk_crc(header_crc: bytes, i: int, payload: bytes) -> bytes:
+    return _crc(header_crc + _U32.pack(i) + payload)
+
+
 def serialise(header: Header, payloads: list[bytes]) -> bytes:
     name = header.model.encode("utf-8")
     if len(name) > 255 or len(header.weights_hash) != 8 or len(payloads) != header.chunks:
@@ -48,9 +58,11 @@ def serialise(header: Header, payloads: list[bytes]) -> bytes:
     head = (_FIXED.pack(MAGIC, VERSION, MODES.index(header.mode), header.level, 0, header.width,
                         header.height, header.seed, header.tile)
             + bytes([len(name)]) + name + header.weights_hash + _U32.pack(header.chunks))
-    parts = [head, _crc(head)]
-    for p in payloads:
-        parts += [_U32.pack(len(p)), p, _crc(p)]
+    head += hashlib.sha256(b"".join(_U32.pack(len(p)) + p for p in payloads)).digest()[:8]  # the file id
+    head_crc = _crc(head)
+    parts = [head, head_crc]
+    for i, p in enumerate(payloads):
+        parts += [_U32.pack(len(p)), p, _chunk_crc(head_crc, i, p)]
     return b"".join(parts)
 
 
@@ -80,6 +92,7 @@ def parse_header(data: bytes) -> tuple[Header, int]:
     name_bytes = r.take(name_len, "header")
     weights_hash = r.take(8, "header")
     (chunks,) = _U32.unpack(r.take(4, "header"))
+    r.take(8, "header")  # the file id: read only through the header CRC, which the chunk CRCs cover
     if r.take(4, "header") != _crc(data[:r.pos - 4]):
         raise CodecError("corrupt header (CRC mismatch)")
     if mode >= len(MODES) or flags != 0:
@@ -97,12 +110,15 @@ def parse_header(data: bytes) -> tuple[Header, int]:
 
 
 def parse_chunks(data: bytes, offset: int, expected: int) -> list[bytes | None]:
-    """The chunk payloads; `expected` comes from the header's dimensions (checked before reading).
+    """The chunk payloads; `expected` comes from the header's dimensions (checked before reading), `offset`
+    from `parse_header` (the header's CRC ends there).
 
-    A chunk whose CRC fails is returned as None so that callers can report it (or salvage the rest).
+    A chunk whose CRC fails (damaged, moved or from another file) is returned as None so that callers can
+    report it (or salvage the rest).
     """
     r = _Reader(data)
     r.pos = offset
+    header_crc = data[offset - 4:offset]
     payloads = []
     for i in range(expected):
         (n,) = _U32.unpack(r.take(4, f"length of chunk {i}"))
@@ -110,7 +126,7 @@ def parse_chunks(data: bytes, offset: int, expected: int) -> list[bytes | None]:
             raise CodecError(f"corrupt chunk {i} (length {n} is above the limit)")
         payload = r.take(n, f"chunk {i}")
         crc = r.take(4, f"CRC of chunk {i}")
-        payloads.append(payload if crc == _crc(payload) else None)
+        payloads.append(payload if crc == _chunk_crc(header_crc, i, payload) else None)
     if r.pos != len(data):
         raise CodecError(f"corrupt file ({len(data) - r.pos} bytes after the last chunk)")
     return payloads

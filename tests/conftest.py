@@ -18,17 +18,36 @@ def natural_like(h: int, w: int, seed: int = 0) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
-def tiny_model(seed: int = 0) -> CodecModel:
-    """A tiny model with a data (k-means) initialisation and a fitted entropy model: no training."""
+def tiny_model(seed: int = 0, context: bool = True) -> CodecModel:
+    """A tiny model with a data (k-means) initialisation and a fitted entropy model: no training.
+
+    With `context`, the last layers of the 3×3 branches are random rather than zero (as if trained), so
+    that each latent and pixel depends on its neighbours, as in a trained model, and the tile margins
+    matter; without it the model is the plain block transform."""
     torch.manual_seed(seed)
     model = CodecModel(TINY)
     x = torch.from_numpy(np.stack([natural_like(64, 64, s) for s in range(4)])).permute(0, 3, 1, 2).float() / 255
     blocks = model.encoder.unshuffle(x).permute(0, 2, 3, 1).reshape(-1, TINY.channels)
     model.init_block_transform(blocks)
     with torch.no_grad():
+        if context:
+            for layer in (model.encoder.branch[-1], model.decoder.branch[-1], model.decoder.refine[-1]):
+                layer.weight.normal_(0, 0.05)
         y = model.encoder(x)
         model.quantizer.kmeans_init(y, iters=4)
     return model
+
+
+def split_chunks(data: bytes) -> tuple[bytes, list[bytes]]:
+    """An .ibc file → (header bytes, each chunk's bytes: length, payload and CRC), to move chunks about."""
+    from ibc.codec.bitstream import parse_header
+    header, pos = parse_header(data)
+    head, chunks = data[:pos], []
+    for _ in range(header.chunks):
+        end = pos + 8 + int.from_bytes(data[pos:pos + 4], "little")
+        chunks.append(data[pos:end])
+        pos = end
+    return head, chunks
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ import pytest
 from ibc.codec.bitstream import MAGIC, Header, parse_chunks, parse_header, serialise
 from ibc.codec.errors import CodecError
 
+from conftest import split_chunks
+
 HEADER = Header("shannon", 2, 640, 480, 7, 32, "demo-model", bytes(range(8)), 3)
 PAYLOADS = [b"\x01\x02\x03\x04", b"", b"x" * 400]
 
@@ -23,10 +25,12 @@ def test_wrong_magic():
         parse_header(b"PNG\x00" + data[4:])
 
 
-def test_unknown_version():
+@pytest.mark.parametrize("version", [1, 99])
+def test_other_versions_are_refused_by_number(version):
+    """Version 1 chunks carried a CRC of their payload alone; such files are refused, not misread."""
     data = bytearray(serialise(HEADER, PAYLOADS))
-    data[4] = 99
-    with pytest.raises(CodecError, match="version"):
+    data[4] = version
+    with pytest.raises(CodecError, match=f"format version {version} "):
         parse_header(bytes(data))
 
 
@@ -34,7 +38,7 @@ def test_unknown_version():
 def test_flipped_header_byte_fails_crc(position):
     data = bytearray(serialise(HEADER, PAYLOADS))
     data[position] ^= 0x10
-    with pytest.raises(CodecError):
+    with pytest.raises(CodecError, match="CRC mismatch"):
         parse_header(bytes(data))
 
 
@@ -45,6 +49,25 @@ def test_flipped_payload_byte_marks_that_chunk_only():
     broken[offset + 4 + 1] ^= 0xFF  # inside the first payload
     chunks = parse_chunks(bytes(broken), offset, 3)
     assert chunks[0] is None and chunks[1:] == PAYLOADS[1:]
+
+
+def test_a_chunk_in_another_place_fails_its_crc():
+    equal = [b"abcd", b"efgh", b"ijkl"]
+    head, chunks = split_chunks(serialise(HEADER, equal))
+    swapped = head + chunks[2] + chunks[1] + chunks[0]
+    assert parse_chunks(swapped, len(head), 3) == [None, b"efgh", None]
+
+
+def test_a_chunk_from_another_file_fails_its_crc():
+    """Files alike in every header field but their payloads get different file ids, so their chunks
+    do not fit each other."""
+    other = [PAYLOADS[0], b"y" * 400, PAYLOADS[2]]
+    head, chunks = split_chunks(serialise(HEADER, PAYLOADS))
+    other_head, other_chunks = split_chunks(serialise(HEADER, other))
+    assert parse_header(other_head)[0] == HEADER and other_head != head
+    assert parse_chunks(head + chunks[0] + other_chunks[0] + chunks[2], len(head), 3) == \
+        [PAYLOADS[0], None, PAYLOADS[2]]
+    assert parse_chunks(head + chunks[0] + chunks[1] + other_chunks[2], len(head), 3) == [*PAYLOADS[:2], None]
 
 
 @pytest.mark.parametrize("cut", [3, 12, 30, -1, -5])

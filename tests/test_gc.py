@@ -5,7 +5,7 @@ import pytest
 
 from ibc.codec import api
 from ibc.codec.api import compress, decompress
-from ibc.codec.bitstream import parse_header
+from ibc.codec.bitstream import parse_chunks, parse_header
 from ibc.codec.errors import CodecError
 
 from conftest import natural_like
@@ -13,9 +13,10 @@ from conftest import natural_like
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def payload(data: bytes) -> bytes:
-    """Everything after the header: the range-coded chunks."""
-    return data[parse_header(data)[1]:]
+def payload(data: bytes) -> list[bytes]:
+    """The range-coded payloads (each chunk's CRC also covers its file's header, so it differs)."""
+    header, offset = parse_header(data)
+    return parse_chunks(data, offset, header.chunks)
 
 
 @pytest.fixture(scope="module")

@@ -52,8 +52,10 @@ bench-gc: $(STAMP)
 # Speed and memory beside Pillow and CompressAI (BENCHMARKS.md); run it on an otherwise idle machine.
 .PHONY: bench-speed
 bench-speed: $(STAMP)
-	$(BIN)/python bench/speed.py --kodak $(KODAK) -o bench/speed.json --table bench/speed.md --crop bench/tile_border_24mp.png
+	$(BIN)/python bench/speed.py --kodak $(KODAK) -o bench/speed.json --table bench/speed.md --crop bench/tile_border_24mp.png \
+		--startup-table bench/startup.md
 	$(BIN)/python bench/splice.py BENCHMARKS.md speed bench/speed.md
+	$(BIN)/python bench/splice.py BENCHMARKS.md startup bench/startup.md
 
 # Hostile-input fuzzing: 10,000 mutated, truncated, spliced and random .ibc files per strategy (BENCHMARKS.md).
 .PHONY: fuzz

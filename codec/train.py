@@ -1,4 +1,5 @@
 """The training loop: one function that reads top to bottom, checkpoints that resume exactly."""
+import hashlib
 import json
 import math
 import os
@@ -180,14 +181,17 @@ class Distributed:
         """True on every rank if it is true on any: ranks must stop at the same step."""
         return bool(self.mean(torch.tensor([float(flag)])).item() > 0) if self.world > 1 else flag
 
-    def checksums(self, model) -> list[float]:
-        """Each rank's parameter checksum (identical when DDP keeps the replicas in step)."""
-        local = torch.stack([sum(p.detach().double().sum() for p in model.parameters())]).cpu()
-        if self.world == 1:
-            return local.tolist()
-        gathered = [torch.zeros_like(local) for _ in range(self.world)]
-        dist.all_gather(gathered, local)
-        return [g.item() for g in gathered]
+    def state_digests(self, model) -> list[dict]:
+        """Each rank's digest of every parameter and buffer (codebooks, λ, …), by name: identical when
+        the replicas are in step."""
+        state = model.state_dict()
+        local = torch.tensor([int.from_bytes(hashlib.sha256(v.detach().cpu().numpy().tobytes()).digest()[:7], "little")
+                              for v in state.values()], device=next(model.parameters()).device)
+        gathered = [local]
+        if self.world > 1:
+            gathered = [torch.zeros_like(local) for _ in range(self.world)]
+            dist.all_gather(gathered, local)
+        return [dict(zip(state, g.tolist())) for g in gathered]
 
 
 def load_checkpoint(path: str) -> dict:
@@ -329,9 +333,9 @@ def train(tcfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: str | No
             last_save = time.time()
     save()
     if ddp.world > 1:
-        sums = ddp.checksums(model)
+        digests = ddp.state_digests(model)
         if ddp.main:
-            log.write(json.dumps({"step": step, "ddp_param_checksums": sums}) + "\n")
+            log.write(json.dumps({"step": step, "ddp_state_digests": digests}) + "\n")
         dist.barrier()
     bar.close()
     if log:

@@ -1,7 +1,6 @@
 """The training loop on tiny data: rate control, exact resume, DDP with gloo, export, clear errors."""
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -94,24 +93,22 @@ def test_unreachable_target_is_reported(photos, tmp_path):
         train(cfg, TINY)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_gloo_ddp_keeps_replicas_identical(photos, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-           str(free_port()), "-m", "ibc.cli", "train", "--data", str(photos), "--out", str(tmp_path),
-           "--steps", "3", "--batch", "2", "--crop", "32", "--device", "cpu", "--target-bpp",
+    # --standalone: the rendezvous store binds a free port itself (port 0), so no other process can take
+    # it between choosing and binding
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "ibc.cli", "train", "--data", str(photos), "--out", str(tmp_path), "--steps", "3", "--batch", "2", "--crop", "32", "--device", "cpu", "--target-bpp",
            "0.1", "0.2", "0.4", "0.7", "1.0"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]  # torchrun's own message says which rank failed and why
     records = [json.loads(line) for line in open(tmp_path / "log.jsonl")]
-    sums = next(r["ddp_param_checksums"] for r in records if "ddp_param_checksums" in r)
-    assert len(sums) == 2 and sums[0] == sums[1]
-    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 3
+    digests = next(r["ddp_state_digests"] for r in records if "ddp_state_digests" in r)
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert checkpoint["step"] == 3
+    assert len(digests) == 2 and set(digests[0]) == set(checkpoint["model"])  # every parameter and buffer
+    assert {"quantizer.codebooks", "quantizer.lmbdas", "entropy.logits"} <= set(digests[0])
+    assert digests[0] == digests[1]
 
 
 def test_compressai_peer_trains_by_the_same_recipe_and_codes_for_real(photos, tmp_path):

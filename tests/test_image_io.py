@@ -45,11 +45,13 @@ def test_sixteen_bit_is_reduced_to_eight(tmp_path):
     assert np.array_equal(out[..., 0], np.round(a / 257).astype(np.uint8))
 
 
-def test_exif_orientation_is_applied(tmp_path):
+@pytest.mark.parametrize("orientation,turns", [(3, 2), (6, -1), (8, 1)])  # 180°, 90° clockwise, anticlockwise
+def test_exif_orientation_is_applied(tmp_path, orientation, turns):
     exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90° clockwise when shown
-    path = save(tmp_path, "r.jpg", Image.fromarray(natural_like(10, 20)), exif=exif)
-    assert read_image(path).shape == (20, 10, 3)
+    exif[0x0112] = orientation
+    img = natural_like(10, 20)
+    path = save(tmp_path, f"r{orientation}.png", Image.fromarray(img), exif=exif)  # lossless, to compare pixels
+    assert np.array_equal(read_image(path), np.rot90(img, turns))
 
 
 def test_cmyk_is_converted(tmp_path):

@@ -176,11 +176,11 @@ def _export(args) -> int:
 
 
 def _eval(args) -> int:
+    if args.lpips or args.fid:
+        raise _error("LPIPS and FID are not available: they need local network weights, and ibc downloads none")
     import torch
     from ..codec.evaluate import evaluate
 
-    if args.lpips or args.fid:
-        raise _error("LPIPS and FID are not available: they need local network weights, and ibc downloads none")
     torch.set_num_threads(args.threads)
     report = evaluate(Path(args.folder), args.codec, Path(args.output), levels=args.levels, limit=args.limit,
                       record=args.record, realisms=args.realism, seed=args.seed, drop_alpha=args.drop_alpha,

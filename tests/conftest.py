@@ -50,6 +50,13 @@ def split_chunks(data: bytes) -> tuple[bytes, list[bytes]]:
     return head, chunks
 
 
+def payloads(data: bytes) -> list[bytes]:
+    """An .ibc file's range-coded payloads (its chunks' CRCs also cover its header)."""
+    from ibc.codec.bitstream import parse_chunks, parse_header
+    header, offset = parse_header(data)
+    return parse_chunks(data, offset, header.chunks)
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "tiny.pt"

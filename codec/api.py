@@ -86,8 +86,8 @@ def encode_indices(rgb: np.ndarray, lm: LoadedModel, levels: int, progress=None)
 def _pack(lm: LoadedModel, indices: np.ndarray, level: int, width: int, height: int, seed: int) -> bytes:
     cfg = lm.model.cfg
     idx = indices[:level]
-    levels = lm.model.quantizer.levels
-    payloads = [encode_tile(idx[:, :, rs, cs].astype(np.int64), lm.freqs, levels, cfg.ctx_buckets)
+    bins = lm.model.quantizer.bins
+    payloads = [encode_tile(idx[:, :, rs, cs].astype(np.int64), lm.freqs, bins, cfg.ctx_buckets)
                 for rs, cs in _windows(idx.shape[2], idx.shape[3], TILE)]
     header = Header(cfg.mode, level, width, height, seed, TILE, lm.name, lm.weights_hash, len(payloads))
     return serialise(header, payloads)
@@ -228,13 +228,13 @@ def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, pr
         raise CodecError(f"corrupt file: CRC mismatch in tile(s) {', '.join(map(str, damaged))} "
                          "(--salvage decodes the rest)")
     indices = np.zeros((header.level, cfg.groups, h, w), dtype=_index_dtype(cfg.codebook_size))
-    levels = lm.model.quantizer.levels
+    bins = lm.model.quantizer.bins
     for i, ((rs, cs), payload) in enumerate(zip(windows, payloads)):
         if payload is None:
             indices[:, :, rs, cs] = fallback_indices(lm, header.level)[:, :, None, None]
             continue
         shape = (header.level, cfg.groups, rs.stop - rs.start, cs.stop - cs.start)
-        indices[:, :, rs, cs] = decode_tile(payload, shape, lm.freqs, levels, cfg.ctx_buckets)
+        indices[:, :, rs, cs] = decode_tile(payload, shape, lm.freqs, bins, cfg.ctx_buckets)
     image = np.empty((header.height, header.width, 3), dtype=np.uint8)
     b = cfg.block
     for rs, cs in _counted(_windows(h, w, DECODE_WINDOW), progress):

@@ -44,12 +44,12 @@ class SlicedWasserstein:
     """Realism without pretrained networks: the sliced Wasserstein distance between Laplacian-pyramid patch
     sets of the originals and of their reconstructions (Karras et al. 2018, ProGAN, appendix D).
 
-    7×7 RGB patches at every pyramid level down to 16 px, `patches` per image and level (or every position
+    7×7 RGB patches at every pyramid scale down to 16 px, `patches` per image and scale (or every position
     where fewer exist), projected on `repeats`×`directions` random unit vectors. Both sets are normalised
     with the originals' per-channel statistics: normalising each set by its own would hide a loss of
     contrast such as blur. The reconstructions are sampled at the same positions as the originals, so
     identical sets are exactly 0 apart; positions and directions come from a fixed seed, so the distance
-    is deterministic and comparable across codecs and settings. The distance is the mean over levels.
+    is deterministic and comparable across codecs and settings. The distance is the mean over scales.
     """
     PATCH, MIN_SIDE = 7, 16
 
@@ -61,19 +61,19 @@ class SlicedWasserstein:
         shortest = min(min(im.shape[:2]) for im in originals)
         if shortest < self.PATCH:
             raise ValueError(f"images need at least {self.PATCH} px per side for patches")
-        self.levels = 1 + max(0, int(math.floor(math.log2(shortest / self.MIN_SIDE))))
-        self.positions = []  # per image, per level: flat indices into the valid patch positions
+        self.scales = 1 + max(0, int(math.floor(math.log2(shortest / self.MIN_SIDE))))
+        self.positions = []  # per image, per scale: flat indices into the valid patch positions
         for i, im in enumerate(originals):
-            per_level = []
-            for lv, band in enumerate(self._pyramid(im)):
+            per_scale = []
+            for sc, band in enumerate(self._pyramid(im)):
                 n = (band.shape[1] - self.PATCH + 1) * (band.shape[2] - self.PATCH + 1)
-                g = torch.Generator().manual_seed(seed * 1_000_000 + 100 * i + lv)
-                per_level.append(torch.randperm(n, generator=g)[:patches])
-            self.positions.append(per_level)
+                g = torch.Generator().manual_seed(seed * 1_000_000 + 100 * i + sc)
+                per_scale.append(torch.randperm(n, generator=g)[:patches])
+            self.positions.append(per_scale)
         ref = self._descriptors(originals)
         self.mean = [d.mean(dim=(0, 2, 3), keepdim=True) for d in ref]
         self.std = [d.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8) for d in ref]
-        self.reference = [self._normalise(d, lv) for lv, d in enumerate(ref)]
+        self.reference = [self._normalise(d, sc) for sc, d in enumerate(ref)]
 
     def _pyramid(self, rgb: np.ndarray):
         """(H,W,3) uint8 → Laplacian bands (3,h,w) float32, finest first; the last is the low-pass image."""
@@ -85,7 +85,7 @@ class SlicedWasserstein:
         blur = lambda x: F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), k, groups=3)  # noqa: E731
         g = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
         bands = []
-        for _ in range(self.levels - 1):
+        for _ in range(self.scales - 1):
             down = blur(g)[..., ::2, ::2]
             up = torch.zeros(1, 3, 2 * down.shape[2], 2 * down.shape[3])
             up[..., ::2, ::2] = 4 * down
@@ -95,35 +95,35 @@ class SlicedWasserstein:
         return bands
 
     def _descriptors(self, images: list[np.ndarray]):
-        """Per level: the sampled patches of all images, (N,3,7,7)."""
+        """Per scale: the sampled patches of all images, (N,3,7,7)."""
         import torch
 
-        per_level = [[] for _ in range(self.levels)]
+        per_scale = [[] for _ in range(self.scales)]
         for im, positions in zip(images, self.positions):
-            for lv, (band, pos) in enumerate(zip(self._pyramid(im), positions)):
+            for sc, (band, pos) in enumerate(zip(self._pyramid(im), positions)):
                 windows = band.unfold(1, self.PATCH, 1).unfold(2, self.PATCH, 1)  # (3,h',w',7,7), a view
                 w = windows.shape[2]
-                per_level[lv].append(windows[:, pos // w, pos % w].permute(1, 0, 2, 3))
-        return [torch.cat(d) for d in per_level]
+                per_scale[sc].append(windows[:, pos // w, pos % w].permute(1, 0, 2, 3))
+        return [torch.cat(d) for d in per_scale]
 
-    def _normalise(self, d, level: int):
-        return ((d - self.mean[level]) / self.std[level]).reshape(len(d), -1)
+    def _normalise(self, d, scale: int):
+        return ((d - self.mean[scale]) / self.std[scale]).reshape(len(d), -1)
 
     def distance(self, reconstructions: list[np.ndarray]) -> tuple[float, list[float]]:
-        """(mean over levels, per level) for reconstructions given in the originals' order."""
+        """(mean over scales, per scale) for reconstructions given in the originals' order."""
         import torch
 
         if len(reconstructions) != len(self.positions):
             raise ValueError("one reconstruction per original is needed")
-        per_level = []
-        for lv, d in enumerate(self._descriptors(reconstructions)):
-            a, b = self.reference[lv], self._normalise(d, lv)
-            g = torch.Generator().manual_seed(self.seed + 1000 * lv)
+        per_scale = []
+        for sc, d in enumerate(self._descriptors(reconstructions)):
+            a, b = self.reference[sc], self._normalise(d, sc)
+            g = torch.Generator().manual_seed(self.seed + 1000 * sc)
             dists = []
             for _ in range(self.repeats):
                 dirs = torch.randn(a.shape[1], self.directions, generator=g)
                 dirs /= dirs.norm(dim=0, keepdim=True)
                 pa, pb = (np.sort((x @ dirs).numpy(), axis=0) for x in (a, b))  # numpy sorts 3× faster
                 dists.append(np.abs(pa - pb).mean())
-            per_level.append(float(np.mean(dists)))
-        return float(np.mean(per_level)), per_level
+            per_scale.append(float(np.mean(dists)))
+        return float(np.mean(per_scale)), per_scale

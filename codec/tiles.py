@@ -22,12 +22,12 @@ def _passes(L: int, G: int, h: int, w: int):
         yield s, everything, False
 
 
-def _contexts(stage: int, anchors: bool, idx: np.ndarray, levels: torch.Tensor, buckets: int) -> np.ndarray:
+def _contexts(stage: int, anchors: bool, idx: np.ndarray, bins: torch.Tensor, buckets: int) -> np.ndarray:
     """(G,h,w) contexts of `stage` from the already-known indices idx (L,G,h,w); anchors have context 0."""
     if anchors:
         return np.zeros(idx.shape[1:], dtype=np.int64)
     if stage == 0:
-        return neighbour_context(torch.from_numpy(idx[0])[None], levels, buckets)[0].numpy()
+        return neighbour_context(torch.from_numpy(idx[0])[None], bins, buckets)[0].numpy()
     return idx[stage - 1]
 
 
@@ -43,21 +43,21 @@ def _table(freqs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(freqs.reshape(-1, freqs.shape[-1]), dtype=np.float64)
 
 
-def encode_tile(idx: np.ndarray, freqs: np.ndarray, levels: torch.Tensor, buckets: int) -> bytes:
+def encode_tile(idx: np.ndarray, freqs: np.ndarray, bins: torch.Tensor, buckets: int) -> bytes:
     """idx (L,G,h,w) int64 in [0,K) → payload bytes."""
     enc, table = Encoder(), _table(freqs)
     for stage, sel, anchors in _passes(*idx.shape):
-        ctx = _contexts(stage, anchors, idx, levels, buckets)
+        ctx = _contexts(stage, anchors, idx, bins, buckets)
         enc.encode(idx[stage][sel], _rows(freqs, stage, ctx, sel), table)
     return enc.to_bytes()
 
 
-def decode_tile(payload: bytes, shape: tuple, freqs: np.ndarray, levels: torch.Tensor, buckets: int) -> np.ndarray:
+def decode_tile(payload: bytes, shape: tuple, freqs: np.ndarray, bins: torch.Tensor, buckets: int) -> np.ndarray:
     """payload → idx of `shape` (L,G,h,w); raises CodecError on data left over."""
     idx = np.zeros(shape, dtype=np.int64)
     dec, table = Decoder(payload), _table(freqs)
     for stage, sel, anchors in _passes(*shape):
-        ctx = _contexts(stage, anchors, idx, levels, buckets)
+        ctx = _contexts(stage, anchors, idx, bins, buckets)
         idx[stage][sel] = dec.decode(_rows(freqs, stage, ctx, sel), table)
     dec.finish()
     return idx

@@ -118,7 +118,7 @@ def new_model(cfg: ModelConfig, images: CropDataset, seed: int) -> CodecModel:
         model.entropy.logits.copy_(-marginal_bits.unsqueeze(2).expand_as(model.entropy.logits) * math.log(2))
         for _ in range(2):  # the contexted tables, fitted to the assignments they themselves steer
             indices, _ = model.quantizer.assign(y, model.entropy.bits_table())
-            model.entropy.init_from_counts(indices, contexts(indices, model.quantizer.levels, cfg.ctx_buckets))
+            model.entropy.init_from_counts(indices, contexts(indices, model.quantizer.bins, cfg.ctx_buckets))
     return model
 
 

@@ -43,7 +43,7 @@ class CodecModel(nn.Module):
         with torch.autocast(x.device.type, enabled=False):  # quantizer and rates in float32 under AMP
             y = y.float()
             indices, residuals = self.quantizer.assign(y, self.entropy.bits_table().detach())
-            ctx = contexts(indices, self.quantizer.levels, self.cfg.ctx_buckets)
+            ctx = contexts(indices, self.quantizer.bins, self.cfg.ctx_buckets)
             bits = self.entropy.bits(indices, ctx)
             z_q = self.quantizer.dequantize(indices, levels)
         x_hat = self.decoder(y + (z_q - y).detach())  # straight-through to the encoder
@@ -101,7 +101,7 @@ class CodecModel(nn.Module):
     def frozen_bits(self, indices: torch.Tensor) -> torch.Tensor:
         """indices (B,L,G,h,w) → ideal code length in bits under the frozen tables, (B,)."""
         L = indices.shape[1]
-        ctx = contexts(indices, self.quantizer.levels, self.cfg.ctx_buckets)
+        ctx = contexts(indices, self.quantizer.bins, self.cfg.ctx_buckets)
         table = self.frequency_bits()[:L]
         s = torch.arange(L).view(1, L, 1, 1, 1)
         g = torch.arange(self.cfg.groups).view(1, 1, -1, 1, 1)

@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 from .config import ModelConfig
-from .encoder import conv3x3, residual_branch
+from .layers import zero_branch
 
 
 class Decoder(nn.Module):
@@ -13,16 +13,10 @@ class Decoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.branch = residual_branch(cfg.channels, cfg.hidden)
+        self.branch = zero_branch(cfg.channels, cfg.hidden, cfg.channels)
         self.synthesis = nn.Conv2d(cfg.channels, cfg.channels, 1)
         self.shuffle = nn.PixelShuffle(cfg.block)
-        self.refine = nn.Sequential(
-            conv3x3(3, cfg.refine), nn.LeakyReLU(0.1),
-            conv3x3(cfg.refine, cfg.refine), nn.LeakyReLU(0.1),
-            conv3x3(cfg.refine, 3),
-        )
-        nn.init.zeros_(self.refine[-1].weight)
-        nn.init.zeros_(self.refine[-1].bias)
+        self.refine = zero_branch(3, cfg.refine, 3)
 
     def forward(self, z_q: torch.Tensor) -> torch.Tensor:
         x_lin = self.shuffle(self.synthesis(z_q + self.branch(z_q)))  # (B,3,H,W)

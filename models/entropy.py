@@ -3,7 +3,7 @@
 Decode order inside a tile, and what each index may condition on (all of it already decoded):
 
     stage 1, anchors     (i+j even): context 0
-    stage 1, non-anchors (i+j odd):  context 1..NB, the mean level of the 4 anchor neighbours
+    stage 1, non-anchors (i+j odd):  context 1..NB, the mean bin of the 4 anchor neighbours
     stage s > 1:                     context = index of stage s-1 at the same place and group
 
 The context code uses integers only, so encoder and decoder agree on any machine.
@@ -24,9 +24,9 @@ def anchor_mask(h: int, w: int, device=None) -> torch.Tensor:
     return (i + j) % 2 == 0
 
 
-def codeword_levels(codebook: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """(G,K,D) first-stage codebooks, (G,NB-1) sorted edges → (G,K) int64 level in 0..NB-1 of each
-    codeword's first component. Fixed edges keep a codeword's level stable while others move."""
+def codeword_bins(codebook: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """(G,K,D) first-stage codebooks, (G,NB-1) sorted edges → (G,K) int64 bin in 0..NB-1 of each
+    codeword's first component. Fixed edges keep a codeword's bin stable while others move."""
     return torch.searchsorted(edges.contiguous(), codebook[..., 0].contiguous())
 
 
@@ -40,23 +40,23 @@ def _neighbour_sum(v: torch.Tensor) -> torch.Tensor:
     return total
 
 
-def neighbour_context(idx: torch.Tensor, levels: torch.Tensor, buckets: int) -> torch.Tensor:
-    """First-stage contexts. idx (B,G,h,w) int64 (only anchors are read), levels (G,K) int64 in 0..NB-1.
+def neighbour_context(idx: torch.Tensor, bins: torch.Tensor, buckets: int) -> torch.Tensor:
+    """First-stage contexts. idx (B,G,h,w) int64 (only anchors are read), bins (G,K) int64 in 0..NB-1.
 
-    Returns (B,G,h,w) int64: 0 on anchors, 1..buckets on non-anchors (floor of the mean neighbour level).
+    Returns (B,G,h,w) int64: 0 on anchors, 1..buckets on non-anchors (floor of the mean neighbour bin).
     """
     B, G, h, w = idx.shape
     anchors = anchor_mask(h, w, idx.device)
     g = torch.arange(G, device=idx.device).view(1, G, 1, 1)
-    known = levels[g, idx] * anchors  # non-anchor values are not known yet when these contexts are used
+    known = bins[g, idx] * anchors  # non-anchor values are not known yet when these contexts are used
     count = _neighbour_sum(anchors.to(torch.int64)).clamp(min=1)
     bucket = (1 + _neighbour_sum(known) // count).clamp(max=buckets)
     return torch.where(anchors, torch.zeros_like(bucket), bucket)
 
 
-def contexts(indices: torch.Tensor, levels: torch.Tensor, buckets: int) -> torch.Tensor:
+def contexts(indices: torch.Tensor, bins: torch.Tensor, buckets: int) -> torch.Tensor:
     """indices (B,L,G,h,w) int64 → contexts of the same shape (see the module docstring)."""
-    first = neighbour_context(indices[:, 0], levels, buckets).unsqueeze(1)
+    first = neighbour_context(indices[:, 0], bins, buckets).unsqueeze(1)
     return torch.cat([first, indices[:, :-1]], dim=1)
 
 

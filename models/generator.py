@@ -3,21 +3,10 @@ import torch
 from torch import nn
 from .config import ModelConfig
 from .decoder import Decoder
-from .encoder import conv3x3
+from .layers import zero_branch
 
 NOISE_TILE = 32  # u is drawn per tile of NOISE_TILE×NOISE_TILE latent positions, from a generator seeded by
                  # (seed, tile row, tile column): any window of the image gets the same u, whatever its size
-
-
-def _branch(c_in: int, hidden: int, c_out: int, depth: int) -> nn.Sequential:
-    """`depth` 3×3 convolutions; the last starts at zero so the branch adds nothing at first."""
-    layers = [conv3x3(c_in, hidden), nn.LeakyReLU(0.1)]
-    for _ in range(depth - 2):
-        layers += [conv3x3(hidden, hidden), nn.LeakyReLU(0.1)]
-    layers.append(conv3x3(hidden, c_out))
-    nn.init.zeros_(layers[-1].weight)
-    nn.init.zeros_(layers[-1].bias)
-    return nn.Sequential(*layers)
 
 
 class RandomizedDecoder(Decoder):
@@ -34,8 +23,8 @@ class RandomizedDecoder(Decoder):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
         self.cfg = cfg
-        self.detail = _branch(cfg.channels + cfg.noise_channels + 1, cfg.hidden, cfg.channels, depth=3)
-        self.texture = _branch(3 + cfg.pixel_noise, cfg.texture, 3, depth=4)
+        self.detail = zero_branch(cfg.channels + cfg.noise_channels + 1, cfg.hidden, cfg.channels, depth=3)
+        self.texture = zero_branch(3 + cfg.pixel_noise, cfg.texture, 3, depth=4)
 
     def forward(self, z_q: torch.Tensor, level: torch.Tensor, u: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         u_lat, u_pix = u

@@ -6,7 +6,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .config import ModelConfig
-from .entropy import anchor_mask, codeword_levels, neighbour_context
+from .entropy import anchor_mask, codeword_bins, neighbour_context
 
 
 class ResidualVQ(nn.Module):
@@ -30,11 +30,20 @@ class ResidualVQ(nn.Module):
         self.register_buffer("ema_count", torch.ones(S, G, K))
         self.register_buffer("ema_sum", self.codebooks.clone())
         self.register_buffer("lmbdas", torch.logspace(-3, -1.5, S))  # λ of each quality level
-        # What the neighbour contexts of the entropy model read: the level (G,K) of every first-stage
-        # codeword's first component between fixed edges. A code keeps its level from data init (or
+        # What the neighbour contexts of the entropy model read: the bin (G,K) of every first-stage
+        # codeword's first component between fixed edges. A code keeps its bin from data init (or
         # restart) on, so contexts mean the same thing to the entropy model while codewords drift.
-        self.register_buffer("level_edges", torch.linspace(-1, 1, cfg.ctx_buckets - 1).repeat(G, 1))
-        self.register_buffer("levels", codeword_levels(self.codebooks[0], self.level_edges))
+        self.register_buffer("bin_edges", torch.linspace(-1, 1, cfg.ctx_buckets - 1).repeat(G, 1))
+        self.register_buffer("bins", codeword_bins(self.codebooks[0], self.bin_edges))
+
+    RENAMED = {"levels": "bins", "level_edges": "bin_edges"}  # buffer names of older weights and checkpoints
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Older files name the codeword bins by their former names: read them under the new ones."""
+        for old, new in self.RENAMED.items():
+            if prefix + old in state_dict and prefix + new not in state_dict:
+                state_dict[prefix + new] = state_dict.pop(prefix + old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- shapes -----------------------------------------------------------------------------------
     def split(self, y: torch.Tensor) -> torch.Tensor:
@@ -94,7 +103,7 @@ class ResidualVQ(nn.Module):
             costs = self._costs(r, s)
             if s == 0:
                 first = self._choose(costs, bits_table[0], None)
-                ctx = neighbour_context(first, self.levels, self.cfg.ctx_buckets)
+                ctx = neighbour_context(first, self.bins, self.cfg.ctx_buckets)
                 idx = torch.where(anchors, first, self._choose(costs, bits_table[0], ctx))
             else:
                 idx = self._choose(costs, bits_table[s], indices[-1])
@@ -126,8 +135,8 @@ class ResidualVQ(nn.Module):
             self.codebooks[dead] = fresh[dead]
             self.ema_sum[dead] = fresh[dead]
             self.ema_count[dead] = 1.0
-            fresh_levels = codeword_levels(self.codebooks[0], self.level_edges)
-            self.levels.copy_(torch.where(dead[0], fresh_levels, self.levels))
+            fresh_bins = codeword_bins(self.codebooks[0], self.bin_edges)
+            self.bins.copy_(torch.where(dead[0], fresh_bins, self.bins))
 
     @torch.no_grad()
     def kmeans_init(self, y: torch.Tensor, iters: int = 15):
@@ -139,7 +148,7 @@ class ResidualVQ(nn.Module):
         N = r.shape[1]
         K = self.cfg.codebook_size
         q = torch.linspace(0, 1, self.cfg.ctx_buckets + 1, device=r.device)[1:-1]
-        self.level_edges.copy_(torch.quantile(r[:, :50000, 0], q, dim=1).T)
+        self.bin_edges.copy_(torch.quantile(r[:, :50000, 0], q, dim=1).T)
         marginal_bits = []
         for s in range(self.cfg.stages):
             weight = self.lmbdas[s] * 255.0 ** 2 / 3.0
@@ -158,7 +167,7 @@ class ResidualVQ(nn.Module):
             self.ema_count[s] = count.clamp(min=1e-3) / N * 2048
             r = r - torch.gather(cb, 1, idx.unsqueeze(-1).expand_as(r))
             marginal_bits.append(bits.squeeze(1))
-        self.levels.copy_(codeword_levels(self.codebooks[0], self.level_edges))
+        self.bins.copy_(codeword_bins(self.codebooks[0], self.bin_edges))
         return torch.stack(marginal_bits)
 
     @torch.no_grad()

@@ -50,8 +50,8 @@ def test_ms_ssim():
 
 
 def test_swd_is_zero_for_identical_sets_and_deterministic(originals, realism):
-    swd, levels = realism.distance(originals)
-    assert swd == 0 and len(levels) == realism.levels == 4  # 168 → 84 → 42 → 21 px
+    swd, scales = realism.distance(originals)
+    assert swd == 0 and len(scales) == realism.scales == 4  # 168 → 84 → 42 → 21 px
     blurred = blur(originals, 1)
     assert realism.distance(blurred) == SlicedWasserstein(originals).distance(blurred)
 

@@ -1,6 +1,7 @@
 import torch
 
 from ibc.codec.train import make_optimizer
+from ibc.models import CodecModel
 from ibc.models.entropy import FREQ_TOTAL, contexts
 from ibc.models.losses import distortion_C, shannon_ae_loss
 
@@ -63,10 +64,10 @@ def test_contexts_use_only_earlier_integers():
     """Changing a non-anchor first-stage index never changes any first-stage context."""
     model = tiny_model()
     idx = torch.randint(0, TINY.codebook_size, (1, 2, TINY.groups, 4, 4))
-    before = contexts(idx, model.quantizer.levels, TINY.ctx_buckets)
+    before = contexts(idx, model.quantizer.bins, TINY.ctx_buckets)
     idx2 = idx.clone()
     idx2[0, 0, :, 0, 1] = (idx2[0, 0, :, 0, 1] + 1) % TINY.codebook_size  # (0,1) is a non-anchor
-    after = contexts(idx2, model.quantizer.levels, TINY.ctx_buckets)
+    after = contexts(idx2, model.quantizer.bins, TINY.ctx_buckets)
     assert torch.equal(before[:, 0], after[:, 0])
     assert not torch.equal(before[:, 1], after[:, 1])  # stage 2 reads stage 1 at the same place
 
@@ -94,3 +95,15 @@ def test_distortion_terms():
     x = torch.zeros(1, 3, 4, 4)
     assert abs(distortion_C(x + 1 / 255, x, "mse").item() - 1.0) < 1e-5
     assert abs(distortion_C(x + 2 / 255, x, "l1").item() - 2.0) < 1e-5
+
+
+def test_files_that_name_the_codeword_bins_levels_still_load():
+    """Weights and checkpoints written before the rename keep loading (strictly) under the new names."""
+    model = CodecModel(TINY)
+    old_names = {k.replace("quantizer.bin_edges", "quantizer.level_edges").replace("quantizer.bins", "quantizer.levels"): v
+                 for k, v in model.state_dict().items()}
+    assert "quantizer.levels" in old_names and "quantizer.level_edges" in old_names
+    again = CodecModel(TINY)
+    again.load_state_dict(old_names)
+    assert torch.equal(again.quantizer.bins, model.quantizer.bins)
+    assert torch.equal(again.quantizer.bin_edges, model.quantizer.bin_edges)

@@ -2,7 +2,8 @@
 
     encode: RGB uint8 ─► per tile (with a margin): [0,1] pixels ─ model.encode ─► indices (L,G,h,w)
             ─► one range-coded payload per tile ─► container
-    decode: container ─► header, payloads ─► indices ─► per tile (with a margin): model.decode ─► RGB uint8
+    decode: container ─► header, payloads ─► indices                           (read_indices: the bytes)
+            ─► per window (with a margin): model.decode(indices, seed, realism) ─► RGB uint8   (render)
 
 Working tile by tile keeps memory bounded whatever the image size; the margins make tiles seamless.
 """
@@ -151,10 +152,15 @@ def check_seed(*seeds: int) -> None:
         raise CodecError(f"the seed must lie in 0..{SEEDS - 1}")
 
 
-def default_realism(header: Header) -> float:
-    """What a file decodes to unless asked otherwise: its generative reconstruction if it was compressed
-    in mode "gc", else the Shannon-AE one."""
-    return 1.0 if header.mode == "gc" else 0.0
+def decoding_choices(header: Header, seed: int | None = None, realism: float | None = None) -> tuple[int, float]:
+    """The seed and realism a file decodes with, checked: by default its own seed, and its generative
+    reconstruction (realism 1) if it was compressed in mode "gc", else the Shannon-AE one (0)."""
+    realism = (1.0 if header.mode == "gc" else 0.0) if realism is None else float(realism)
+    if not 0 <= realism <= 1:
+        raise CodecError("realism must lie in [0, 1]")
+    seed = header.seed if seed is None else seed
+    check_seed(seed)
+    return seed, realism
 
 
 def _reads(lm: LoadedModel, header: Header) -> bool:
@@ -181,13 +187,17 @@ def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.
             raise CodecError(f"--realism above 0 needs a generative (gc) model built on {lm.name!r}; "
                              "none is installed")
         lm = gen
+    _check_decodes(lm, header, realism)
     return lm
 
 
-@dataclass
-class Decoded:
-    image: np.ndarray            # (H,W,3) uint8
-    damaged_tiles: list[int]     # tiles whose CRC failed and were filled in (only with salvage)
+def _check_decodes(lm: LoadedModel, header: Header, realism: float) -> None:
+    cfg = lm.model.cfg
+    if header.level > cfg.stages or (header.mode == "gc" and cfg.mode != "gc"):
+        raise CodecError(f"corrupt header (level {header.level} or mode {header.mode} not in model {lm.name})")
+    if realism > 0 and header.level > cfg.gc_levels:
+        raise CodecError(f"the generative decoder of {lm.name!r} covers levels 1..{cfg.gc_levels}; "
+                         f"this file is level {header.level} (use --realism 0)")
 
 
 def fallback_indices(lm: LoadedModel, level: int) -> np.ndarray:
@@ -198,28 +208,20 @@ def fallback_indices(lm: LoadedModel, level: int) -> np.ndarray:
     return np.stack(idx)
 
 
-@torch.inference_mode()
-def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, progress=None,
-           seed: int | None = None, realism: float | None = None) -> Decoded:
-    """.ibc bytes → image. A tile whose CRC fails is an error, or with `salvage` is filled in and listed.
+@dataclass
+class ReadFile:
+    header: Header
+    indices: np.ndarray          # (level,G,h,w): what the file carries, all that decoding needs besides the model
+    damaged_tiles: list[int]     # tiles whose CRC failed and were filled in (only with salvage)
 
-    `realism` A blends the Shannon-AE reconstruction (0) with the generative one (1); default: 1 for a file
-    compressed in mode "gc", else 0. The generative decoder's noise comes from `seed` (default: the one in
-    the file): the same file and seed give the same pixels.
-    `progress(done, total)` is called as the image's windows are decoded."""
+
+def read_indices(data: bytes, lm: LoadedModel, salvage: bool = False) -> ReadFile:
+    """.ibc bytes → header and indices, range-decoded with `lm`'s tables (a gc model reads its base's files).
+    A tile whose CRC fails is an error, or with `salvage` is filled in and listed. The indices do not
+    depend on the seed or the realism: `render` them as often as wanted."""
     header, offset = parse_header(data)
-    realism = default_realism(header) if realism is None else float(realism)
-    if not 0 <= realism <= 1:
-        raise CodecError("realism must lie in [0, 1]")
-    seed = header.seed if seed is None else seed
-    check_seed(seed)
-    lm = model_for(header, lm, realism)
+    _check_decodes(lm, header, 0.0)
     cfg = lm.model.cfg
-    if header.level > cfg.stages or (header.mode == "gc" and cfg.mode != "gc"):
-        raise CodecError(f"corrupt header (level {header.level} or mode {header.mode} not in model {lm.name})")
-    if realism > 0 and header.level > cfg.gc_levels:
-        raise CodecError(f"the generative decoder of {lm.name!r} covers levels 1..{cfg.gc_levels}; "
-                         f"this file is level {header.level} (use --realism 0)")
     h, w = -(-header.height // cfg.block), -(-header.width // cfg.block)
     windows = list(_windows(h, w, header.tile))
     payloads = parse_chunks(data, offset, len(windows))
@@ -235,6 +237,20 @@ def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, pr
             continue
         shape = (header.level, cfg.groups, rs.stop - rs.start, cs.stop - cs.start)
         indices[:, :, rs, cs] = decode_tile(payload, shape, lm.freqs, bins, cfg.ctx_buckets)
+    return ReadFile(header, indices, damaged)
+
+
+@torch.inference_mode()
+def render(lm: LoadedModel, header: Header, indices: np.ndarray, seed: int, realism: float,
+           progress=None) -> np.ndarray:
+    """Indices (level,G,h,w) of a file → its (H,W,3) uint8 pixels, window by window.
+
+    `realism` A blends the Shannon-AE reconstruction (0) with the generative one (1, `lm` in mode "gc"),
+    whose noise comes from `seed`: the same indices and seed give the same pixels.
+    `progress(done, total)` is called as the image's windows are decoded."""
+    _check_decodes(lm, header, realism)
+    cfg = lm.model.cfg
+    h, w = indices.shape[2:]
     image = np.empty((header.height, header.width, 3), dtype=np.uint8)
     b = cfg.block
     for rs, cs in _counted(_windows(h, w, DECODE_WINDOW), progress):
@@ -247,7 +263,24 @@ def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, pr
         cols = slice(cs.start * b, min(cs.stop * b, header.width))
         tile = tile[:, :rows.stop - rows.start, :cols.stop - cols.start]
         image[rows, cols] = tile.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    return Decoded(image, damaged)
+    return image
+
+
+@dataclass
+class Decoded:
+    image: np.ndarray            # (H,W,3) uint8
+    damaged_tiles: list[int]     # tiles whose CRC failed and were filled in (only with salvage)
+
+
+def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, progress=None,
+           seed: int | None = None, realism: float | None = None) -> Decoded:
+    """.ibc bytes → image: `read_indices`, then `render` with the file's defaults for what is not given
+    (`decoding_choices`). A tile whose CRC fails is an error, or with `salvage` is filled in and listed."""
+    header = read_header(data)
+    seed, realism = decoding_choices(header, seed, realism)
+    lm = model_for(header, lm, realism)
+    read = read_indices(data, lm, salvage)
+    return Decoded(render(lm, header, read.indices, seed, realism, progress), read.damaged_tiles)
 
 
 def decompress(data: bytes, lm: LoadedModel | None = None, seed: int | None = None,

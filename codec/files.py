@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .api import DEFAULT_SEED, check_seed, compress, decode, default_realism, read_header
+from .api import DEFAULT_SEED, check_seed, compress, decode, decoding_choices, model_for, read_header, read_indices, render
 from .errors import CodecError
 from .image_io import IMAGE_SUFFIXES, read_image, write_atomic, write_image
 from .metrics import psnr
@@ -76,27 +76,25 @@ def decompress_file(src: Path, out: Path, model: str | None = None, force: bool 
         raise CodecError(f"{src}: no such file")
     data = Path(src).read_bytes()
     header = read_header(data)
-    # decode's default: the generative reconstruction for a gc file, the Shannon-AE one otherwise
-    strength = default_realism(header) if realism is None else realism
+    first, strength = decoding_choices(header, seed, realism)
     if samples is not None and strength == 0:
         raise CodecError("--samples draws the generative decoder's noise: it needs --realism above 0 "
                          f"(this file is mode {header.mode})")
-    first = header.seed if seed is None else seed
     seeds = [first] if samples is None else list(range(first, first + samples))
     check_seed(*seeds)
     outs = [out] if samples is None else sample_paths(Path(out), seeds)
     for path in outs:
         _check_free(path, force)
-    lm = load_model(model) if model else None
+    lm = model_for(header, load_model(model) if model else None, strength)
+    read = read_indices(data, lm, salvage)  # once: only the rendering depends on the seed
     for k, (s, path) in enumerate(zip(seeds, outs)):
-        decoded = decode(data, lm, salvage=salvage, progress=_all_windows(progress, k, len(outs)),
-                         seed=s, realism=realism)
-        write_image(path, decoded.image, force=force)
-    H, W, _ = decoded.image.shape
+        image = render(lm, header, read.indices, s, strength, progress=_all_windows(progress, k, len(outs)))
+        write_image(path, image, force=force)
+    H, W, _ = image.shape
     return {"src": str(src), "out": str(outs[0]), "outputs": [str(p) for p in outs], "seeds": seeds,
             "realism": strength, "bytes": len(data), "pixels": W * H, "width": W, "height": H,
             "bpp": len(data) * 8 / (W * H), "level": header.level, "model": header.model,
-            "damaged_tiles": decoded.damaged_tiles}
+            "damaged_tiles": read.damaged_tiles}
 
 
 def folder_jobs(src_dir: Path, out_dir: Path, compressing: bool) -> list[tuple[Path, Path]]:

@@ -7,6 +7,7 @@ from ibc.codec import api
 from ibc.codec.api import compress, decompress
 from ibc.codec.bitstream import parse_header
 from ibc.codec.errors import CodecError
+from ibc.codec.image_io import read_image
 
 from conftest import natural_like, payloads
 
@@ -89,3 +90,17 @@ def test_bad_realism_and_levels_are_refused(img, tiny, tiny_gc, gc_file):
     with pytest.raises(CodecError, match="covers levels 1..2"):
         decompress(level3, tiny_gc, realism=1)
     assert decompress(level3, tiny_gc, realism=0).shape == img.shape  # the Shannon-AE decoder reads every level
+
+
+def test_samples_range_decode_the_file_once(gc_file, tiny_gc, tiny_gc_weights, tmp_path, monkeypatch):
+    """Only the rendering depends on the seed: N samples read the indices once and render them N times."""
+    from ibc.codec import files
+    reads = []
+    real = files.read_indices
+    monkeypatch.setattr(files, "read_indices", lambda *a, **k: reads.append(1) or real(*a, **k))
+    src = tmp_path / "x.ibc"
+    src.write_bytes(gc_file)
+    result = files.decompress_file(src, tmp_path / "x.png", model=str(tiny_gc_weights), samples=3)
+    assert len(reads) == 1 and result["seeds"] == [3, 4, 5]
+    for seed, out in zip(result["seeds"], result["outputs"]):
+        assert np.array_equal(read_image(out), decompress(gc_file, tiny_gc, seed=seed))

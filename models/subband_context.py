@@ -1,0 +1,146 @@
+"""Decode order, integer contexts and adaptive integer counts of one tile's subband symbols.
+
+Decode order inside a tile (every context reads only symbols decoded in earlier passes):
+
+    LL (3 channels): scalar residuals of a plane predictor, one row per channel
+    for each detail band, coarsest first; for each channel Y, Co, Cg; for each half of a checkerboard
+    of its 2×2 vectors (anchors i+j even, then the rest), split into SPLITS parts by vector row:
+        anchors:     context = bucket(2·parent + 2·colour)
+        non-anchors: context = NB + bucket(cross + 2·parent + 2·colour)
+        then counts[row, symbol] += INC for every symbol of the part (both sides, integers only)
+
+parent: the rounded magnitude of the parent band's coefficient at the vector's place (the child's
+vector grid is the parent's coefficient grid); colour: vector magnitudes of the earlier channels at
+the same place; cross: magnitudes of the 4 anchor neighbours. Magnitudes come from integer tables
+frozen with the codebooks, so encoder and decoder compute the same rows on any machine.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .subband_vq import LEVELS, NC, ORIENTATIONS, vq_class
+
+EDGES = np.array([0.5, 1.5, 2.5, 4.5, 8.5, 16.5])
+NB = len(EDGES) + 1          # activity buckets
+SUB = 2 * NB                 # contexts per (band, channel): anchors, non-anchors
+ESC = 17                     # scalar magnitudes 0..16 are symbols, 17 escapes to Exp-Golomb
+K_MAG = ESC + 1
+MAX_EXP = 24                 # Exp-Golomb exponent bound: |q| < 17 + 2^25
+PRIOR_TOTAL = 1 << 16        # each trained row sums to about this
+PRIOR_WEIGHT = 32            # a trained row is worth this many symbols against the image's own counts
+INC = PRIOR_TOTAL // PRIOR_WEIGHT
+SPLITS = 2                   # parts per checkerboard half, so later parts adapt to earlier ones
+N_ROWS = 3 * 3 * LEVELS * SUB
+MAG_CAP = 255                # magnitudes saturate here in contexts (buckets stop at 16.5 anyway)
+
+
+@dataclass(frozen=True)
+class Band:
+    level: int
+    orientation: str      # "LL" for the coarsest low-pass band
+    shape: tuple          # (h, w) coefficients in this tile
+    parent: int | None    # index of the parent band in the tile's band list
+
+
+def tile_bands(th: int, tw: int) -> list[Band]:
+    """Bands of a th×tw-pixel tile (multiples of 2^(LEVELS+1)), coarsest first, LL at index 0."""
+    out = [Band(LEVELS, "LL", (th >> LEVELS, tw >> LEVELS), None)]
+    for j in range(LEVELS, 0, -1):
+        for o in ORIENTATIONS:
+            parent = None if j == LEVELS else 1 + 3 * (LEVELS - j - 1) + ORIENTATIONS.index(o)
+            out.append(Band(j, o, (th >> j, tw >> j), parent))
+    return out
+
+
+@dataclass
+class TileIndices:
+    """What one tile sends: LL scalar indices, and per detail band its vector indices and escapes."""
+    ll: np.ndarray            # (3,h,w) int64
+    idx: list                 # per detail band (3,h/2,w/2) int64 in 0..NC
+    escq: list                # per detail band (3,h/2,w/2,4) int64, zero where not escaped
+
+
+def bucket(m: np.ndarray) -> np.ndarray:
+    return np.digitize(m, EDGES)
+
+
+def checkerboard(h: int, w: int) -> np.ndarray:
+    return np.add.outer(np.arange(h), np.arange(w)) % 2 == 0
+
+
+def cross_sum(a: np.ndarray) -> np.ndarray:
+    """Sum of the up/down/left/right neighbours inside the array (zero beyond its edges)."""
+    p = np.pad(a, 1)
+    return p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]
+
+
+def ll_residual(q: np.ndarray) -> np.ndarray:
+    """(…,h,w) → plane-prediction residual q − left − up + up-left (zero beyond the edges)."""
+    p = np.pad(q, [(0, 0)] * (q.ndim - 2) + [(1, 0), (1, 0)])
+    return p[..., 1:, 1:] - p[..., 1:, :-1] - p[..., :-1, 1:] + p[..., :-1, :-1]
+
+
+def ll_from_residual(r: np.ndarray) -> np.ndarray:
+    return np.cumsum(np.cumsum(r, -1), -2)
+
+
+class Counts:
+    """The adaptive integer tables of one tile: trained priors plus INC per symbol coded so far."""
+
+    def __init__(self, priors: dict):
+        self.t = {k: v.copy() for k, v in priors.items()}  # "vec" (N_ROWS,NC+1), "mag" (N_ROWS,K_MAG), "ll" (3,K_MAG)
+
+    def rows(self, which: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The coder's float64 table restricted to the rows used, and the rows renumbered into it."""
+        used, local = np.unique(rows, return_inverse=True)
+        return np.ascontiguousarray(self.t[which][used], dtype=np.float64), local.reshape(-1)
+
+    def bits(self, which: str, rows: np.ndarray) -> np.ndarray:
+        """(n,K) code lengths of every symbol under each symbol's current row (for encoder decisions)."""
+        c = self.t[which][rows].astype(np.float64)
+        return np.log2(c.sum(-1, keepdims=True)) - np.log2(c)
+
+    def add(self, which: str, rows: np.ndarray, symbols: np.ndarray) -> None:
+        np.add.at(self.t[which], (rows, symbols), INC)
+
+
+def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass) -> Counts:
+    """Run one tile's passes in decode order.
+
+    visit_ll(counts) → (3,h,w) LL indices; visit_pass(b, ch, part, rows, counts) → (idx (n,), escq (n,4))
+    for the vectors of band b, channel ch selected by the bool mask part (hv,wv), with table rows (n,).
+    cmag (N_CLASSES, NC, 4) int: rounded magnitudes of the codewords. Returns the final counts."""
+    counts = Counts(priors)
+    visit_ll(counts)
+    coeff_mag = {}
+    for b, band in enumerate(bands[1:], start=1):
+        hv, wv = band.shape[0] // 2, band.shape[1] // 2
+        parent = coeff_mag[band.parent] if band.parent is not None else np.zeros((3, hv, wv), np.int64)
+        anchor = checkerboard(hv, wv)
+        part_of = (np.arange(hv) * SPLITS // max(hv, 1))[:, None]
+        vmag = np.zeros((3, hv, wv), np.int64)
+        mags = np.zeros((3, hv, wv, 4), np.int64)
+        for ch in range(3):
+            colour = vmag[:ch].sum(0)
+            base = 2 * parent[ch] + 2 * colour
+            for half in (anchor, ~anchor):
+                for k in range(SPLITS):
+                    part = half & (part_of == k)
+                    if not part.any():
+                        continue
+                    if half is anchor:
+                        sub = bucket(base[part])
+                    else:
+                        sub = NB + bucket(cross_sum(vmag[ch] * anchor)[part] + base[part])
+                    rows = ((b - 1) * 3 + ch) * SUB + sub
+                    idx, escq = visit_pass(b, ch, part, rows, counts)
+                    counts.add("vec", rows, idx)
+                    esc = idx == NC
+                    if esc.any():
+                        counts.add("mag", np.repeat(rows[esc], 4), np.minimum(np.abs(escq[esc]), ESC).ravel())
+                    cls = vq_class(band.level, band.orientation, ch)
+                    m = np.where(esc[:, None], np.minimum(np.abs(escq), MAG_CAP), cmag[cls][np.minimum(idx, NC - 1)])
+                    mags[ch][part] = m
+                    vmag[ch][part] = m.sum(-1)
+        coeff_mag[b] = np.minimum(mags.reshape(3, hv, wv, 2, 2).swapaxes(2, 3).reshape(3, 2 * hv, 2 * wv), MAG_CAP)
+    return counts

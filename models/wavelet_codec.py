@@ -1,0 +1,192 @@
+"""Shannon-AE v2: lifting wavelet + ECVQ of 2×2 subband blocks + checkerboard/parent/colour contexts."""
+import copy
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from .subband_context import (ESC, K_MAG, MAX_EXP, N_ROWS, PRIOR_TOTAL, SUB, TileIndices, tile_bands, walk)
+from .subband_vq import LEVELS, NC, SubbandVQ, blocks, dequant, grid_index, quant, unblocks, vq_class
+from .wavelet import WaveletTransform
+
+TILE = 256                  # tile side in pixels: contexts and counts never cross a tile's edge
+ALIGN = 2 << LEVELS         # images are padded (edge replication) to multiples of this
+STEP_SCALE = 64             # step = 2^(code / STEP_SCALE) / 4: the header's u16 step code
+LMBDA = 0.12                # RD trade-off of the encoder, in step² per bit (2 ln2 / 12 ≈ 0.116 for a uniform quantiser)
+
+
+def step_from_code(code: int) -> float:
+    return 2.0 ** (code / STEP_SCALE) / 4
+
+
+def code_from_step(step: float) -> int:
+    return int(round(STEP_SCALE * math.log2(4 * step)))
+
+
+def eg_bits(m: np.ndarray) -> np.ndarray:
+    """Bits of the Exp-Golomb tail of magnitudes m ≥ ESC (zero below): the exponent, then its bits."""
+    e = np.maximum(m - ESC, 0)
+    return np.where(m >= ESC, math.log2(MAX_EXP + 1) + np.floor(np.log2(e + 1)), 0.0)
+
+
+class WaveletCodec(nn.Module):
+    """One model for every rate (the step is a per-image number); `forward` trains, `encode`/`decode` code.
+
+        x (H,W,3) ─ pad to 64 ─ colour + 5-level CDF 9/7 lifting (+ learned corrections) ─► y
+          ─ ÷ step, per 256×256 tile, in decode order (models.subband_context):
+              LL: q = round(u)                     ─► TileIndices.ll
+              details: 2×2 blocks u ─ argmin ‖u − c‖² + λ·bits(row) ─► TileIndices.idx (+ escq)
+                       bits(row) from the tile's adaptive counts: frozen priors + INC per symbol
+        decode: indices ─ codewords / dequant ─ × step ─ synthesis ─ crop ─► x̂ (H,W,3) uint8
+
+    `mode` "vq" is the ECVQ codec; "scalar" keeps the scalar dead-zone quantiser (grid codewords, no RD
+    choice) through the same contexts and coder. `freeze()` turns the design statistics (stat_*) into
+    the integer priors and the codewords' integer magnitudes once.
+    """
+
+    def __init__(self, hidden: int = 0, mode: str = "vq", lmbda: float = LMBDA, tile: int = TILE):
+        super().__init__()
+        if mode not in ("vq", "scalar") or tile % ALIGN:
+            raise ValueError("mode must be vq or scalar, tile a multiple of 64")
+        self.mode, self.lmbda, self.tile = mode, lmbda, tile
+        self.transform = WaveletTransform(LEVELS, hidden)
+        self.vq = SubbandVQ()
+        for name, k in (("vec", NC + 1), ("mag", K_MAG)):
+            self.register_buffer(f"stat_{name}", torch.zeros(N_ROWS, k, dtype=torch.float64))
+            self.register_buffer(f"prior_{name}", torch.ones(N_ROWS, k, dtype=torch.int64))
+        self.register_buffer("stat_ll", torch.zeros(3, K_MAG, dtype=torch.float64))
+        self.register_buffer("prior_ll", torch.ones(3, K_MAG, dtype=torch.int64))
+        self.register_buffer("cmag", torch.zeros(self.vq.codebooks.shape, dtype=torch.int64))
+        self._coding = None  # float64 copy of the transform for coding
+
+    # -- integer tables -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def freeze(self) -> None:
+        """Design statistics → integer priors (rows ≈ PRIOR_TOTAL, every entry ≥ 1); codewords → magnitudes."""
+        for name in ("vec", "mag", "ll"):
+            s = getattr(self, f"stat_{name}").numpy()
+            K = s.shape[-1]
+            g = s.reshape(-1, SUB if name != "ll" else 3, K)
+            marginal = (g.sum(1, keepdims=True) + 0.5) / (g.sum((1, 2), keepdims=True) + K / 2)
+            p = (g + 2 * marginal) / (g.sum(-1, keepdims=True) + 2)
+            f = np.floor(p * (PRIOR_TOTAL - K)).astype(np.int64) + 1
+            getattr(self, f"prior_{name}").copy_(torch.from_numpy(f.reshape(s.shape)))
+        self.cmag.copy_(torch.from_numpy(np.floor(np.abs(self.vq.books()) + 0.5).astype(np.int64)))
+        self._coding = None
+
+    def priors(self) -> dict:
+        return {"vec": self.prior_vec.numpy(), "mag": self.prior_mag.numpy(), "ll": self.prior_ll.numpy()}
+
+    # -- pixels ⇄ coefficients --------------------------------------------------------------------
+    def _coder_transform(self) -> WaveletTransform:
+        if self._coding is None:
+            self._coding = copy.deepcopy(self.transform).double().eval()
+        return self._coding
+
+    @torch.no_grad()
+    def analysis(self, rgb: np.ndarray) -> np.ndarray:
+        """(H,W,3) uint8 → y (3,Hp,Wp) float64, the image edge-padded to multiples of ALIGN."""
+        H, W, _ = rgb.shape
+        Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
+        x = np.pad(rgb, ((0, Hp - H), (0, Wp - W), (0, 0)), mode="edge").transpose(2, 0, 1)
+        return self._coder_transform()(torch.from_numpy(x.astype(np.float64))[None])[0].numpy()
+
+    @torch.no_grad()
+    def synthesis(self, y: np.ndarray, H: int, W: int) -> np.ndarray:
+        x = self._coder_transform().inverse(torch.from_numpy(y)[None])[0].numpy()
+        return np.clip(np.round(x[:, :H, :W]), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+
+    def tiles(self, H: int, W: int) -> list[tuple]:
+        """(py, px, th, tw) of every tile of the padded image, row-major."""
+        Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
+        return [(py, px, min(self.tile, Hp - py), min(self.tile, Wp - px))
+                for py in range(0, Hp, self.tile) for px in range(0, Wp, self.tile)]
+
+    @staticmethod
+    def band_slices(Hp: int, Wp: int, tile: tuple) -> list[tuple]:
+        """(rows, cols) in the Mallat layout of every band of one tile, in tile_bands order."""
+        py, px, th, tw = tile
+        out = []
+        for b in tile_bands(th, tw):
+            j = b.level
+            r0 = (Hp >> j) if b.orientation in ("LH", "HH") else 0
+            c0 = (Wp >> j) if b.orientation in ("HL", "HH") else 0
+            out.append((slice(r0 + (py >> j), r0 + ((py + th) >> j)), slice(c0 + (px >> j), c0 + ((px + tw) >> j))))
+        return out
+
+    # -- coefficients ⇄ indices --------------------------------------------------------------------
+    def _choose(self, cls: int, u: np.ndarray, rows: np.ndarray, counts) -> tuple[np.ndarray, np.ndarray]:
+        """RD choice of blocks u (n,4) under their real rows: ‖u − c‖² + λ·bits, escape included."""
+        q = quant(u)
+        if self.mode == "scalar":
+            idx = grid_index(q)
+        else:
+            m = np.abs(q)
+            mag_bits = np.take_along_axis(counts.bits("mag", rows), np.minimum(m, ESC), -1).sum(-1)
+            esc_bits = mag_bits + (m > 0).sum(-1) + eg_bits(m).sum(-1)
+            vec_bits = counts.bits("vec", rows)
+            cost = self.vq.distortions(cls, u) + self.lmbda * vec_bits[:, :NC]
+            esc_cost = ((u - dequant(q)) ** 2).sum(-1) + self.lmbda * (vec_bits[:, NC] + esc_bits)
+            idx = np.where(esc_cost < cost.min(-1), NC, cost.argmin(-1))
+            # an escape must not reconstruct onto a codeword: each reconstruction has one index
+            esc = np.flatnonzero(idx == NC)
+            if esc.size:
+                onto = self.vq.distortions(cls, dequant(q[esc])).min(-1) == 0
+                idx[esc[onto]] = cost[esc[onto]].argmin(-1)
+        return idx, np.where((idx == NC)[:, None], q, 0)
+
+    def encode_tile(self, u_bands: list, bands: list, collect=None) -> TileIndices:
+        """u_bands: the tile's bands of y/step (tile_bands order) → TileIndices; `collect(b, ch, u,
+        idx, rows)` sees every decision (for the design)."""
+        out = TileIndices(np.rint(u_bands[0]).astype(np.int64), [], [])
+        for band in bands[1:]:
+            hv, wv = band.shape[0] // 2, band.shape[1] // 2
+            out.idx.append(np.zeros((3, hv, wv), np.int64))
+            out.escq.append(np.zeros((3, hv, wv, 4), np.int64))
+        vec = [None] + [blocks(u) for u in u_bands[1:]]
+
+        def visit_pass(b, ch, part, rows, counts):
+            u = vec[b][ch][part]
+            idx, escq = self._choose(vq_class(bands[b].level, bands[b].orientation, ch), u, rows, counts)
+            out.idx[b - 1][ch][part], out.escq[b - 1][ch][part] = idx, escq
+            if collect:
+                collect(b, ch, u, idx, rows, escq)
+            return idx, escq
+
+        walk(bands, self.priors(), self.cmag.numpy(), lambda counts: out.ll, visit_pass)
+        return out
+
+    def dequantise_tile(self, t: TileIndices, bands: list) -> list:
+        """TileIndices → the tile's bands of ŷ/step (LL as is, blocks from codewords or escapes)."""
+        out = [t.ll.astype(np.float64)]
+        for b, band in enumerate(bands[1:]):
+            rec = np.stack([self.vq.lookup(vq_class(band.level, band.orientation, ch), t.idx[b][ch], t.escq[b][ch])
+                            for ch in range(3)])
+            out.append(unblocks(rec))
+        return out
+
+    def encode(self, rgb: np.ndarray, step: float, collect=None) -> list[TileIndices]:
+        """(H,W,3) uint8 → one TileIndices per tile (row-major)."""
+        y = self.analysis(rgb) / step
+        Hp, Wp = y.shape[1:]
+        out = []
+        for tile in self.tiles(*rgb.shape[:2]):
+            bands = tile_bands(tile[2], tile[3])
+            out.append(self.encode_tile([y[:, r, c] for r, c in self.band_slices(Hp, Wp, tile)], bands, collect))
+        return out
+
+    def decode(self, tiles: list, H: int, W: int, step: float) -> np.ndarray:
+        """One TileIndices per tile → (H,W,3) uint8."""
+        Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
+        y = np.zeros((3, Hp, Wp))
+        for tile, t in zip(self.tiles(H, W), tiles):
+            for (r, c), band in zip(self.band_slices(Hp, Wp, tile), self.dequantise_tile(t, tile_bands(tile[2], tile[3]))):
+                y[:, r, c] = band * step
+        return self.synthesis(y, H, W)
+
+    def forward(self, x: torch.Tensor, step: float) -> dict:
+        """Training: x (B,3,H,W) in [0,1], H and W multiples of 64 → {x_hat, bits, bpp, mse, loss}."""
+        from .wavelet_rate import rate_distortion
+        return rate_distortion(self, x, step)
+

@@ -1,0 +1,152 @@
+"""The wavelet codec: exact index ⇄ byte round trips, thread-independent pixels, the VQ invariant,
+identical count tables on both sides, corrupt payloads refused, and a training step that lowers the loss."""
+import numpy as np
+import pytest
+import torch
+
+from ibc.codec import subband_tiles
+from ibc.codec.errors import CodecError
+from ibc.codec.subband_tiles import decode_image, encode_image
+from ibc.models import subband_context
+from ibc.models.subband_context import tile_bands
+from ibc.models.subband_vq import NC, vq_class
+from ibc.models.wavelet_codec import WaveletCodec, code_from_step, step_from_code
+from ibc.models.wavelet_design import design
+
+
+def photo_like(h: int, w: int, seed: int) -> np.ndarray:
+    """Smooth shapes, edges and some texture: statistics closer to photographs than white noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w] / max(h, w)
+    img = np.zeros((h, w, 3))
+    for _ in range(6):
+        cy, cx, r = rng.random(3)
+        img += (np.hypot(yy - cy, xx - cx) < r * 0.5)[..., None] * rng.uniform(-80, 80, 3)
+    img += 120 + 40 * np.sin(6 * xx + rng.random() * 6)[..., None] + rng.normal(0, 6, (h, w, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def models():
+    train = [photo_like(128, 192, s) for s in range(3)]
+    out = {}
+    for mode in ("vq", "scalar"):
+        m = WaveletCodec(mode=mode, tile=128)
+        design(m, train, (12.0, 40.0), rounds=1)
+        out[mode] = m
+    return out
+
+
+def same(a, b) -> bool:
+    return (np.array_equal(a.ll, b.ll) and all(np.array_equal(i, j) for i, j in zip(a.idx, b.idx))
+            and all(np.array_equal(i, j) for i, j in zip(a.escq, b.escq)))
+
+
+@pytest.mark.parametrize("shape", [(200, 130), (1, 1), (3, 1500), (64, 64), (77, 300)])
+@pytest.mark.parametrize("mode", ["vq", "scalar"])
+def test_round_trip_is_exact(models, mode, shape):
+    m = models[mode]
+    for rgb in (photo_like(*shape, 7), np.random.default_rng(1).integers(0, 256, shape + (3,), dtype=np.uint8)):
+        for step in (3.0, 25.0):
+            tiles = m.encode(rgb, step)
+            payloads = encode_image(m, tiles, *shape)
+            back = decode_image(m, payloads, *shape)
+            assert all(same(a, b) for a, b in zip(tiles, back))
+            x_hat = m.decode(back, *shape, step)
+            assert x_hat.shape == shape + (3,) and x_hat.dtype == np.uint8
+
+
+def test_large_coefficients_escape_exactly(models):
+    """A tiny step makes huge scalar indices (Exp-Golomb tails) in LL and in escaped blocks."""
+    rgb = np.random.default_rng(2).integers(0, 256, (64, 128, 3), dtype=np.uint8)
+    m = models["vq"]
+    tiles = m.encode(rgb, 0.05)
+    assert max(np.abs(t.ll).max() for t in tiles) > 10000
+    assert all(same(a, b) for a, b in zip(tiles, decode_image(m, encode_image(m, tiles, 64, 128), 64, 128)))
+    assert np.abs(m.decode(tiles, 64, 128, 0.05).astype(int) - rgb).max() <= 1
+
+
+def test_pixels_do_not_depend_on_the_thread_count(models):
+    m, rgb = models["vq"], photo_like(300, 260, 3)
+    payloads = encode_image(m, m.encode(rgb, 10.0), 300, 260)
+    before = torch.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 4):
+            torch.set_num_threads(n)
+            outs.append(m.decode(decode_image(m, payloads, 300, 260), 300, 260, 10.0))
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(outs[0], outs[1])
+
+
+def test_encoder_and_decoder_rebuild_identical_counts(models, monkeypatch):
+    m, rgb = models["vq"], photo_like(128, 128, 4)
+    finals = []
+    real_walk = subband_context.walk
+
+    def spy(*args):
+        counts = real_walk(*args)
+        finals.append({k: v.copy() for k, v in counts.t.items()})
+        return counts
+
+    monkeypatch.setattr(subband_tiles, "walk", spy)
+    (tile,) = m.encode(rgb, 8.0)
+    payloads = encode_image(m, [tile], 128, 128)
+    decode_image(m, payloads, 128, 128)
+    enc, dec = finals
+    assert all(np.array_equal(enc[k], dec[k]) for k in enc)
+    assert any((enc[k] != m.priors()[k]).any() for k in enc)  # the counts really adapted
+
+
+def test_requantising_the_reconstruction_gives_the_indices(models):
+    """z_q == lookup(indices), and nearest-neighbour re-quantisation of z_q returns the same indices."""
+    m = models["vq"]
+    (tile,) = m.encode(photo_like(128, 128, 5), 6.0)
+    bands = tile_bands(128, 128)
+    z_q = m.dequantise_tile(tile, bands)
+    assert np.array_equal(z_q[0], tile.ll)
+    from ibc.models.subband_vq import blocks
+    for b, band in enumerate(bands[1:]):
+        for ch in range(3):
+            cls = vq_class(band.level, band.orientation, ch)
+            v = blocks(z_q[b + 1][ch]).reshape(-1, 4)
+            assert np.array_equal(v, m.vq.lookup(cls, tile.idx[b][ch], tile.escq[b][ch]).reshape(-1, 4))
+            idx, escq = m.vq.requantise(cls, v)
+            assert np.array_equal(idx, tile.idx[b][ch].ravel())
+            assert np.array_equal(escq, tile.escq[b][ch].reshape(-1, 4))
+    assert any((t < NC).any() and (t == NC).any() for t in tile.idx)
+
+
+def test_corrupt_payloads_are_refused(models):
+    """Truncated, extended, altered or foreign payloads. (One appended word can vanish into the range
+    decoder's look-ahead; the container's chunk length and CRC refuse that one.)"""
+    m, rgb = models["vq"], photo_like(128, 128, 6)
+    (payload,) = encode_image(m, m.encode(rgb, 8.0), 128, 128)
+    bad = [payload[:-8], payload[:len(payload) // 8 * 4], payload[:-1], payload + b"\x01", payload + b"\x7f\x01\x02\x03\x04\x05\x06\x07",
+           payload[:8] + bytes(b ^ 0x5A for b in payload[8:]), b""]
+    for p in bad:
+        with pytest.raises(CodecError):
+            decode_image(m, [p], 128, 128)
+    with pytest.raises(CodecError):
+        decode_image(m, [payload, payload], 128, 128)
+
+
+def test_step_code_round_trips():
+    for code in (0, 100, 317, 900):
+        assert code_from_step(step_from_code(code)) == code
+
+
+def test_one_training_step_lowers_the_loss():
+    torch.manual_seed(0)
+    m = WaveletCodec(hidden=4)
+    design(m, [photo_like(64, 64, 9)], (20.0,), rounds=1)
+    x = torch.from_numpy(np.stack([photo_like(64, 64, s) for s in range(2)])).permute(0, 3, 1, 2).float() / 255
+    params = [p for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=1e-5)
+    first = m(x, 20.0)["loss"]
+    opt.zero_grad()
+    first.backward()
+    opt.step()
+    with torch.no_grad():
+        assert m(x, 20.0)["loss"] < first

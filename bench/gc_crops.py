@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ibc.codec.api import compress, decompress
-from ibc.codec.classical import CODECS
+from ibc.codec.evaluation.classical import CODECS
 from ibc.codec.errors import CodecError
 from ibc.codec.image_io import read_image
 from ibc.codec.metrics import bpp, psnr

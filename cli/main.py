@@ -141,28 +141,34 @@ def _info(args) -> int:
     return 0
 
 
-def _train(args) -> int:
-    from ..codec.train import TrainConfig, train
+GC_LR = 2e-4  # the generative decoder's default learning rate (it starts trained, as the Shannon-AE decoder)
 
+
+def _train(args) -> int:
+    """The arch and mode choose the trainer; the options that name a TrainConfig field set it."""
     gc = args.mode == "gc"
     if gc and (args.arch != "ibc" or args.target_bpp):
         raise _error("--mode gc trains a decoder for the frozen bitstream of a Shannon-AE model: "
                      "it takes neither --arch nor --target-bpp (choose the base with --init)")
-    tcfg = TrainConfig(data=args.data, out=args.out, val=args.val, steps=args.steps, hours=args.hours,
-                       batch=args.batch, crop=args.crop, lr=args.lr or (2e-4 if gc else 1e-3), device=args.device,
-                       threads=args.threads, init=args.init, val_every=args.val_every,
-                       checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, arch=args.arch,
-                       mode=args.mode, gc_levels=args.gc_levels, beta=args.beta, mse_ratio=args.mse_ratio,
-                       beta_gain=args.beta_gain, d_lr_scale=args.d_lr_scale,
-                       adversarial=args.adversarial,
-                       **({"target_bpp": args.target_bpp} if args.target_bpp else {}))
-    ckpt = train(tcfg, resume=args.resume)
+    from ..codec.training.config import TrainConfig
+
+    tcfg = TrainConfig.from_options({**vars(args), "lr": args.lr or (GC_LR if gc else None)})
+    if args.arch != "ibc":
+        from ..codec.training.peer import train_peer
+        ckpt = train_peer(tcfg, resume=args.resume)
+    elif gc:
+        from ..codec.training.generative import train_gc
+        ckpt = train_gc(tcfg, resume=args.resume)
+    else:
+        from ..codec.training.shannon import train_shannon
+        ckpt = train_shannon(tcfg, resume=args.resume)
     print(f"checkpoint: {ckpt}")
     return 0
 
 
 def _export(args) -> int:
-    from ..codec.weights import WEIGHTS_DIR, add_to_manifest, export
+    from ..codec.training.export import export
+    from ..codec.weights import WEIGHTS_DIR, add_to_manifest
 
     out = Path(args.output) if args.output else WEIGHTS_DIR / f"{args.name}.pt"
     if out.exists() and not args.force:
@@ -179,7 +185,7 @@ def _eval(args) -> int:
     if args.lpips or args.fid:
         raise _error("LPIPS and FID are not available: they need local network weights, and ibc downloads none")
     import torch
-    from ..codec.evaluate import evaluate
+    from ..codec.evaluation.evaluate import evaluate
 
     torch.set_num_threads(args.threads)
     report = evaluate(Path(args.folder), args.codec, Path(args.output), levels=args.levels, limit=args.limit,
@@ -193,7 +199,7 @@ def _eval(args) -> int:
 
 def _plot(args) -> int:
     from ..codec.image_io import write_atomic
-    from ..codec.plot import bd_table, load_curves, plot, points_table
+    from ..codec.evaluation.plot import bd_table, load_curves, plot, points_table
 
     curves = load_curves(args.results)
     table = bd_table(curves, args.anchor) + points_table(curves, args.anchor)

@@ -1,4 +1,5 @@
-"""Everything between an image file and bytes: image I/O, the range coder, the .ibc container, the API.
+"""The coding core, everything between an image file and bytes: image I/O, the range coder, the .ibc
+container, tiles, the API and the shipped weights; training/ and evaluation/ build on it.
 
 The names below load on first use, so that importing a light module such as `ibc.codec.bitstream`
 (all `ibc info` needs) does not import torch."""

@@ -1,4 +1,4 @@
-"""Shipped models: the manifest, exporting a checkpoint into frozen weights, and loading by name or hash."""
+"""Shipped models: the manifest, writing frozen weights, and loading them by name or hash."""
 import hashlib
 import json
 from dataclasses import dataclass
@@ -98,28 +98,6 @@ def find_generative(base_sha256: str, weights_dir: Path = WEIGHTS_DIR) -> Loaded
         if entry.get("mode") == "gc" and entry.get("base", {}).get("sha256") == base_sha256:
             return _load((Path(weights_dir) / entry["file"]).resolve())
     return None
-
-
-def export(checkpoint: Path, out: Path, name: str, meta: dict | None = None) -> str:
-    """Freeze a training checkpoint into a weights file; returns its sha256."""
-    from .train import build_model, load_checkpoint  # the loader training itself uses
-    state = load_checkpoint(checkpoint)
-    model = build_model(state)
-    tcfg = state.get("train_config", {})
-    seconds = state.get("train_seconds", 0.0)
-    training = {"steps": state.get("step"), "data": tcfg.get("data"), "batch": tcfg.get("batch"),
-                "crop": tcfg.get("crop"), "target_bpp": tcfg.get("target_bpp"), "device": tcfg.get("device"),
-                "wall_hours": round(seconds / 3600, 2),
-                "cpu_core_hours": round(seconds * tcfg.get("threads", 1) / 3600, 2)}
-    base = state.get("base") or state.get("meta", {}).get("base")  # from a gc checkpoint or gc weights
-    if "train_config" not in state and "training" in state.get("meta", {}):  # re-exporting weights
-        training = state["meta"]["training"]
-    elif base:
-        training.update(gc_levels=tcfg.get("gc_levels"), mse_ratio=tcfg.get("mse_ratio"),
-                        adversarial=tcfg.get("adversarial"), beta=state.get("beta"))
-    if base:  # a generative model: it decodes the files of the Shannon-AE weights it was built on
-        meta = {"base": base, **(meta or {})}
-    return save_weights(model, out, name, {"training": training, **(meta or {})})
 
 
 def add_to_manifest(path: Path, meta: dict, default: bool = False, weights_dir: Path = WEIGHTS_DIR) -> dict:

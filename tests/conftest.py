@@ -72,7 +72,7 @@ def tiny(tiny_weights):
 def tiny_gc_model(base: CodecModel, seed: int = 0) -> CodecModel:
     """A tiny generative model on `base` whose noise branches are random rather than zero (as if trained),
     so that the noise u visibly changes the pixels."""
-    from ibc.codec.train_gc import gc_model
+    from ibc.codec.training.generative import gc_model
     torch.manual_seed(seed)
     model = gc_model(base, noise_channels=2, pixel_noise=1, texture=4, gc_levels=2)
     with torch.no_grad():

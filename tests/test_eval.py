@@ -5,7 +5,7 @@ import json
 import pytest
 from PIL import Image
 
-import ibc.codec.evaluate as evaluate
+import ibc.codec.evaluation.evaluate as evaluate
 
 from conftest import natural_like, one_line_error, run
 
@@ -180,7 +180,7 @@ def test_gc_realism_sweep(small, tiny_weights, tiny_gc_weights, tmp_path, monkey
 
 
 def test_plot_realism_sweep(small, tiny_weights, tiny_gc_weights, tmp_path, capsys):
-    from ibc.codec.plot import load_curves, sweeps
+    from ibc.codec.evaluation.plot import load_curves, sweeps
 
     out = tmp_path / "gc.json"
     assert run("eval", small, "--codec", f"ibc:{tiny_gc_weights}", "--realism", "0", "0.5", "1", "-o", out) == 0

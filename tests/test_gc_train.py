@@ -7,9 +7,10 @@ import torch
 
 from ibc.codec.api import compress, decode
 from ibc.codec.errors import CodecError
-from ibc.codec.train import TrainConfig, train
-from ibc.codec.train_gc import gc_model, steer_beta
-from ibc.codec.weights import _load, export
+from ibc.codec.training.config import TrainConfig
+from ibc.codec.training.export import export
+from ibc.codec.training.generative import gc_model, steer_beta, train_gc
+from ibc.codec.weights import _load
 from ibc.models import ModelConfig
 from ibc.models.discriminator import Discriminator
 from ibc.models.generator import seeded_noise
@@ -104,14 +105,14 @@ def test_beta_steering_moves_the_right_way():
 
 def gc_config(photos, out, init, **kw):
     return TrainConfig(**{**dict(data=str(photos), out=str(out), batch=4, crop=32, steps=3, val_every=2,
-                                 log_every=1, warmup=1, lr=1e-3, mode="gc", init=str(init), gc_levels=2,
+                                 log_every=1, warmup=1, lr=1e-3, init=str(init), gc_levels=2,
                                  noise_channels=2, pixel_noise=1, texture=4), **kw})
 
 
 def test_gc_training_resumes_and_exports_weights_that_share_the_bitstream(photos, tmp_path, tiny_weights, tiny,
                                                                           one_thread):
-    ckpt = train(gc_config(photos, tmp_path / "run", tiny_weights, steps=2))
-    ckpt = train(gc_config(photos, tmp_path / "run", tiny_weights, steps=3, beta=7.0, beta_gain=0.0),
+    ckpt = train_gc(gc_config(photos, tmp_path / "run", tiny_weights, steps=2))
+    ckpt = train_gc(gc_config(photos, tmp_path / "run", tiny_weights, steps=3, beta=7.0, beta_gain=0.0),
                  resume=str(ckpt))
     state = torch.load(ckpt, weights_only=False)
     assert state["step"] == 3 and state["base"]["sha256"] == tiny.sha256
@@ -139,4 +140,4 @@ def test_gc_training_resumes_and_exports_weights_that_share_the_bitstream(photos
 
 def test_gc_training_refuses_a_gc_base(photos, tmp_path, tiny_gc_weights, one_thread):
     with pytest.raises(CodecError, match="Shannon-AE base"):
-        train(gc_config(photos, tmp_path / "bad", tiny_gc_weights))
+        train_gc(gc_config(photos, tmp_path / "bad", tiny_gc_weights))

@@ -66,8 +66,9 @@ def test_decompress_verbose_tells_what_compress_verbose_does(tmp_path, tiny_weig
 
 
 def test_train_says_what_its_set_up_does(photos, tmp_path, capsys):
-    from ibc.codec.train import TrainConfig, train
-    train(TrainConfig(data=str(photos), out=str(tmp_path / "run"), batch=2, crop=32, steps=1, val_every=10 ** 6,
+    from ibc.codec.training.config import TrainConfig
+    from ibc.codec.training.shannon import train_shannon
+    train_shannon(TrainConfig(data=str(photos), out=str(tmp_path / "run"), batch=2, crop=32, steps=1, val_every=10 ** 6,
                       target_bpp=[0.5, 1.0, 2.0, 3.0, 4.0], warmup=1))
     err = capsys.readouterr().err
     assert "reading 5 training image(s)" in err and "validation: 1 image(s)" in err and "img0.png" in err

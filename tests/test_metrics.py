@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from ibc.codec.metrics import SlicedWasserstein, bpp, db, ms_ssim, psnr
-from ibc.codec.plot import bd_rate
+from ibc.codec.evaluation.plot import bd_rate
 
 from conftest import natural_like
 
@@ -80,7 +80,7 @@ def test_bd_rate():
 
 
 def test_anchor_psnr_is_interpolated_in_log_rate():
-    from ibc.codec.plot import anchor_psnr_at, points_table
+    from ibc.codec.evaluation.plot import anchor_psnr_at, points_table
     anchor = {"codec": "jpeg", "label": "JPEG", "points": [{"bpp": 0.1, "psnr": 20.0}, {"bpp": 1.0, "psnr": 30.0}]}
     assert anchor_psnr_at(anchor, 0.1 ** 0.5) == pytest.approx(25.0)
     assert anchor_psnr_at(anchor, 2.0) is None  # outside the anchor's range: no extrapolation

@@ -1,6 +1,6 @@
 import torch
 
-from ibc.codec.train import make_optimizer
+from ibc.codec.training.shannon import make_optimizer
 from ibc.models import CodecModel
 from ibc.models.entropy import FREQ_TOTAL, contexts
 from ibc.models.losses import distortion_C, shannon_ae_loss

@@ -11,11 +11,12 @@ import numpy as np
 import PIL
 from PIL import Image, features
 
-from .errors import CodecError
+from ..errors import CodecError
+from .codecs import OneDecoder
 
 
 @dataclass(frozen=True)
-class Classical:
+class Classical(OneDecoder):
     """A Pillow format and the keyword arguments one quality setting maps to."""
     name: str
     label: str

@@ -6,8 +6,8 @@ the whole set at once. Cache lines are keyed by codec identity (model hash or Pi
 image content, so changed weights or images are never served stale results.
 
 A generative (gc) model is also swept over its decoder's realism A (`--realism`): the file of a level does not
-depend on A, so each image is encoded once per level and decoded once per A; every A is its own series
-("ibc-gc (NAME) A=0.5"), and its cache keys add A and the decoder seed.
+depend on A, so each image is encoded once per level, range-decoded once and rendered once per A; every A is
+its own series ("ibc-gc (NAME) A=0.5"), and its cache keys add A and the decoder seed.
 """
 import csv
 import hashlib
@@ -15,63 +15,30 @@ import io
 import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..dataset import list_images
+from ..errors import CodecError
+from ..image_io import read_image, write_atomic
+from ..metrics import SlicedWasserstein, bpp, db, ms_ssim, psnr
 from .classical import CODECS
-from .dataset import list_images
-from .errors import CodecError
-from .image_io import read_image, write_atomic
-from .metrics import SlicedWasserstein, bpp, db, ms_ssim, psnr
+from .codecs import Coder, IbcCoder
 
 DEFAULT_CODECS = ("ibc", "jpeg", "webp", "avif", "jpeg2000")
 SWD = {"patches": 2048, "repeats": 4, "directions": 128, "seed": 0}  # 2048 patches per image and level
 SUMMARY = ("bpp", "psnr", "ms_ssim", "ms_ssim_db", "swd", "encode_s", "decode_s")
 
 
-@dataclass(frozen=True)
-class IbcCoder:
-    """The learned codec behind the same interface as the Pillow codecs; settings are quality levels.
-    A gc model also has `realisms`, the decoder blends A it is evaluated at (one series each), and a seed."""
-    lm: object
-    sweep: tuple
-    realisms: tuple = (None,)
-    seed: int = 0
-
-    @property
-    def gc(self) -> bool:
-        return self.lm.model.cfg.mode == "gc"
-
-    @property
-    def name(self) -> str:
-        return f"ibc-gc:{self.lm.name}" if self.gc else f"ibc:{self.lm.name}"
-
-    @property
-    def label(self) -> str:
-        return f"ibc-gc ({self.lm.name})" if self.gc else f"ibc ({self.lm.name})"
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}@{self.lm.sha256[:16]}"
-
-    def encode(self, rgb: np.ndarray, level: int) -> bytes:
-        from .api import compress
-        return compress(rgb, self.lm, level=level, seed=self.seed)
-
-    def decode(self, data: bytes, realism: float | None = None) -> np.ndarray:
-        from .api import decompress
-        return decompress(data, self.lm, realism=realism)
-
-
-def make_coder(spec: str, levels: list[int] | None = None, realisms: list[float] | None = None, seed: int = 0):
+def make_coder(spec: str, levels: list[int] | None = None, realisms: list[float] | None = None,
+               seed: int = 0) -> Coder:
     """`ibc`, `ibc:MODEL` (name or path) or a Pillow codec name → a coder with a default sweep. A gc model
     runs its levels 1..gc_levels at each of `realisms` (default: A = 1, its own decoder)."""
     kind, _, model = spec.partition(":")
     if kind == "ibc":
-        from .api import top_level
-        from .weights import load_model
+        from ..api import top_level
+        from ..weights import load_model
         lm = load_model(model or None)
         top = top_level(lm)
         bad = [L for L in levels or [] if not 1 <= L <= top]
@@ -112,17 +79,14 @@ class Cache:
             f.write(json.dumps({"key": key, "value": value}) + "\n")
 
 
-def _code(coder, rgb: np.ndarray, setting, realisms=(None,)) -> list[tuple[dict, np.ndarray]]:
-    """Compress once for real and decompress once per realism A (None: the codec's only decoder); the
+def _code(coder: Coder, rgb: np.ndarray, setting, realisms=(None,)) -> list[tuple[dict, np.ndarray]]:
+    """Compress once for real and reconstruct at each realism A (None: the codec's only decoder); the
     measurements and the reconstruction of each."""
     t0 = time.perf_counter()
     data = coder.encode(rgb, setting)
     encode_s = time.perf_counter() - t0
     out = []
-    for realism in realisms:
-        t1 = time.perf_counter()
-        recon = coder.decode(data) if realism is None else coder.decode(data, realism)
-        decode_s = time.perf_counter() - t1
+    for recon, decode_s in coder.reconstruct(data, tuple(realisms)):
         if recon.shape != rgb.shape:
             raise CodecError(f"{coder.name} returned a {recon.shape} image for a {rgb.shape} one")
         sim = ms_ssim(rgb, recon)
@@ -202,10 +166,10 @@ def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None
         raise CodecError("--limit must be at least 1")
     if any(not 0 <= a <= 1 for a in realisms or []):
         raise CodecError("--realism values must lie in [0, 1]")
-    from .api import check_seed
+    from ..api import check_seed
     check_seed(seed)
     coders = [make_coder(s, levels, realisms, seed) for s in dict.fromkeys(specs or DEFAULT_CODECS)]
-    if realisms and not any(getattr(c, "gc", False) for c in coders):
+    if realisms and all(c.realisms == (None,) for c in coders):
         raise CodecError("--realism needs a generative model: --codec ibc:MODEL with a gc model")
     paths, images, skipped = _readable(list_images(folder)[:limit], drop_alpha, warn)
     digests = [hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in paths]
@@ -214,10 +178,10 @@ def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None
     swd_params = {"patch": SlicedWasserstein.PATCH, "min_side": SlicedWasserstein.MIN_SIDE, **SWD}
 
     results = []
-    total = sum(len(c.sweep) * len(getattr(c, "realisms", (None,))) for c in coders) * len(images)
+    total = sum(len(c.sweep) * len(c.realisms) for c in coders) * len(images)
     with tqdm(total=total, unit="image", disable=None, dynamic_ncols=True) as bar:
         for coder in coders:
-            variants = getattr(coder, "realisms", (None,))
+            variants = coder.realisms
             for setting in coder.sweep:
                 bar.set_description(f"{coder.name} {setting}")
                 set_keys = {a: json.dumps([coder.key, setting, digests, swd_params, *_variant(coder, a)])
@@ -256,7 +220,7 @@ def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None
 
 def _record(coders, results: list[dict], dataset: str, images: int) -> None:
     """Write each shipped ibc model's per-level figures into weights/manifest.json."""
-    from .weights import record_figures
+    from ..weights import record_figures
     for coder in coders:
         if isinstance(coder, IbcCoder):
             fields = ("setting", "realism", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "swd")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CodecError
+from ..errors import CodecError
 
 # One colour and marker per codec, the same in every panel and every figure.
 STYLES = {"jpeg": ("tab:blue", "s"), "webp": ("tab:green", "^"), "avif": ("tab:purple", "D"),

@@ -6,26 +6,23 @@ decoder g_θ(ẑ, u) and the discriminator learn. β, the weight of term D, is s
 MSE settles at `mse_ratio` × the Shannon-AE decoder's (≤ 2×, the Blau–Michaeli bound for a perfectly
 realistic decoder).
 """
-import json
 import math
-import signal
-import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from ..models import CodecModel
-from ..models.discriminator import Discriminator
-from ..models.losses import ADVERSARIAL, discriminator_loss, generative_loss, kl_estimate
-
-from .dataset import center_crops
-from .errors import CodecError
-from .metrics import SlicedWasserstein
-from .train import TrainConfig, build_model, load_checkpoint, lr_at, prepare_run, resolve_device
-from .weights import load_model
+from ...models import CodecModel
+from ...models.discriminator import Discriminator
+from ...models.losses import ADVERSARIAL, discriminator_loss, generative_loss, kl_estimate
+from ..dataset import center_crops
+from ..errors import CodecError
+from ..metrics import SlicedWasserstein
+from ..weights import load_model
+from .checkpoint import build_model, load_checkpoint
+from .config import TrainConfig
+from .loop import Figures, Trainer, prepare_run, resolve_device, run
 
 BETA_MIN, BETA_MAX = 1e-3, 1e5  # safety bounds: the steering, not these, sets β
 DIVERSITY_CAP = 3.0  # 8-bit levels of mean difference between two draws beyond which diversity earns nothing
@@ -95,13 +92,93 @@ def validate_gc(model: CodecModel, crops: torch.Tensor, swd: SlicedWasserstein) 
     return result
 
 
+class GenerativeTrainer(Trainer):
+    """The gc model (only its randomized decoder learns), the discriminator, their optimizers and β."""
+    desc = "train gc"
+
+    def __init__(self, tcfg: TrainConfig, model: CodecModel, base: dict, device: torch.device,
+                 val_files: list[Path], resumed: dict | None):
+        self.tcfg, self.model, self.base = tcfg, model, base
+        model.to(device)
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("gen_decoder."))
+        model.eval()  # the frozen parts; the randomized decoder alone trains
+        model.gen_decoder.train()
+        self.disc = Discriminator(model.cfg).to(device)
+        self.opt_g = torch.optim.Adam(model.gen_decoder.parameters(), lr=tcfg.lr, betas=(0.5, 0.9))
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=tcfg.lr, betas=(0.5, 0.9))
+        self.beta, self.ratio = tcfg.beta, tcfg.mse_ratio
+        if resumed:
+            self.disc.load_state_dict(resumed["discriminator"])
+            self.opt_g.load_state_dict(resumed["opt_g"])
+            self.opt_d.load_state_dict(resumed["opt_d"])
+            self.ratio = resumed["mse_ratio_ema"]
+            self.beta = resumed["beta"] if tcfg.beta_gain > 0 else tcfg.beta  # without steering, β is what is asked
+        self.val_crops = center_crops(val_files[:24], min(256, 2 * tcfg.crop)).to(device)
+        self.swd = SlicedWasserstein(list(self.val_crops.mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()))
+        self.amp = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+    def step(self, x, lr, log):
+        model, disc, tcfg = self.model, self.disc, self.tcfg
+        for opt, scale in ((self.opt_g, 1.0), (self.opt_d, tcfg.d_lr_scale)):
+            for g in opt.param_groups:
+                g["lr"] = lr * scale
+        half = x.shape[0] // 2  # each crop twice, with two noise draws: what the diversity term compares
+        levels = torch.randint(1, model.cfg.gc_levels + 1, (half,), device=x.device)
+        z_q, H_Z = code(model, x[:half], levels)  # the frozen encoder runs once per crop
+        x, z_q, H_Z, levels = (torch.cat([t, t]) for t in (x[:half], z_q, H_Z, levels))
+        with torch.no_grad():
+            x_mse = model.decoder(z_q).clamp(0, 1)
+        with torch.autocast(**self.amp):
+            x_hat = model.gen_decoder(z_q, levels, model.gen_decoder.random_noise(z_q))
+            # the discriminator learns to tell x from x̂ (given ẑ) …
+            d_loss = discriminator_loss(disc(x, z_q), disc(x_hat.detach(), z_q), tcfg.adversarial)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        with torch.autocast(**self.amp):
+            # … and the decoder minimises L = H(Ẑ) + λ·C + β·D against it
+            disc.requires_grad_(False)
+            real = [r.detach() for r in disc(x, z_q)] if log else None
+            terms = generative_loss(x_hat, x, disc(x_hat, z_q), H_Z.mean(), tcfg.gc_lmbda, self.beta, tcfg.adversarial)
+            spread = diversity(x_hat[:half], x_hat[half:])
+            terms["loss"] = terms["loss"] - tcfg.diversity * spread.clamp(max=DIVERSITY_CAP)
+            disc.requires_grad_(True)
+        self.opt_g.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.gen_decoder.parameters(), 1.0)
+        self.opt_g.step()
+        with torch.no_grad():
+            mse = (x_hat.float().clamp(0, 1) - x).pow(2).mean() / (x_mse - x).pow(2).mean().clamp(min=1e-10)
+        self.ratio = 0.98 * self.ratio + 0.02 * mse.item()
+        self.beta = steer_beta(self.beta, self.ratio, tcfg.mse_ratio, tcfg.beta_gain)
+        if not log:
+            return None
+        psnr = (10 * torch.log10(1 / (x_hat.float().clamp(0, 1) - x).pow(2).mean())).item()
+        return Figures(
+            {"loss": terms["loss"].item(), "diversity": spread.item(), "H_Z": terms["H_Z"].item(),
+             "C": terms["C"].mean().item(), "D": terms["D"].item(), "KL": kl_estimate(real).item(),
+             "d_loss": d_loss.item(), "beta": self.beta, "mse_ratio": self.ratio, "psnr": psnr},
+            {"C": f"{terms['C'].mean().item():.2f}", "D": f"{terms['D'].item():.3f}", "d_loss": f"{d_loss.item():.3f}",
+             "beta": f"{self.beta:.3f}", "ratio": f"{self.ratio:.2f}", "psnr": f"{psnr:.2f}"})
+
+    def validate(self):
+        return validate_gc(self.model, self.val_crops, self.swd)
+
+    def state(self):
+        return {"config": self.model.cfg.to_dict(), "model": self.model.state_dict(),
+                "discriminator": self.disc.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "beta": self.beta, "mse_ratio_ema": self.ratio, "base": self.base}
+
+
 def train_gc(tcfg: TrainConfig, resume: str | None = None) -> Path:
+    """`ibc train --mode gc`: a randomized decoder for the frozen bitstream of the Shannon-AE weights
+    `tcfg.init` (default: the shipped default model), or the gc checkpoint `resume`."""
     torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
     if tcfg.adversarial not in ADVERSARIAL:
         raise CodecError(f"unknown adversarial loss {tcfg.adversarial!r} ({' or '.join(ADVERSARIAL)})")
     out, images, val_files = prepare_run(tcfg)
-
     state = load_checkpoint(resume) if resume else None
     if state:
         if state["config"].get("mode") != "gc":
@@ -115,103 +192,5 @@ def train_gc(tcfg: TrainConfig, resume: str | None = None) -> Path:
             raise CodecError(f"--gc-levels must lie in 1..{lm.model.cfg.stages}")
         model = gc_model(lm.model, tcfg.noise_channels, tcfg.pixel_noise, tcfg.texture, tcfg.gc_levels)
         base = {"name": lm.name, "sha256": lm.sha256}
-    model.to(device)
-    for name, p in model.named_parameters():
-        p.requires_grad_(name.startswith("gen_decoder."))
-    model.eval()  # the frozen parts; the randomized decoder alone trains
-    model.gen_decoder.train()
-    disc = Discriminator(model.cfg).to(device)
-    opt_g = torch.optim.Adam(model.gen_decoder.parameters(), lr=tcfg.lr, betas=(0.5, 0.9))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=tcfg.lr, betas=(0.5, 0.9))
-    step, beta, ratio, seconds_before = 0, tcfg.beta, tcfg.mse_ratio, 0.0
-    if state:
-        disc.load_state_dict(state["discriminator"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        step, ratio = state["step"], state["mse_ratio_ema"]
-        beta = state["beta"] if tcfg.beta_gain > 0 else tcfg.beta  # without steering, β is what is asked
-        seconds_before = state.get("train_seconds", 0.0)
-
-    val_crops = center_crops(val_files[:24], min(256, 2 * tcfg.crop)).to(device)
-    swd = SlicedWasserstein([im for im in val_crops.mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()])
-    stop = {"now": False}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.update(now=True))
-    ckpt = out / "checkpoint.pt"
-    log = open(out / "log.jsonl", "a")
-    loader = iter(torch.utils.data.DataLoader(images, batch_size=tcfg.batch,
-                                              num_workers=4 if device.type == "cuda" else 0))
-    if state:
-        torch.set_rng_state(state["rng"])
-    started = last_save = time.time()
-
-    def save():
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"config": model.cfg.to_dict(), "model": model.state_dict(), "discriminator": disc.state_dict(),
-                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "beta": beta,
-                    "mse_ratio_ema": ratio, "base": base, "train_config": asdict(tcfg),
-                    "rng": torch.get_rng_state(), "train_seconds": seconds_before + time.time() - started}, tmp)
-        tmp.replace(ckpt)
-
-    bar = tqdm(initial=step, total=tcfg.steps if tcfg.steps < 10 ** 9 else None, desc="train gc", dynamic_ncols=True)
-    amp = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-    while step < tcfg.steps and not stop["now"]:
-        if tcfg.hours and time.time() - started > tcfg.hours * 3600:
-            break
-        for opt, scale in ((opt_g, 1.0), (opt_d, tcfg.d_lr_scale)):
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, tcfg) * scale
-        x = next(loader).to(device)
-        half = x.shape[0] // 2  # each crop twice, with two noise draws: what the diversity term compares
-        levels = torch.randint(1, model.cfg.gc_levels + 1, (half,), device=device)
-        z_q, H_Z = code(model, x[:half], levels)  # the frozen encoder runs once per crop
-        x, z_q, H_Z, levels = (torch.cat([t, t]) for t in (x[:half], z_q, H_Z, levels))
-        with torch.no_grad():
-            x_mse = model.decoder(z_q).clamp(0, 1)
-        with torch.autocast(**amp):
-            x_hat = model.gen_decoder(z_q, levels, model.gen_decoder.random_noise(z_q))
-            # the discriminator learns to tell x from x̂ (given ẑ) …
-            d_loss = discriminator_loss(disc(x, z_q), disc(x_hat.detach(), z_q), tcfg.adversarial)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        with torch.autocast(**amp):
-            # … and the decoder minimises L = H(Ẑ) + λ·C + β·D against it
-            disc.requires_grad_(False)
-            real = [r.detach() for r in disc(x, z_q)] if step % tcfg.log_every == 0 else None
-            terms = generative_loss(x_hat, x, disc(x_hat, z_q), H_Z.mean(), tcfg.gc_lmbda, beta, tcfg.adversarial)
-            spread = diversity(x_hat[:half], x_hat[half:])
-            terms["loss"] = terms["loss"] - tcfg.diversity * spread.clamp(max=DIVERSITY_CAP)
-            disc.requires_grad_(True)
-        opt_g.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.gen_decoder.parameters(), 1.0)
-        opt_g.step()
-        with torch.no_grad():
-            mse = (x_hat.float().clamp(0, 1) - x).pow(2).mean() / (x_mse - x).pow(2).mean().clamp(min=1e-10)
-        ratio = 0.98 * ratio + 0.02 * mse.item()
-        beta = steer_beta(beta, ratio, tcfg.mse_ratio, tcfg.beta_gain)
-        step += 1
-        bar.update(1)
-        if real is not None:
-            psnr = (10 * torch.log10(1 / (x_hat.float().clamp(0, 1) - x).pow(2).mean())).item()
-            bar.set_postfix(C=f"{terms['C'].mean().item():.2f}", D=f"{terms['D'].item():.3f}",
-                            d_loss=f"{d_loss.item():.3f}", beta=f"{beta:.3f}", ratio=f"{ratio:.2f}", psnr=f"{psnr:.2f}")
-            log.write(json.dumps({"step": step, "time": time.time(), "loss": terms["loss"].item(),
-                                  "diversity": spread.item(),
-                                  "H_Z": terms["H_Z"].item(), "C": terms["C"].mean().item(), "D": terms["D"].item(),
-                                  "KL": kl_estimate(real).item(), "d_loss": d_loss.item(), "beta": beta,
-                                  "mse_ratio": ratio, "psnr": psnr}) + "\n")
-            log.flush()
-        if step % tcfg.val_every == 0:
-            v = validate_gc(model, val_crops, swd)
-            log.write(json.dumps({"step": step, "val": v}) + "\n")
-            log.flush()
-            tqdm.write(f"step {step} val " + " ".join(f"{k}={val:.3f}" for k, val in v.items()))
-        if time.time() - last_save > tcfg.checkpoint_minutes * 60:
-            save()
-            last_save = time.time()
-    save()
-    bar.close()
-    log.close()
-    return ckpt
+    trainer = GenerativeTrainer(tcfg, model, base, device, val_files, state)
+    return run(trainer, tcfg, images, out, device, state)

@@ -43,3 +43,19 @@ def test_the_default_model_codes_the_sample_at_its_measured_level(golden):
     rgb = read_image(DATA / "sample.png")
     assert len(golden) * 8 / (rgb.shape[0] * rgb.shape[1]) < MAX_BPP
     assert psnr(rgb, decompress(golden)) > MIN_PSNR
+
+
+# Every level of both shipped models on the sample: the sha256 of each file (gc-rvq5 with seed 42) and of
+# the gc files' pixels at realism 0.5 and 1, chained in that order.
+SHIPPED_SHA256 = "f905d1d7cd99ea7af0a84f5d1f63316d4a9b8b61780ebba184623d324b8a1fa2"
+
+
+def test_both_shipped_models_code_and_decode_the_sample_as_recorded(one_thread):
+    rgb = read_image(DATA / "sample.png")
+    digests = [hashlib.sha256(compress(rgb, load_model("shannon-rvq5"), level=L)).hexdigest() for L in range(1, 6)]
+    gc = load_model("gc-rvq5")
+    for L in range(1, 4):
+        data = compress(rgb, gc, level=L, seed=42)
+        digests.append(hashlib.sha256(data).hexdigest())
+        digests += [hashlib.sha256(decompress(data, gc, realism=a).tobytes()).hexdigest() for a in (0.5, 1.0)]
+    assert hashlib.sha256("".join(digests).encode()).hexdigest() == SHIPPED_SHA256

@@ -1,6 +1,5 @@
 """The randomized decoder g_θ(ẑ, u) of generative compression (eq. 36) and its seeded noise u."""
 import torch
-from torch import nn
 from .config import ModelConfig
 from .decoder import Decoder
 from .layers import zero_branch

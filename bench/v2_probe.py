@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from scipy.special import gammaln
 
-from ibc.codec.classical import CODECS
+from ibc.codec.evaluation.classical import CODECS
 from ibc.codec.dataset import list_images, load_rgb, split_train_val
 from ibc.codec.metrics import psnr
-from ibc.codec.plot import bd_rate
+from ibc.codec.evaluation.plot import bd_rate
 from ibc.models.wavelet import WaveletTransform
 
 DATA = Path("/work/shared/data/train")

@@ -38,7 +38,7 @@ def _compress(args) -> int:
     out = None if src.is_dir() else _file_output(src, args.output, src.stem + ".ibc", args.force)
     from ..codec.files import compress_file, folder_jobs
 
-    options = dict(model=args.model, level=args.level, target_bpp=args.target_bpp, size=args.size,
+    options = dict(model=args.model, quality=args.quality, target_bpp=args.target_bpp, size=args.size,
                    drop_alpha=args.drop_alpha, force=args.force, verbose=args.verbose, mode=args.mode,
                    seed=args.seed)
     if out is None:
@@ -47,7 +47,7 @@ def _compress(args) -> int:
     with _WindowBar("compress", args.quiet) as bar:
         r = compress_file(src, out, progress=bar, **options)
     if not args.quiet:
-        line = f"{r['out']}: {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, level {r['level']}, {r['width']}×{r['height']}"
+        line = f"{r['out']}: {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, {_setting(r)}, {r['width']}×{r['height']}"
         line += f", mode gc, seed {r['seed']}" if r["mode"] == "gc" else ""
         print(line + (f", PSNR {r['psnr']:.2f} dB" if "psnr" in r else ""))
     return 0
@@ -71,11 +71,16 @@ def _decompress(args) -> int:
         print(f"ibc: warning: {src}: tile(s) {', '.join(map(str, r['damaged_tiles']))} failed their CRC "
               "and were filled in", file=sys.stderr)
     if not args.quiet:
-        source = f", from {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, level {r['level']}, model {r['model']}"
+        source = f", from {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, {_setting(r)}, model {r['model']}"
         for out, seed in zip(r["outputs"], r["seeds"]):
             print(f"{out}: {r['width']}×{r['height']}" + (source if args.verbose else "")
                   + (f", realism {r['realism']:g}, seed {seed}" if r["realism"] > 0 else ""))
     return 0
+
+
+def _setting(r: dict) -> str:
+    """A file's quality setting as its model counts it: a level, or q (and the step code) for wavelet models."""
+    return f"q {r['quality']:g} (step code {r['step']})" if r["step"] else f"level {r['level']}"
 
 
 class _WindowBar:
@@ -131,7 +136,7 @@ def _info(args) -> int:
     header, _ = parse_header(data)
     info = {"file": args.input, "bytes": len(data), "bpp": len(data) * 8 / (header.width * header.height),
             "width": header.width, "height": header.height, "mode": header.mode, "level": header.level,
-            "seed": header.seed, "tile": header.tile, "model": header.model,
+            "step": header.step, "seed": header.seed, "tile": header.tile, "model": header.model,
             "weights_hash": header.weights_hash.hex(), "chunks": header.chunks}
     if args.json:
         print(json.dumps(info, indent=2))
@@ -245,11 +250,15 @@ def build_parser() -> argparse.ArgumentParser:
                                           "with suffix .ibc); for a folder, the output folder (default: INPUT-ibc)")
     c.add_argument("-j", "--jobs", type=int, default=1, help="files coded in parallel (folders; default: 1)")
     q = c.add_mutually_exclusive_group()
-    q.add_argument("-q", "--level", type=int, help="quality level, 1 (smallest) … the model's top level "
-                                                   "(default: the middle level)")
-    q.add_argument("--target-bpp", type=float, help="highest level whose file fits this many bits per pixel "
-                                                    "(default: --level decides)")
-    q.add_argument("--size", type=int, help="highest level whose file fits this many bytes (default: --level decides)")
+    q.add_argument("-q", "--quality", type=float, metavar="Q",
+                   help="wavelet models (the default shannon-v2): quality 0 (smallest) … 100 in fine steps, "
+                        "log-linear in the quantiser step; 50 is about 0.5 bpp on photos, 0 about 0.05, 100 about "
+                        "2–3 (default: 50); block models (shannon-rvq5, gc): level 1 … the model's top level "
+                        "(default: the middle level)")
+    q.add_argument("--target-bpp", type=float, help="the finest quality whose real file fits this many bits per "
+                                                    "pixel: within 0.9–1 of it for wavelet models (default: -q decides)")
+    q.add_argument("--size", type=int, help="the finest quality whose real file fits this many bytes "
+                                            "(default: -q decides)")
     c.add_argument("--model", help="model name from weights/manifest.json or a path to a .pt (default: shipped default)")
     c.add_argument("--drop-alpha", action="store_true",
                    help="encode an image with transparency by dropping its alpha (a fully opaque alpha is "
@@ -291,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
     d.add_argument("--quiet", action="store_true", help="print nothing on success")
     d.add_argument("-v", "--verbose", action="store_true",
-                   help="also print the file's size, bpp, quality level and model")
+                   help="also print the file's size, bpp, quality setting and model")
     d.set_defaults(run=_decompress)
 
     i = sub.add_parser("info", help="show an .ibc header", description="Print the header of an .ibc file.")
@@ -364,7 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--codec", action="append", metavar="CODEC",
                    help="ibc[:MODEL], compressai:CKPT (a peer trained with ibc train --arch), jpeg, webp, avif "
                         "or jpeg2000; repeat for several (default: ibc and the four classical codecs)")
-    v.add_argument("--levels", type=int, nargs="+", help="ibc quality levels to run (default: all of the model's)")
+    v.add_argument("--levels", type=float, nargs="+", metavar="Q",
+                   help="ibc quality settings to run: q values for wavelet models, levels for block models "
+                        "(default: 8 q values from about 0.1 to 1.5 bpp; all of a block model's levels)")
     v.add_argument("--drop-alpha", action="store_true",
                    help="code images with transparency by dropping their alpha (default: skip them, saying so)")
     v.add_argument("--realism", type=float, nargs="+", metavar="A",

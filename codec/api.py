@@ -6,6 +6,7 @@
             ─► per window (with a margin): model.decode(indices, seed, realism) ─► RGB uint8   (render)
 
 Working tile by tile keeps memory bounded whatever the image size; the margins make tiles seamless.
+Wavelet (Shannon-AE v2) models take the same calls; their coding path is `codec.wavelet_api`.
 """
 import math
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from .bitstream import MAX_SIDE, Header, parse_chunks, parse_header, serialise
 from .errors import CodecError
 from .image_io import as_rgb
 from .tiles import decode_tile, encode_tile
+from .wavelet_api import compress_wavelet, decode_tiles, render_tiles, tile_count
 from .weights import LoadedModel, find_by_hash, find_generative, load_model
 
 TILE = 32           # tile side in latent positions (256 pixels at block 8): one chunk each
@@ -96,9 +98,10 @@ def _pack(lm: LoadedModel, indices: np.ndarray, level: int, width: int, height: 
 
 def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None = None,
              target_bpp: float | None = None, size: int | None = None, seed: int = DEFAULT_SEED,
-             progress=None) -> bytes:
-    """Encode an (H,W,3) uint8 image. Pick the quality by `level` (1..S), or the highest level whose real
-    file fits `target_bpp` bits per pixel or `size` bytes; default: the model's middle level.
+             progress=None, quality: float | None = None) -> bytes:
+    """Encode an (H,W,3) uint8 image. Pick the quality by `quality`: a wavelet model's q in 0..100 (fine
+    steps; default 50), a block model's level 1..S (also as `level`; default: its middle level); or the
+    finest setting whose real file fits `target_bpp` bits per pixel or `size` bytes.
     A generative model (mode "gc") writes the same payload as its Shannon-AE base, marks the file for its
     randomized decoder and stores `seed`, the decoder noise's seed.
     `progress(done, total)` is called as the image's windows are encoded.
@@ -111,6 +114,16 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
     if max(H, W) > MAX_SIDE:
         raise CodecError(f"image sides are limited to {MAX_SIDE} pixels (this one is {W}×{H})")
     check_seed(seed)
+    if level is not None and quality is not None:
+        raise CodecError("give the quality or the level, not both")
+    if lm.arch == "wavelet":
+        if level is not None:
+            raise CodecError(f"model {lm.name} takes a quality q in 0..100, not a level")
+        return compress_wavelet(rgb, lm, quality, target_bpp, size, seed, progress)
+    if quality is not None:
+        if float(quality) != int(quality):
+            raise CodecError(f"model {lm.name} takes an integer level, not {quality:g}")
+        level = int(quality)
     S = top_level(lm)
     if level is not None and not 1 <= level <= S:
         raise CodecError(f"level must be 1..{S} for model {lm.name}")
@@ -181,7 +194,7 @@ def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.
         if lm is None:
             raise CodecError(f"this file needs model {header.model!r} (weights {header.weights_hash.hex()}), "
                              "which is not installed; pass it with --model PATH")
-    if realism > 0 and lm.model.cfg.mode != "gc":
+    if realism > 0 and lm.mode != "gc":
         gen = find_generative(lm.sha256)
         if gen is None:
             raise CodecError(f"--realism above 0 needs a generative (gc) model built on {lm.name!r}; "
@@ -192,6 +205,13 @@ def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.
 
 
 def _check_decodes(lm: LoadedModel, header: Header, realism: float) -> None:
+    if lm.arch == "wavelet" or header.step:
+        if lm.arch != "wavelet" or not header.step or header.mode != "shannon" or header.tile != lm.model.tile:
+            raise CodecError(f"corrupt header (step code {header.step} or tile {header.tile} "
+                             f"not of model {lm.name})")
+        if realism > 0:
+            raise CodecError(f"model {lm.name!r} has no generative decoder (use --realism 0)")
+        return
     cfg = lm.model.cfg
     if header.level > cfg.stages or (header.mode == "gc" and cfg.mode != "gc"):
         raise CodecError(f"corrupt header (level {header.level} or mode {header.mode} not in model {lm.name})")
@@ -211,24 +231,37 @@ def fallback_indices(lm: LoadedModel, level: int) -> np.ndarray:
 @dataclass
 class ReadFile:
     header: Header
-    indices: np.ndarray          # (level,G,h,w): what the file carries, all that decoding needs besides the model
+    indices: np.ndarray | list   # what the file carries, all that decoding needs besides the model: block
+                                 # models (level,G,h,w); wavelet models one TileIndices per tile
     damaged_tiles: list[int]     # tiles whose CRC failed and were filled in (only with salvage)
 
 
-def read_indices(data: bytes, lm: LoadedModel, salvage: bool = False) -> ReadFile:
-    """.ibc bytes → header and indices, range-decoded with `lm`'s tables (a gc model reads its base's files).
-    A tile whose CRC fails is an error, or with `salvage` is filled in and listed. The indices do not
-    depend on the seed or the realism: `render` them as often as wanted."""
-    header, offset = parse_header(data)
-    _check_decodes(lm, header, 0.0)
-    cfg = lm.model.cfg
-    h, w = -(-header.height // cfg.block), -(-header.width // cfg.block)
-    windows = list(_windows(h, w, header.tile))
-    payloads = parse_chunks(data, offset, len(windows))
+def _damaged(payloads: list, salvage: bool) -> list[int]:
+    """The tiles whose CRC failed: an error, or with `salvage` the list of them."""
     damaged = [i for i, p in enumerate(payloads) if p is None]
     if damaged and not salvage:
         raise CodecError(f"corrupt file: CRC mismatch in tile(s) {', '.join(map(str, damaged))} "
                          "(--salvage decodes the rest)")
+    return damaged
+
+
+def read_indices(data: bytes, lm: LoadedModel, salvage: bool = False) -> ReadFile:
+    """.ibc bytes → header and indices, range-decoded with `lm`'s tables (a gc model reads its base's files).
+    A tile whose CRC fails is an error, or with `salvage` is filled in and listed (block models: each
+    stage's most probable index; wavelet models: details zero, LL at mid-grey). The indices do not
+    depend on the seed or the realism: `render` them as often as wanted."""
+    header, offset = parse_header(data)
+    _check_decodes(lm, header, 0.0)
+    if lm.arch == "wavelet":
+        payloads = parse_chunks(data, offset, tile_count(lm, header.height, header.width))
+        damaged = _damaged(payloads, salvage)
+        return ReadFile(header, decode_tiles(lm, payloads, header.height, header.width, header.step),
+                        damaged)
+    cfg = lm.model.cfg
+    h, w = -(-header.height // cfg.block), -(-header.width // cfg.block)
+    windows = list(_windows(h, w, header.tile))
+    payloads = parse_chunks(data, offset, len(windows))
+    damaged = _damaged(payloads, salvage)
     indices = np.zeros((header.level, cfg.groups, h, w), dtype=_index_dtype(cfg.codebook_size))
     bins = lm.model.quantizer.bins
     for i, ((rs, cs), payload) in enumerate(zip(windows, payloads)):
@@ -249,6 +282,8 @@ def render(lm: LoadedModel, header: Header, indices: np.ndarray, seed: int, real
     whose noise comes from `seed`: the same indices and seed give the same pixels.
     `progress(done, total)` is called as the image's windows are decoded."""
     _check_decodes(lm, header, realism)
+    if lm.arch == "wavelet":
+        return render_tiles(lm, indices, header.height, header.width, header.step, progress)
     cfg = lm.model.cfg
     h, w = indices.shape[2:]
     image = np.empty((header.height, header.width, 3), dtype=np.uint8)

@@ -1,11 +1,13 @@
 """The .ibc container: a fixed header, then length-prefixed, CRC-checked chunks (one per tile).
 
     header  magic "IBC\\x1a" | version u8 | mode u8 | level u8 | flags u8 | width u32 | height u32
-            | seed u32 | tile u16 | model-name length u8 + UTF-8 name | weights hash 8 bytes
-            | chunk count u32 | file id 8 bytes | CRC-32 of all the above u32
+            | seed u32 | tile u16 | step code u16 (version 3 only) | model-name length u8 + UTF-8 name
+            | weights hash 8 bytes | chunk count u32 | file id 8 bytes | CRC-32 of all the above u32
     chunk i payload length u32 | payload | CRC-32 of (header CRC | i u32 | payload) u32
 
-All integers little-endian. The parser checks every field against limits before it allocates and
+A block model's file has a quality level (1..) and step code 0; a wavelet model's has level 0 and
+its quantiser step's code (1..). Version 3 added the step code; version 2 files (block models, no step
+code) still read, as step code 0. All integers little-endian. The parser checks every field against limits before it allocates and
 refuses trailing bytes.
 
 A chunk's CRC binds it to its place and its file: a chunk moved to another place, or taken from another
@@ -21,13 +23,15 @@ from dataclasses import dataclass
 from .errors import CodecError
 
 MAGIC = b"IBC\x1a"
-VERSION = 2  # 2: chunk CRCs cover the header CRC and the chunk index
+VERSION = 3  # 2: chunk CRCs cover the header CRC and the chunk index; 3: a u16 step code after the tile
+READS = (2, 3)
 MODES = ("shannon", "gc")
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 100_000_000  # also the largest image `ibc compress` reads: decoding stays within memory
 MAX_CHUNK = 1 << 28
 _FIXED = struct.Struct("<4sBBBBIIIH")
 _U32 = struct.Struct("<I")
+_U16 = struct.Struct("<H")
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,11 @@ class Header:
     width: int
     height: int
     seed: int
-    tile: int            # tile side, in latent positions
+    tile: int            # tile side: latent positions (block models) or pixels (wavelet models)
     model: str           # the model's name, for messages
     weights_hash: bytes  # first 8 bytes of the weights file's sha256: which model decodes this
     chunks: int
+    step: int = 0        # wavelet models: the quantiser step's code (1..65535); block models: 0
 
 
 def _crc(data: bytes) -> bytes:
@@ -56,7 +61,7 @@ def serialise(header: Header, payloads: list[bytes]) -> bytes:
     if len(name) > 255 or len(header.weights_hash) != 8 or len(payloads) != header.chunks:
         raise ValueError("invalid header")
     head = (_FIXED.pack(MAGIC, VERSION, MODES.index(header.mode), header.level, 0, header.width,
-                        header.height, header.seed, header.tile)
+                        header.height, header.seed, header.tile) + _U16.pack(header.step)
             + bytes([len(name)]) + name + header.weights_hash + _U32.pack(header.chunks))
     head += hashlib.sha256(b"".join(_U32.pack(len(p)) + p for p in payloads)).digest()[:8]  # the file id
     head_crc = _crc(head)
@@ -86,8 +91,10 @@ def parse_header(data: bytes) -> tuple[Header, int]:
         raise CodecError("not an .ibc file (wrong magic)")
     r.pos = 0
     magic, version, mode, level, flags, width, height, seed, tile = _FIXED.unpack(r.take(_FIXED.size, "header"))
-    if version != VERSION:
-        raise CodecError(f"unsupported .ibc format version {version} (this ibc reads version {VERSION})")
+    if version not in READS:
+        raise CodecError(f"unsupported .ibc format version {version} (this ibc reads versions "
+                         f"{', '.join(map(str, READS))})")
+    (step,) = _U16.unpack(r.take(2, "header")) if version >= 3 else (0,)
     name_len = r.take(1, "header")[0]
     name_bytes = r.take(name_len, "header")
     weights_hash = r.take(8, "header")
@@ -99,13 +106,13 @@ def parse_header(data: bytes) -> tuple[Header, int]:
         raise CodecError("corrupt header (unknown mode or flags)")
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
         raise CodecError(f"corrupt header (absurd dimensions {width}×{height})")
-    if level < 1 or tile < 1:
-        raise CodecError("corrupt header (level or tile is zero)")
+    if tile < 1 or (level == 0) == (step == 0) or (step and mode != 0):
+        raise CodecError("corrupt header (tile zero, or not exactly one of level and step code set)")
     try:
         name = name_bytes.decode("utf-8")
     except UnicodeDecodeError:
         raise CodecError("corrupt header (model name is not UTF-8)") from None
-    header = Header(MODES[mode], level, width, height, seed, tile, name, weights_hash, chunks)
+    header = Header(MODES[mode], level, width, height, seed, tile, name, weights_hash, chunks, step)
     return header, r.pos
 
 

@@ -8,6 +8,7 @@ import torch
 
 from .api import DEFAULT_SEED, check_seed, compress, decode, decoding_choices, model_for, read_header, read_indices, render
 from .errors import CodecError
+from .wavelet_api import quality_of_code
 from .image_io import IMAGE_SUFFIXES, read_image, write_atomic, write_image
 from .metrics import psnr
 from .weights import LoadedModel, find_by_hash, find_generative, load_model
@@ -20,13 +21,14 @@ def _check_free(out: Path, force: bool) -> None:
 
 def model_for_mode(model: str | None = None, mode: str | None = None) -> LoadedModel:
     """The model `ibc compress` encodes with: `model` (default: the shipped default) in its own mode, or for
-    `mode` "gc" the shipped generative model built on it (the same payload, decoded by g_θ(ẑ, u)), or for
-    "shannon" a gc model's shipped base."""
+    `mode` "gc" the shipped generative model built on it (the same payload, decoded by g_θ(ẑ, u); with no
+    `model`, the shipped gc model on its own base when the default has none), or for "shannon" a gc
+    model's shipped base."""
     lm = load_model(model)
-    if mode is None or mode == lm.model.cfg.mode:
+    if mode is None or mode == lm.mode:
         return lm
     if mode == "gc":
-        found = find_generative(lm.sha256)
+        found = find_generative(lm.sha256) or (find_generative(None) if model is None else None)
         if found is None:
             raise CodecError(f"no generative (gc) model built on {lm.name!r} is installed "
                              "(train one with `ibc train --mode gc`, or pass a gc model with --model)")
@@ -37,19 +39,25 @@ def model_for_mode(model: str | None = None, mode: str | None = None) -> LoadedM
     return found
 
 
-def compress_file(src: Path, out: Path, model: str | None = None, level: int | None = None,
+def quality_of(header) -> float:
+    """The quality setting a file was made at: a block model's level, a wavelet model's q."""
+    return quality_of_code(header.step) if header.step else header.level
+
+
+def compress_file(src: Path, out: Path, model: str | None = None, quality: float | None = None,
                   target_bpp: float | None = None, size: int | None = None, drop_alpha: bool = False,
                   force: bool = False, verbose: bool = False, progress=None, mode: str | None = None,
                   seed: int = DEFAULT_SEED) -> dict:
     _check_free(out, force)
     rgb = read_image(src, drop_alpha=drop_alpha)
     lm = model_for_mode(model, mode)
-    data = compress(rgb, lm, level=level, target_bpp=target_bpp, size=size, seed=seed, progress=progress)
+    data = compress(rgb, lm, quality=quality, target_bpp=target_bpp, size=size, seed=seed, progress=progress)
     write_atomic(out, data, force=force)
     H, W, _ = rgb.shape
     header = read_header(data)
     result = {"src": str(src), "out": str(out), "bytes": len(data), "pixels": W * H, "width": W, "height": H,
-              "bpp": len(data) * 8 / (W * H), "level": header.level, "mode": header.mode, "seed": header.seed}
+              "bpp": len(data) * 8 / (W * H), "level": header.level, "step": header.step,
+              "quality": quality_of(header), "mode": header.mode, "seed": header.seed}
     if verbose:  # the pixels `ibc decompress` gives by default: generative for a gc file, with its seed
         result["psnr"] = psnr(rgb, decode(data, lm).image)
     return result
@@ -93,7 +101,8 @@ def decompress_file(src: Path, out: Path, model: str | None = None, force: bool 
     H, W, _ = image.shape
     return {"src": str(src), "out": str(outs[0]), "outputs": [str(p) for p in outs], "seeds": seeds,
             "realism": strength, "bytes": len(data), "pixels": W * H, "width": W, "height": H,
-            "bpp": len(data) * 8 / (W * H), "level": header.level, "model": header.model,
+            "bpp": len(data) * 8 / (W * H), "level": header.level, "step": header.step,
+            "quality": quality_of(header), "model": header.model,
             "damaged_tiles": read.damaged_tiles}
 
 

@@ -124,3 +124,24 @@ def one_line_error(capsys) -> str:
     err = capsys.readouterr().err
     assert err.startswith("ibc: error: ") and err.count("\n") == 1 and "Traceback" not in err
     return err
+
+
+def tiny_wavelet_model():
+    """A wavelet (v2) model with 128-pixel tiles, designed in a few seconds on three generated images."""
+    from ibc.models.wavelet_codec import WaveletCodec
+    from ibc.models.wavelet_design import design
+    model = WaveletCodec(tile=128)
+    design(model, [natural_like(128, 192, seed=s) for s in range(3)], (12.0, 40.0), rounds=1)
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_wavelet_weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("wavelet") / "tiny-wavelet.pt"
+    save_weights(tiny_wavelet_model(), path, "tiny-wavelet")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_wavelet(tiny_wavelet_weights):
+    return load_model(str(tiny_wavelet_weights))

@@ -98,3 +98,35 @@ def test_absurd_chunk_length_refused():
     data[offset:offset + 4] = struct.pack("<I", 1 << 31)
     with pytest.raises(CodecError, match="limit"):
         parse_chunks(bytes(data), offset, 3)
+
+
+def test_version_3_carries_the_step_code():
+    wavelet = Header("shannon", 0, 640, 480, 0, 256, "v2-model", bytes(range(8)), 3, step=500)
+    data = serialise(wavelet, PAYLOADS)
+    assert data[4] == 3 and parse_header(data)[0] == wavelet
+    assert parse_header(serialise(HEADER, PAYLOADS))[0].step == 0
+
+
+def v2_file(header: Header, payloads: list[bytes]) -> bytes:
+    """The same file in format version 2: no step code; the CRCs recomputed."""
+    import zlib
+    v3 = serialise(header, payloads)
+    _, offset = parse_header(v3)
+    head = bytes([*v3[:4], 2]) + v3[5:22] + v3[24:offset - 4]  # the step code is bytes 22–23
+    crc = struct.pack("<I", zlib.crc32(head))
+    chunks = b"".join(struct.pack("<I", len(p)) + p + struct.pack("<I", zlib.crc32(crc + struct.pack("<I", i) + p))
+                      for i, p in enumerate(payloads))
+    return head + crc + chunks
+
+
+def test_version_2_files_still_read():
+    data = v2_file(HEADER, PAYLOADS)
+    header, offset = parse_header(data)
+    assert header == HEADER and parse_chunks(data, offset, 3) == PAYLOADS
+
+
+@pytest.mark.parametrize("level, step, mode", [(0, 0, "shannon"), (2, 300, "shannon"), (0, 300, "gc")])
+def test_exactly_one_of_level_and_step_code(level, step, mode):
+    bad = Header(mode, level, 64, 64, 0, 256, "m", bytes(8), 0, step=step)
+    with pytest.raises(CodecError, match="level and step code"):
+        parse_header(serialise(bad, []))

@@ -36,8 +36,8 @@ class OneDecoder:
 
 @dataclass(frozen=True)
 class IbcCoder:
-    """The learned codec; settings are quality levels. A gc model also has `realisms`, the decoder blends A
-    it is evaluated at (one series each), and the decoder noise's seed. A file is range-decoded once and
+    """The learned codec; settings are quality levels (block models) or q values (wavelet models). A gc
+    model also has `realisms`, the decoder blends A it is evaluated at (one series each), and the decoder noise's seed. A file is range-decoded once and
     rendered per A; each A's decoding time counts the reading too."""
     lm: "LoadedModel"
     sweep: tuple
@@ -46,7 +46,7 @@ class IbcCoder:
 
     @property
     def gc(self) -> bool:
-        return self.lm.model.cfg.mode == "gc"
+        return self.lm.mode == "gc"
 
     @property
     def name(self) -> str:
@@ -60,9 +60,9 @@ class IbcCoder:
     def key(self) -> str:
         return f"{self.name}@{self.lm.sha256[:16]}"
 
-    def encode(self, rgb: np.ndarray, level: int) -> bytes:
+    def encode(self, rgb: np.ndarray, setting: float) -> bytes:
         from ..api import compress
-        return compress(rgb, self.lm, level=level, seed=self.seed)
+        return compress(rgb, self.lm, quality=setting, seed=self.seed)
 
     def reconstruct(self, data: bytes, realisms: tuple) -> list[tuple[np.ndarray, float]]:
         from ..api import decoding_choices, model_for, read_header, read_indices, render

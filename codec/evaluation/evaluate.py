@@ -40,12 +40,21 @@ def make_coder(spec: str, levels: list[int] | None = None, realisms: list[float]
         from ..api import top_level
         from ..weights import load_model
         lm = load_model(model or None)
+        if lm.arch == "wavelet":  # q values; `ibc eval --levels` takes them too
+            bad = [q for q in levels or [] if not 0 <= q <= 100]
+            if bad:
+                raise CodecError(f"quality {bad[0]:g} is not in 0..100 for model {lm.name}")
+            from ..wavelet_api import EVAL_QUALITIES
+            return IbcCoder(lm, tuple(float(q) for q in levels) if levels else tuple(map(float, EVAL_QUALITIES)))
+        if any(L != int(L) for L in levels or []):
+            raise CodecError(f"model {lm.name} takes integer levels")
+        levels = [int(L) for L in levels] if levels else levels
         top = top_level(lm)
         bad = [L for L in levels or [] if not 1 <= L <= top]
         if bad:
             raise CodecError(f"level {bad[0]} is not in 1..{top} for model {lm.name}")
         sweep = tuple(levels) if levels else tuple(range(1, top + 1))
-        if lm.model.cfg.mode != "gc":
+        if lm.mode != "gc":
             return IbcCoder(lm, sweep)
         return IbcCoder(lm, sweep, tuple(dict.fromkeys(float(a) for a in realisms or [1.0])), seed)
     if kind == "compressai":

@@ -19,7 +19,7 @@ from ...models.losses import ADVERSARIAL, discriminator_loss, generative_loss, k
 from ..dataset import center_crops
 from ..errors import CodecError
 from ..metrics import SlicedWasserstein
-from ..weights import load_model
+from ..weights import default_model, load_model
 from .checkpoint import build_model, load_checkpoint
 from .config import TrainConfig
 from .loop import Figures, Trainer, prepare_run, resolve_device, run
@@ -173,7 +173,7 @@ class GenerativeTrainer(Trainer):
 
 def train_gc(tcfg: TrainConfig, resume: str | None = None) -> Path:
     """`ibc train --mode gc`: a randomized decoder for the frozen bitstream of the Shannon-AE weights
-    `tcfg.init` (default: the shipped default model), or the gc checkpoint `resume`."""
+    `tcfg.init` (default: the shipped block model), or the gc checkpoint `resume`."""
     torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
     if tcfg.adversarial not in ADVERSARIAL:
@@ -185,8 +185,9 @@ def train_gc(tcfg: TrainConfig, resume: str | None = None) -> Path:
             raise CodecError(f"{resume}: not a generative-compression checkpoint")
         model, base = build_model(state), state["base"]
     else:
-        lm = load_model(tcfg.init)  # the shipped Shannon-AE weights whose bitstream the GC decoder reads
-        if lm.model.cfg.mode != "shannon":
+        # the Shannon-AE weights whose bitstream the GC decoder reads (default: the shipped block model)
+        lm = load_model(tcfg.init) if tcfg.init else default_model("block")
+        if lm.arch != "block" or lm.model.cfg.mode != "shannon":
             raise CodecError(f"{lm.name}: a GC model trains on a Shannon-AE base model")
         if not 1 <= tcfg.gc_levels <= lm.model.cfg.stages:
             raise CodecError(f"--gc-levels must lie in 1..{lm.model.cfg.stages}")

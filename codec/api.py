@@ -9,7 +9,6 @@ Working tile by tile keeps memory bounded whatever the image size; the margins m
 Wavelet (Shannon-AE v2) models take the same calls; their coding path is `codec.wavelet_api`.
 """
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,7 @@ from ..models.generator import seeded_noise
 from .bitstream import MAX_SIDE, Header, parse_chunks, parse_header, serialise
 from .errors import CodecError
 from .image_io import as_rgb
+from .threads import one_thread
 from .tiles import decode_tile, encode_tile
 from .wavelet_api import compress_wavelet, decode_tiles, render_tiles, tile_count
 from .weights import LoadedModel, find_by_hash, find_generative, load_model
@@ -324,21 +324,11 @@ def decompress(data: bytes, lm: LoadedModel | None = None, seed: int | None = No
     return decode(data, lm, seed=seed, realism=realism).image
 
 
-@contextmanager
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def synthesize(lm: LoadedModel, indices: np.ndarray, u: tuple | None = None, realism: float = 0.0) -> torch.Tensor:
     """indices (B,L,G,h,w) → x̂ (B,3,H,W); `u` as from `seeded_noise`. One image at a time on one thread:
     a batched or multi-threaded convolution sums in another order, which moves some pixels by one level;
     this makes the pixels the same whatever the caller's batch and thread count (indices are exact
     either way)."""
-    with _one_thread():
+    with one_thread():
         return torch.cat([lm.model.decode(torch.from_numpy(indices[i:i + 1]), u, realism)
                           for i in range(len(indices))])

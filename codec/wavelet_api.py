@@ -9,10 +9,7 @@ control over real payload lengths, one chunk per 256-pixel tile, and salvage of 
 The transform spans the whole image, so tiles join without seams by construction; contexts and counts
 stop at a tile's edge, so each tile's payload decodes alone. The header stores the step as a u16 code.
 """
-from contextlib import contextmanager
-
 import numpy as np
-import torch
 
 from ..models.subband_context import TileIndices, tile_bands
 from ..models.subband_vq import NC
@@ -21,6 +18,7 @@ from ..models.wavelet_codec import ALIGN, code_from_step, step_from_code
 from .bitstream import Header, serialise
 from .errors import CodecError
 from .subband_tiles import decode_tile, encode_tile
+from .threads import one_thread
 from .weights import LoadedModel
 
 # q 0 … 100 is log-linear in the step: q 0 ↔ step 400 (≈ 0.04 bpp on photos), q 100 ↔ step 8 (≈ 3 bpp),
@@ -43,18 +41,6 @@ def code_of_quality(q: float) -> int:
 def quality_of_code(code: int) -> float:
     """The step code → q (outside 0..100 for steps a rate search chose beyond the q range)."""
     return round(100 * (code - CODE_AT_Q0) / (CODE_AT_Q100 - CODE_AT_Q0), 1)
-
-
-@contextmanager
-def one_thread():
-    """The transform runs on one thread, so coefficients (hence files and pixels) do not depend on the
-    caller's thread count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=None) -> list[bytes]:

@@ -147,6 +147,7 @@ def _info(args) -> int:
 
 
 GC_LR = 2e-4  # the generative decoder's default learning rate (it starts trained, as the Shannon-AE decoder)
+WAVELET_LR = 3e-4  # v2's default: its lifting corrections start at zero next to a good closed form
 
 
 def _train(args) -> int:
@@ -157,8 +158,12 @@ def _train(args) -> int:
                      "it takes neither --arch nor --target-bpp (choose the base with --init)")
     from ..codec.training.config import TrainConfig
 
-    tcfg = TrainConfig.from_options({**vars(args), "lr": args.lr or (GC_LR if gc else None)})
-    if args.arch != "ibc":
+    wavelet = args.arch == "wavelet"
+    tcfg = TrainConfig.from_options({**vars(args), "lr": args.lr or (GC_LR if gc else WAVELET_LR if wavelet else None)})
+    if wavelet:
+        from ..codec.training.wavelet import train_wavelet
+        ckpt = train_wavelet(tcfg, resume=args.resume)
+    elif args.arch != "ibc":
         from ..codec.training.peer import train_peer
         ckpt = train_peer(tcfg, resume=args.resume)
     elif gc:
@@ -343,9 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: CUDA when there is one (with bf16 autocast), else the CPU (default: auto)")
     t.add_argument("--threads", type=int, default=1,
                    help="CPU threads (default: 1; leave a core free for other work)")
-    t.add_argument("--arch", default="ibc", choices=["ibc", "compressai-factorized", "compressai-mean"],
-                   help="ibc, or a CompressAI peer trained by the same recipe (rate control on the first target; "
-                        "default: ibc)")
+    t.add_argument("--arch", default="ibc", choices=["ibc", "wavelet", "compressai-factorized", "compressai-mean"],
+                   help="ibc; wavelet: Shannon-AE v2, lifting corrections from the closed-form start (--init: its "
+                        "design or weights), every rate at once; or a CompressAI peer trained by the same recipe "
+                        "(rate control on the first target; default: ibc)")
     t.add_argument("--val-every", type=int, default=500, help="validate every N steps (default: 500)")
     t.add_argument("--checkpoint-minutes", type=float, default=5.0,
                    help="save a checkpoint this often (default: 5)")

@@ -33,6 +33,7 @@ class CropDataset(torch.utils.data.Dataset):
     """Random crops with flips from images preloaded into memory (decoding JPEGs each step costs more)."""
 
     def __init__(self, files: list[Path], crop: int, length: int = 10 ** 9):
+        self.files = files
         self.images = [load_rgb(p) for p in files]
         small = [str(p) for p, im in zip(files, self.images) if min(im.shape[1:]) < crop]
         if small:

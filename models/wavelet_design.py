@@ -45,12 +45,15 @@ def _count(model, images, steps, update_codebooks: bool) -> None:
     model.freeze()
 
 
-def design(model, images: list, steps: tuple, rounds: int = 3, log=None) -> None:
-    """Fit codebooks (mode "vq") and priors of `model` on training images (H,W,3) uint8, in place."""
+def design(model, images: list, steps: tuple, rounds: int = 3, log=None, warm: bool = False) -> None:
+    """Fit codebooks (mode "vq") and priors of `model` on training images (H,W,3) uint8, in place.
+    `warm` starts from the model's own codebooks and priors instead of the scalar round: a re-fit that
+    follows a transform moved by training."""
     mode = model.mode
-    model.mode = "scalar"
-    _count(model, images, steps, update_codebooks=False)
-    model.mode = mode
+    if not warm:
+        model.mode = "scalar"
+        _count(model, images, steps, update_codebooks=False)
+        model.mode = mode
     if mode == "vq":
         for r in range(rounds):
             _count(model, images, steps, update_codebooks=True)

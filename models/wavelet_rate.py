@@ -52,7 +52,7 @@ def rate_distortion(model, x: torch.Tensor, step: float) -> dict:
             v = _blocks(u[:, ch, r, c])
             book = model.vq.codebooks[vq_class(level, o, ch)].to(v.dtype)
             bits = table[b * 3 + ch]
-            d = (v.unsqueeze(1) - book.unsqueeze(0)).pow(2).sum(-1)                   # (n,NC)
+            d = (v.pow(2).sum(1, keepdim=True) - 2 * v @ book.T + book.pow(2).sum(1)).clamp(min=0)  # (n,NC) ‖v − c‖²
             q = torch.sign(v) * torch.floor(v.abs() + 0.5 - 0.2)
             esc_rec = (torch.sign(q) * (q.abs() - 0.1).clamp(min=0)).detach()
             d_esc = (v - esc_rec).pow(2).sum(-1, keepdim=True)

@@ -22,7 +22,8 @@ def load_checkpoint(path: str) -> dict:
     """A training checkpoint, or exported weights (for --init)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-        ModelConfig.from_dict(state["config"])
+        if state["config"].get("arch") != "wavelet":  # a wavelet model's config holds its constructor's options
+            ModelConfig.from_dict(state["config"])
         if "model" not in state and "state_dict" not in state:
             raise KeyError("model")
         return state

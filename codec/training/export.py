@@ -9,7 +9,11 @@ from .checkpoint import build_model, load_checkpoint
 def export(checkpoint: Path, out: Path, name: str, meta: dict | None = None) -> str:
     """Freeze a training checkpoint into a weights file; returns its sha256."""
     state = load_checkpoint(checkpoint)
-    model = build_model(state)
+    if state["config"].get("arch") == "wavelet":
+        from .wavelet import load_start
+        model = load_start(str(checkpoint), 0)
+    else:
+        model = build_model(state)
     tcfg = state.get("train_config", {})
     seconds = state.get("train_seconds", 0.0)
     training = {"steps": state.get("step"), "data": tcfg.get("data"), "batch": tcfg.get("batch"),

@@ -40,6 +40,7 @@ class Trainer:
     """What the loop asks of a trainer."""
     desc = "train"        # the progress bar's label
     model: torch.nn.Module  # what the data-parallel replicas must agree on
+    validate_at_start = False  # also validate before the first step (a learning curve's step 0)
 
     def step(self, x: torch.Tensor, lr: float, log: bool) -> Figures | None:
         """One optimisation step on the crops x (B,3,H,W) at the scheduled learning rate; with `log`, its figures."""
@@ -136,6 +137,8 @@ def run(trainer: Trainer, tcfg: TrainConfig, images: CropDataset, out: Path, dev
 
     bar = tqdm(initial=step, total=tcfg.steps if tcfg.steps < 10 ** 9 else None, desc=trainer.desc,
                dynamic_ncols=True, disable=not ddp.main)
+    if ddp.main and step == 0 and trainer.validate_at_start:
+        log.write({"step": 0, "time": time.time(), "val": trainer.validate()})
     with _stop_signals() as stop:
         while step < tcfg.steps:
             out_of_time = bool(tcfg.hours) and time.time() - started > tcfg.hours * 3600

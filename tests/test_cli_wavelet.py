@@ -1,0 +1,103 @@
+"""The `ibc` command with wavelet (v2) models: single files, folders in parallel, the quality number and
+budgets, `ibc info`, `ibc eval` over q values, and gc files while the default model is a wavelet one."""
+import json
+import re
+
+import numpy as np
+from PIL import Image
+
+from ibc.codec.bitstream import parse_header
+from ibc.codec.wavelet_api import EVAL_QUALITIES, code_of_quality
+
+from conftest import natural_like, one_line_error, run
+
+
+def info_of(path, capsys) -> dict:
+    capsys.readouterr()
+    assert run("info", path, "--json") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_compress_decompress_info_with_q_and_size(tmp_path, tiny_wavelet_weights, capsys):
+    src = tmp_path / "photo.png"
+    Image.fromarray(natural_like(150, 230, seed=2)).save(src)
+    assert run("compress", src, "--model", tiny_wavelet_weights, "-q", "62.5", "--verbose") == 0
+    assert re.search(r"q 62\.\d \(step code \d+\), 230×150, PSNR", capsys.readouterr().out)
+    info = info_of(src.with_suffix(".ibc"), capsys)
+    assert (info["level"], info["step"], info["chunks"]) == (0, code_of_quality(62.5), 4)
+    out = tmp_path / "back.png"
+    assert run("decompress", src.with_suffix(".ibc"), "--model", tiny_wavelet_weights, "-o", out, "-v") == 0
+    assert "q 62." in capsys.readouterr().out and np.asarray(Image.open(out)).shape == (150, 230, 3)
+    for budget in (1500, 4000):
+        assert run("compress", src, "--model", tiny_wavelet_weights, "--size", budget, "-f", "--quiet") == 0
+        assert 0.9 * budget <= src.with_suffix(".ibc").stat().st_size <= budget
+    assert run("compress", src, "--model", tiny_wavelet_weights, "--size", "100", "-f") == 2
+    assert "cannot reach the target" in one_line_error(capsys)
+    assert run("compress", src, "--model", tiny_wavelet_weights, "-q", "120", "-f") == 2
+    assert "0..100" in one_line_error(capsys)
+
+
+def test_folders_in_parallel(tmp_path, tiny_wavelet_weights, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(natural_like(60 + 40 * i, 90, seed=i)).save(src / f"p{i}.png")
+    assert run("compress", src, "-o", tmp_path / "c", "--model", tiny_wavelet_weights, "-j", "2", "-q", "40") == 0
+    assert "3 of 3 files" in capsys.readouterr().out
+    assert {info_of(p, capsys)["step"] for p in (tmp_path / "c").iterdir()} == {code_of_quality(40)}
+    assert run("decompress", tmp_path / "c", "-o", tmp_path / "d", "--model", tiny_wavelet_weights, "-j", "2") == 0
+    assert [np.asarray(Image.open(tmp_path / "d" / f"p{i}.png")).shape for i in range(3)] == \
+        [(60, 90, 3), (100, 90, 3), (140, 90, 3)]
+
+
+def test_salvage_lists_the_damaged_tile(tmp_path, tiny_wavelet_weights, capsys):
+    src = tmp_path / "wide.png"
+    Image.fromarray(natural_like(100, 300)).save(src)
+    assert run("compress", src, "--model", tiny_wavelet_weights, "--quiet") == 0
+    data = bytearray(src.with_suffix(".ibc").read_bytes())
+    _, offset = parse_header(bytes(data))
+    data[offset + 6] ^= 0x01
+    bad = tmp_path / "bad.ibc"
+    bad.write_bytes(bytes(data))
+    assert run("decompress", bad, "--model", tiny_wavelet_weights) == 2
+    assert "--salvage" in one_line_error(capsys)
+    assert run("decompress", bad, "--model", tiny_wavelet_weights, "--salvage") == 0
+    assert "tile(s) 0 failed" in capsys.readouterr().err
+
+
+def test_version_1_and_unknown_versions_are_named(tmp_path, tiny_wavelet_weights, capsys):
+    src = tmp_path / "p.png"
+    Image.fromarray(natural_like(40, 40)).save(src)
+    assert run("compress", src, "--model", tiny_wavelet_weights, "--quiet") == 0
+    for version in (1, 7):
+        data = bytearray(src.with_suffix(".ibc").read_bytes())
+        data[4] = version
+        bad = tmp_path / f"v{version}.ibc"
+        bad.write_bytes(bytes(data))
+        assert run("info", bad) == 2
+        assert f"format version {version} (this ibc reads versions 2, 3)" in one_line_error(capsys)
+
+
+def test_mode_gc_uses_the_shipped_gc_model_while_the_default_is_wavelet(tmp_path, capsys, one_thread):
+    src = tmp_path / "p.png"
+    Image.fromarray(natural_like(48, 64)).save(src)
+    assert run("compress", src, "--mode", "gc", "-q", "1", "--quiet") == 0
+    info = info_of(src.with_suffix(".ibc"), capsys)
+    assert (info["mode"], info["model"], info["level"], info["step"]) == ("gc", "gc-rvq5", 1, 0)
+    assert run("decompress", src.with_suffix(".ibc"), "-o", tmp_path / "g.png", "--quiet") == 0
+    assert run("compress", src, "-o", tmp_path / "v2.ibc", "--quiet") == 0  # the default: shannon-v2
+    assert info_of(tmp_path / "v2.ibc", capsys)["model"] == "shannon-v2"
+
+
+def test_eval_sweeps_q_values(tmp_path, tiny_wavelet_weights, one_thread):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(natural_like(168, 176)).save(folder / "a.png")
+    out = tmp_path / "r.json"
+    assert run("eval", folder, "--codec", f"ibc:{tiny_wavelet_weights}", "--levels", "30", "72.5", "-o", out,
+               "--quiet") == 0
+    results = json.loads(out.read_text())["results"]
+    assert [r["setting"] for r in results] == [30, 72.5] and results[0]["bpp"] < results[1]["bpp"]
+    from ibc.codec.evaluation.evaluate import make_coder
+    assert make_coder(f"ibc:{tiny_wavelet_weights}").sweep == tuple(map(float, EVAL_QUALITIES))
+    assert len(EVAL_QUALITIES) == 8

@@ -20,6 +20,7 @@ COLOR = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -2.0, 1.0]])
 COLOR = COLOR / COLOR.norm(dim=1, keepdim=True)
 
 ORIENTATIONS = ("HL", "LH", "HH")  # HL: high-pass along the width (vertical edges), LH: along the height
+WINDOW = 512  # core side of the windows of `forward_windowed` / `inverse_windowed`, in samples of a level
 
 
 def _right(v: torch.Tensor) -> torch.Tensor:
@@ -208,6 +209,75 @@ class Wavelet2d(nn.Module):
             x = _with_top_left(x, self._synthesis_2d(x[..., :h, :w], j))
         return x
 
+    # -- the same transform in windows (overlap-save), for images too large for whole-image temporaries --
+    def margin(self) -> int:
+        """Input samples a window needs beyond its core on each side so that one level's outputs in the core
+        equal the whole-image ones (its reach). Along its axis a lifting step reaches 1 sample (linear
+        part) or 2r ± 1 alternating between predict and update (corrections of radius r on the half-rate
+        grid): 4·max(1, 2r) for the 4 steps. Across its axis each correction adds r, at full rate in the
+        width pass and at half rate along the width in the column pass: width 4·max(1, 2r) + 8r, height
+        4·max(1, 2r) + 4r. No corrections: 4; two 3×3 convolutions (r = 2): 32."""
+        r = 0 if self.corrections is None else sum(
+            m.kernel_size[0] // 2 for m in self.corrections[0][0].net if isinstance(m, nn.Conv2d))
+        return 4 * max(1, 2 * r) + 8 * r
+
+    def _windows(self, h: int, w: int, window: int):
+        """(core, with margin) as (r0, r1, c0, c1) pairs tiling an h×w level; all even."""
+        if window % 2:
+            raise ValueError("window must be even")
+        m = self.margin()
+        for r0 in range(0, h, window):
+            for c0 in range(0, w, window):
+                r1, c1 = min(r0 + window, h), min(c0 + window, w)
+                yield (r0, r1, c0, c1), (max(r0 - m, 0), min(r1 + m, h), max(c0 - m, 0), min(c1 + m, w))
+
+    @torch.no_grad()
+    def forward_windowed(self, read, y: torch.Tensor, window: int = WINDOW) -> None:
+        """`forward` into y (C,H,W), level by level and window by window; read(r0, r1, c0, c1) gives the
+        input's samples (C, r1-r0, c1-c0). Beyond y it holds one window's temporaries and the next LL."""
+        C, H, W = y.shape
+        if H % (1 << self.levels) or W % (1 << self.levels):
+            raise ValueError(f"H and W must be multiples of {1 << self.levels}, got {H}×{W}")
+        for j in range(self.levels):
+            h, w = H >> j, W >> j
+            for (r0, r1, c0, c1), (R0, R1, C0, C1) in self._windows(h, w, window):
+                t = self._analysis_2d(read(R0, R1, C0, C1)[None], j)[0]  # [[LL, HL], [LH, HH]] of the window
+                th, tw = (R1 - R0) // 2, (C1 - C0) // 2
+                for qr in (0, 1):
+                    for qc in (0, 1):
+                        y[:, qr * h // 2 + r0 // 2:qr * h // 2 + r1 // 2, qc * w // 2 + c0 // 2:qc * w // 2 + c1 // 2] = \
+                            t[:, qr * th + (r0 - R0) // 2:qr * th + (r1 - R0) // 2,
+                              qc * tw + (c0 - C0) // 2:qc * tw + (c1 - C0) // 2]
+            ll = y[:, :h // 2, :w // 2].clone()  # the next level's input; its place in y is overwritten
+
+            def read(r0, r1, c0, c1, ll=ll):
+                return ll[:, r0:r1, c0:c1]
+        for level, o, rows, cols in self.subbands(H, W):
+            y[:, rows, cols] *= self.gain(level, o)
+
+    @torch.no_grad()
+    def inverse_windowed(self, y: torch.Tensor, write, window: int = WINDOW) -> None:
+        """`inverse` of y (C,H,W) (read only), level by level and window by window; write(r0, r1, c0, c1,
+        x) receives the output's samples (C, r1-r0, c1-c0). Beyond y it holds a quarter-size LL."""
+        C, H, W = y.shape
+        L = self.levels
+        ll = y[:, :H >> L, :W >> L] / self.gain(L, "LL")
+        for j in reversed(range(L)):
+            h, w = H >> j, W >> j
+            out = torch.empty(C, h, w, dtype=y.dtype) if j else None
+            g = [self.gain(j + 1, o) for o in ORIENTATIONS]
+            for (r0, r1, c0, c1), (R0, R1, C0, C1) in self._windows(h, w, window):
+                a, b, c, d = R0 // 2, R1 // 2, C0 // 2, C1 // 2
+                top, left = slice(h // 2 + a, h // 2 + b), slice(w // 2 + c, w // 2 + d)
+                block = torch.cat([torch.cat([ll[:, a:b, c:d], y[:, a:b, left] / g[0]], -1),
+                                   torch.cat([y[:, top, c:d] / g[1], y[:, top, left] / g[2]], -1)], -2)
+                x = self._synthesis_2d(block[None], j)[0][:, r0 - R0:r1 - R0, c0 - C0:c1 - C0]
+                if j:
+                    out[:, r0:r1, c0:c1] = x
+                else:
+                    write(r0, r1, c0, c1, x)
+            ll = out
+
 
 class WaveletTransform(nn.Module):
     """Analysis x (B,3,H,W) RGB → y = Wavelet2d(ColorTransform(x)); `inverse` is its exact synthesis."""
@@ -222,3 +292,12 @@ class WaveletTransform(nn.Module):
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         return self.color.inverse(self.wavelet.inverse(y))
+
+    def forward_windowed(self, read, y: torch.Tensor, window: int = WINDOW) -> None:
+        """`forward` of one image into y (3,H,W) in windows; read(r0, r1, c0, c1) → RGB (3, r1-r0, c1-c0)."""
+        self.wavelet.forward_windowed(lambda *box: self.color(read(*box)[None])[0], y, window)
+
+    def inverse_windowed(self, y: torch.Tensor, write, window: int = WINDOW) -> None:
+        """`inverse` of y (3,H,W) in windows; write(r0, r1, c0, c1, rgb (3, r1-r0, c1-c0)) per window."""
+        self.wavelet.inverse_windowed(
+            y, lambda r0, r1, c0, c1, x: write(r0, r1, c0, c1, self.color.inverse(x[None])[0]), window)

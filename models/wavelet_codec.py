@@ -8,7 +8,7 @@ from torch import nn
 
 from .subband_context import (ESC, K_MAG, MAX_EXP, N_ROWS, PRIOR_TOTAL, SUB, TileIndices, tile_bands, walk)
 from .subband_vq import LEVELS, NC, SubbandVQ, blocks, dequant, grid_index, quant, unblocks, vq_class
-from .wavelet import WaveletTransform
+from .wavelet import WINDOW, WaveletTransform
 
 TILE = 256                  # tile side in pixels: contexts and counts never cross a tile's edge
 ALIGN = 2 << LEVELS         # images are padded (edge replication) to multiples of this
@@ -85,17 +85,32 @@ class WaveletCodec(nn.Module):
         return self._coding
 
     @torch.no_grad()
-    def analysis(self, rgb: np.ndarray) -> np.ndarray:
-        """(H,W,3) uint8 → y (3,Hp,Wp) float64, the image edge-padded to multiples of ALIGN."""
+    def analysis(self, rgb: np.ndarray, window: int = WINDOW) -> np.ndarray:
+        """(H,W,3) uint8 → y (3,Hp,Wp) float64, the image edge-padded to multiples of ALIGN. Computed in
+        windows: the same numbers as the whole-image transform, in memory for y plus a quarter."""
         H, W, _ = rgb.shape
         Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
-        x = np.pad(rgb, ((0, Hp - H), (0, Wp - W), (0, 0)), mode="edge").transpose(2, 0, 1)
-        return self._coder_transform()(torch.from_numpy(x.astype(np.float64))[None])[0].numpy()
+        x = np.pad(rgb, ((0, Hp - H), (0, Wp - W), (0, 0)), mode="edge")
+        y = np.empty((3, Hp, Wp))
+
+        def read(r0, r1, c0, c1):
+            return torch.from_numpy(x[r0:r1, c0:c1].transpose(2, 0, 1).astype(np.float64))
+
+        self._coder_transform().forward_windowed(read, torch.from_numpy(y), window)
+        return y
 
     @torch.no_grad()
-    def synthesis(self, y: np.ndarray, H: int, W: int) -> np.ndarray:
-        x = self._coder_transform().inverse(torch.from_numpy(y)[None])[0].numpy()
-        return np.clip(np.round(x[:, :H, :W]), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    def synthesis(self, y: np.ndarray, H: int, W: int, window: int = WINDOW) -> np.ndarray:
+        """y (3,Hp,Wp) float64 → (H,W,3) uint8, synthesised in windows (y is not modified)."""
+        out = np.empty((H, W, 3), np.uint8)
+
+        def write(r0, r1, c0, c1, x):
+            if r0 < H and c0 < W:
+                x = x[:, :H - r0, :W - c0].numpy()
+                out[r0:r0 + x.shape[1], c0:c0 + x.shape[2]] = np.clip(np.round(x), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+
+        self._coder_transform().inverse_windowed(torch.from_numpy(y), write, window)
+        return out
 
     def tiles(self, H: int, W: int) -> list[tuple]:
         """(py, px, th, tw) of every tile of the padded image, row-major."""
@@ -168,7 +183,8 @@ class WaveletCodec(nn.Module):
 
     def encode(self, rgb: np.ndarray, step: float, collect=None) -> list[TileIndices]:
         """(H,W,3) uint8 → one TileIndices per tile (row-major)."""
-        y = self.analysis(rgb) / step
+        y = self.analysis(rgb)
+        y /= step
         Hp, Wp = y.shape[1:]
         out = []
         for tile in self.tiles(*rgb.shape[:2]):

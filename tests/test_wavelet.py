@@ -100,3 +100,48 @@ def test_near_orthonormal():
 
 def test_colour_transform_is_orthonormal():
     assert torch.allclose(COLOR @ COLOR.T, torch.eye(3), atol=1e-6)
+
+
+@pytest.mark.parametrize("hidden", [0, 4])
+def test_margin_is_the_reach_of_one_level(hidden):
+    """margin() is exactly how far one input sample moves one level's outputs (in input samples, along
+    the width; the height reaches less), with random corrections in every lifting step."""
+    t = WaveletTransform(levels=5, hidden=hidden).double()
+    if hidden:
+        _randomise_corrections(t, 0.05)
+    w, x = t.wavelet, torch.rand(1, 3, 192, 192, dtype=torch.float64)
+    with torch.no_grad():
+        i = torch.arange(192)
+        place = torch.where(i < 96, 2 * i, 2 * (i - 96) + 1)  # Mallat index → input sample
+        for level in (0, 3):
+            reach = 0
+            for p in (96, 97):  # an even (low-pass) and an odd (high-pass) sample
+                x2 = x.clone()
+                x2[..., p, p] += 1
+                moved = (w._analysis_2d(x2, level) - w._analysis_2d(x, level)).abs().amax(1)[0] > 0
+                reach = max(reach, int((place[moved.any(0)] - p).abs().max()))
+            assert reach == w.margin()
+
+
+@pytest.mark.parametrize("hidden", [0, 4])
+@pytest.mark.parametrize("window", [32, 96])
+def test_windowed_transform_equals_the_whole_image_one(hidden, window):
+    """Overlap-save in windows (sizes that are not multiples of the window, corrections non-zero)."""
+    torch.manual_seed(0)
+    t = WaveletTransform(levels=5, hidden=hidden).double()
+    if hidden:
+        _randomise_corrections(t, 0.05)
+    x = torch.rand(3, 160, 224, dtype=torch.float64) * 255
+    with torch.no_grad():
+        y = t(x[None])[0]
+        yw = torch.full_like(y, float("nan"))
+        t.forward_windowed(lambda r0, r1, c0, c1: x[:, r0:r1, c0:c1], yw, window)
+        torch.testing.assert_close(yw, y, atol=1e-9, rtol=0)
+        xw = torch.full_like(x, float("nan"))
+
+        def write(r0, r1, c0, c1, v):
+            assert torch.isnan(xw[:, r0:r1, c0:c1]).all()  # every output sample is written once
+            xw[:, r0:r1, c0:c1] = v
+
+        t.inverse_windowed(y, write, window)
+        torch.testing.assert_close(xw, t.inverse(y[None])[0], atol=1e-9, rtol=0)

@@ -147,7 +147,7 @@ def _info(args) -> int:
 
 
 GC_LR = 2e-4  # the generative decoder's default learning rate (it starts trained, as the Shannon-AE decoder)
-WAVELET_LR = 3e-4  # v2's default: its lifting corrections start at zero next to a good closed form
+WAVELET_LR = 1e-4  # v2's default: its lifting corrections start at zero next to a good closed form
 
 
 def _train(args) -> int:

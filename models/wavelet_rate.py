@@ -33,9 +33,21 @@ def marginal_bits(model) -> torch.Tensor:
     return torch.log2(f.sum(-1, keepdim=True)) - torch.log2(f)
 
 
-def rate_distortion(model, x: torch.Tensor, step: float) -> dict:
+def escape_bits(v: torch.Tensor) -> torch.Tensor:
+    """(n,4) → (n,1) a smooth stand-in for the bits of an escaped block's four scalars (magnitude and
+    sign, about Exp-Golomb's 1 + 2·log2(1 + |v|) each), so that large coefficients cost rate."""
+    return (1 + 2 * torch.log2(1 + v.abs())).sum(-1, keepdim=True)
+
+
+def rate_distortion(model, x: torch.Tensor, step: float, temperature: float | None = None,
+                    escapes: bool = False, noise: bool = False) -> dict:
+    """`temperature` (step², default λ) of the soft assignment: a larger one gives the rate a gradient
+    away from the decision boundaries; `escapes` adds escape_bits to the escape's cost; `noise`
+    reconstructs the details as u + U(−½, ½) (the additive-noise proxy of quantisation: its gradient
+    does not reward moving y against a quantiser that will snap it back, as straight-through does)."""
     B, _, H, W = x.shape
     lmbda = model.lmbda
+    T = temperature or lmbda
     y = model.transform(255 * x)
     u = y / step
     table = marginal_bits(model).to(u.dtype)
@@ -56,13 +68,18 @@ def rate_distortion(model, x: torch.Tensor, step: float) -> dict:
             q = torch.sign(v) * torch.floor(v.abs() + 0.5 - 0.2)
             esc_rec = (torch.sign(q) * (q.abs() - 0.1).clamp(min=0)).detach()
             d_esc = (v - esc_rec).pow(2).sum(-1, keepdim=True)
-            cost = torch.cat([d, d_esc], 1) + lmbda * bits                            # (n,NC+1)
-            p = torch.softmax(-cost / lmbda, 1)
-            soft_bits = soft_bits + (p * bits).sum()
+            rows = bits.expand(v.shape[0], -1)
+            if escapes:
+                rows = torch.cat([rows[:, :NC], rows[:, NC:] + escape_bits(v)], 1)
+            cost = torch.cat([d, d_esc], 1) + lmbda * rows                            # (n,NC+1)
+            p = torch.softmax(-cost / T, 1)
+            soft_bits = soft_bits + (p * rows).sum()
             idx = cost.detach().argmin(1)
-            hard_bits += float(bits[idx].sum())
+            hard_bits += float(rows.detach().gather(1, idx[:, None]).sum())
             chosen = book[idx.clamp(max=NC - 1)]
             rec = torch.where((idx == NC).unsqueeze(1), esc_rec, chosen) - v.detach() + v  # straight-through
+            if noise:
+                rec = v + torch.rand_like(v) - 0.5
             u_hat[:, ch, r, c] = _unblocks(rec, B, h, w)
     x_hat = model.transform.inverse(u_hat * step) / 255
     mse = (x_hat - x).pow(2).mean() * 255 ** 2

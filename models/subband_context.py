@@ -90,18 +90,36 @@ class Counts:
     def __init__(self, priors: dict):
         self.t = {k: v.copy() for k, v in priors.items()}  # "vec" (N_ROWS,NC+1), "mag" (N_ROWS,K_MAG), "ll" (3,K_MAG)
 
+    @staticmethod
+    def used(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """np.unique(rows, return_inverse=True) for rows spanning a short range (a pass uses ≤ SUB rows)."""
+        if rows.size == 0:
+            return rows[:0], rows[:0]
+        lo = rows.min()
+        present = np.bincount(rows - lo) > 0
+        return lo + np.flatnonzero(present), (np.cumsum(present) - 1)[rows - lo]
+
     def rows(self, which: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The coder's float64 table restricted to the rows used, and the rows renumbered into it."""
-        used, local = np.unique(rows, return_inverse=True)
+        used, local = self.used(rows)
         return np.ascontiguousarray(self.t[which][used], dtype=np.float64), local.reshape(-1)
 
     def bits(self, which: str, rows: np.ndarray) -> np.ndarray:
         """(n,K) code lengths of every symbol under each symbol's current row (for encoder decisions)."""
-        c = self.t[which][rows].astype(np.float64)
-        return np.log2(c.sum(-1, keepdims=True)) - np.log2(c)
+        table, local = self.bit_rows(which, rows)
+        return table[local]
+
+    def bit_rows(self, which: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`bits` as (u,K) code lengths of the rows used and each symbol's place in them (no (n,K) copy)."""
+        c, local = self.rows(which, rows)
+        return np.log2(c.sum(-1, keepdims=True)) - np.log2(c), local
 
     def add(self, which: str, rows: np.ndarray, symbols: np.ndarray) -> None:
-        np.add.at(self.t[which], (rows, symbols), INC)
+        if rows.size == 0:
+            return
+        t, K = self.t[which], self.t[which].shape[1]
+        lo, hi = rows.min(), rows.max() + 1
+        t[lo:hi] += INC * np.bincount((rows - lo) * K + symbols, minlength=(hi - lo) * K).reshape(hi - lo, K)
 
 
 def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass) -> Counts:
@@ -118,29 +136,31 @@ def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass) -> C
         parent = coeff_mag[band.parent] if band.parent is not None else np.zeros((3, hv, wv), np.int64)
         anchor = checkerboard(hv, wv)
         part_of = (np.arange(hv) * SPLITS // max(hv, 1))[:, None]
+        parts = [(half is anchor, part) for half in (anchor, ~anchor) for k in range(SPLITS)
+                 if (part := half & (part_of == k)).any()]
         vmag = np.zeros((3, hv, wv), np.int64)
         mags = np.zeros((3, hv, wv, 4), np.int64)
         for ch in range(3):
-            colour = vmag[:ch].sum(0)
-            base = 2 * parent[ch] + 2 * colour
-            for half in (anchor, ~anchor):
-                for k in range(SPLITS):
-                    part = half & (part_of == k)
-                    if not part.any():
-                        continue
-                    if half is anchor:
-                        sub = bucket(base[part])
-                    else:
-                        sub = NB + bucket(cross_sum(vmag[ch] * anchor)[part] + base[part])
-                    rows = ((b - 1) * 3 + ch) * SUB + sub
-                    idx, escq = visit_pass(b, ch, part, rows, counts)
-                    counts.add("vec", rows, idx)
-                    esc = idx == NC
-                    if esc.any():
-                        counts.add("mag", np.repeat(rows[esc], 4), np.minimum(np.abs(escq[esc]), ESC).ravel())
-                    cls = vq_class(band.level, band.orientation, ch)
+            base = 2 * parent[ch] + 2 * vmag[:ch].sum(0)
+            cls = vq_class(band.level, band.orientation, ch)
+            cross = None
+            for is_anchor, part in parts:
+                if is_anchor:
+                    sub = bucket(base[part])
+                else:
+                    if cross is None:  # the anchors are all known now, and no later pass changes them
+                        cross = cross_sum(vmag[ch] * anchor) + base
+                    sub = NB + bucket(cross[part])
+                rows = ((b - 1) * 3 + ch) * SUB + sub
+                idx, escq = visit_pass(b, ch, part, rows, counts)
+                counts.add("vec", rows, idx)
+                esc = idx == NC
+                if esc.any():
+                    counts.add("mag", np.repeat(rows[esc], 4), np.minimum(np.abs(escq[esc]), ESC).ravel())
                     m = np.where(esc[:, None], np.minimum(np.abs(escq), MAG_CAP), cmag[cls][np.minimum(idx, NC - 1)])
-                    mags[ch][part] = m
-                    vmag[ch][part] = m.sum(-1)
+                else:
+                    m = cmag[cls][idx]
+                mags[ch][part] = m
+                vmag[ch][part] = m.sum(-1)
         coeff_mag[b] = np.minimum(mags.reshape(3, hv, wv, 2, 2).swapaxes(2, 3).reshape(3, 2 * hv, 2 * wv), MAG_CAP)
     return counts

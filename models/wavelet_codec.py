@@ -138,12 +138,15 @@ class WaveletCodec(nn.Module):
             idx = grid_index(q)
         else:
             m = np.abs(q)
-            mag_bits = np.take_along_axis(counts.bits("mag", rows), np.minimum(m, ESC), -1).sum(-1)
+            # bits per row used (≤ SUB rows in a pass), gathered per block only where needed
+            mag_bits, local = counts.bit_rows("mag", rows)
+            mag_bits = mag_bits[local[:, None], np.minimum(m, ESC)].sum(-1)
             esc_bits = mag_bits + (m > 0).sum(-1) + eg_bits(m).sum(-1)
-            vec_bits = counts.bits("vec", rows)
-            cost = self.vq.distortions(cls, u) + self.lmbda * vec_bits[:, :NC]
-            esc_cost = ((u - dequant(q)) ** 2).sum(-1) + self.lmbda * (vec_bits[:, NC] + esc_bits)
-            idx = np.where(esc_cost < cost.min(-1), NC, cost.argmin(-1))
+            vec_bits, _ = counts.bit_rows("vec", rows)
+            cost = self.vq.distortions(cls, u) + (self.lmbda * vec_bits[:, :NC])[local]
+            esc_cost = ((u - dequant(q)) ** 2).sum(-1) + self.lmbda * (vec_bits[local, NC] + esc_bits)
+            best = cost.argmin(-1)
+            idx = np.where(esc_cost < cost[np.arange(best.size), best], NC, best)
             # an escape must not reconstruct onto a codeword: each reconstruction has one index
             esc = np.flatnonzero(idx == NC)
             if esc.size:

@@ -16,10 +16,10 @@ def _runs(rows: np.ndarray):
     order = np.argsort(rows, kind="stable")
     if rows.size == 0:
         return order, []
-    sorted_rows = rows[order]
-    starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
-    counts = np.diff(np.r_[starts, rows.size])
-    return order, zip(sorted_rows[starts].tolist(), starts.tolist(), counts.tolist())
+    counts = np.bincount(rows)  # rows are ids into a table: a short range
+    used = np.flatnonzero(counts)
+    ends = np.cumsum(counts)[used]
+    return order, zip(used.tolist(), (ends - counts[used]).tolist(), counts[used].tolist())
 
 
 def _model(table: np.ndarray, row: int):

@@ -56,8 +56,8 @@ def tile_bands(th: int, tw: int) -> list[Band]:
 class TileIndices:
     """What one tile sends: LL scalar indices, and per detail band its vector indices and escapes."""
     ll: np.ndarray            # (3,h,w) int64
-    idx: list                 # per detail band (3,h/2,w/2) int64 in 0..NC
-    escq: list                # per detail band (3,h/2,w/2,4) int64, zero where not escaped
+    idx: list                 # per detail band (3,h/2,w/2) int in 0..NC (int64; int16 from the decoder)
+    escq: list                # per detail band (3,h/2,w/2,4) int, zero where not escaped (int64; int32 from the decoder)
 
 
 def bucket(m: np.ndarray) -> np.ndarray:

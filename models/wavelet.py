@@ -255,24 +255,37 @@ class Wavelet2d(nn.Module):
         for level, o, rows, cols in self.subbands(H, W):
             y[:, rows, cols] *= self.gain(level, o)
 
+    def band_reader(self, y: torch.Tensor, H: int | None = None, W: int | None = None):
+        """read(level, orientation, rows, cols) → (C, n, m) of one subband of y (C,H,W) (or of its top-left
+        corner, with the whole H and W given), for `inverse_windowed`."""
+        H, W = H or y.shape[-2], W or y.shape[-1]
+
+        def read(level, o, rows, cols):
+            r0 = (H >> level) if o in ("LH", "HH") else 0
+            c0 = (W >> level) if o in ("HL", "HH") else 0
+            return y[:, r0 + rows.start:r0 + rows.stop, c0 + cols.start:c0 + cols.stop]
+        return read
+
     @torch.no_grad()
-    def inverse_windowed(self, y: torch.Tensor, write, window: int = WINDOW) -> None:
-        """`inverse` of y (C,H,W) (read only), level by level and window by window; write(r0, r1, c0, c1,
-        x) receives the output's samples (C, r1-r0, c1-c0). Beyond y it holds a quarter-size LL."""
-        C, H, W = y.shape
+    def inverse_windowed(self, read, shape: tuple, write, window: int = WINDOW) -> None:
+        """`inverse` level by level and window by window. read(level, orientation, rows, cols) gives
+        (C, n, m) coefficients of one subband (`band_reader`; a decoder can read its tiles instead of a
+        whole y); shape: y's (C,H,W); write(r0, r1, c0, c1, x) receives the output's (C, r1-r0, c1-c0)
+        samples per window. Beyond what read holds, memory holds a quarter-size LL and one window."""
+        C, H, W = shape
         L = self.levels
-        ll = y[:, :H >> L, :W >> L] / self.gain(L, "LL")
+        ll = read(L, "LL", slice(0, H >> L), slice(0, W >> L)) / self.gain(L, "LL")
         for j in reversed(range(L)):
             h, w = H >> j, W >> j
-            out = torch.empty(C, h, w, dtype=y.dtype) if j else None
+            out = None
             g = [self.gain(j + 1, o) for o in ORIENTATIONS]
             for (r0, r1, c0, c1), (R0, R1, C0, C1) in self._windows(h, w, window):
-                a, b, c, d = R0 // 2, R1 // 2, C0 // 2, C1 // 2
-                top, left = slice(h // 2 + a, h // 2 + b), slice(w // 2 + c, w // 2 + d)
-                block = torch.cat([torch.cat([ll[:, a:b, c:d], y[:, a:b, left] / g[0]], -1),
-                                   torch.cat([y[:, top, c:d] / g[1], y[:, top, left] / g[2]], -1)], -2)
+                rows, cols = slice(R0 // 2, R1 // 2), slice(C0 // 2, C1 // 2)
+                HL, LH, HH = (read(j + 1, o, rows, cols) / gain for o, gain in zip(ORIENTATIONS, g))
+                block = torch.cat([torch.cat([ll[:, rows, cols], HL], -1), torch.cat([LH, HH], -1)], -2)
                 x = self._synthesis_2d(block[None], j)[0][:, r0 - R0:r1 - R0, c0 - C0:c1 - C0]
                 if j:
+                    out = torch.empty(C, h, w, dtype=x.dtype) if out is None else out
                     out[:, r0:r1, c0:c1] = x
                 else:
                     write(r0, r1, c0, c1, x)
@@ -297,7 +310,7 @@ class WaveletTransform(nn.Module):
         """`forward` of one image into y (3,H,W) in windows; read(r0, r1, c0, c1) → RGB (3, r1-r0, c1-c0)."""
         self.wavelet.forward_windowed(lambda *box: self.color(read(*box)[None])[0], y, window)
 
-    def inverse_windowed(self, y: torch.Tensor, write, window: int = WINDOW) -> None:
-        """`inverse` of y (3,H,W) in windows; write(r0, r1, c0, c1, rgb (3, r1-r0, c1-c0)) per window."""
+    def inverse_windowed(self, read, shape: tuple, write, window: int = WINDOW) -> None:
+        """`inverse` in windows (Wavelet2d.inverse_windowed); write(r0, r1, c0, c1, rgb (3, r1-r0, c1-c0))."""
         self.wavelet.inverse_windowed(
-            y, lambda r0, r1, c0, c1, x: write(r0, r1, c0, c1, self.color.inverse(x[None])[0]), window)
+            read, shape, lambda r0, r1, c0, c1, x: write(r0, r1, c0, c1, self.color.inverse(x[None])[0]), window)

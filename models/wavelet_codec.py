@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from .subband_context import (ESC, K_MAG, MAX_EXP, N_ROWS, PRIOR_TOTAL, SUB, TileIndices, tile_bands, walk)
-from .subband_vq import LEVELS, NC, SubbandVQ, blocks, dequant, grid_index, quant, unblocks, vq_class
+from .subband_vq import LEVELS, NC, ORIENTATIONS, SubbandVQ, blocks, dequant, grid_index, quant, unblocks, vq_class
 from .wavelet import WINDOW, WaveletTransform
 
 TILE = 256                  # tile side in pixels: contexts and counts never cross a tile's edge
@@ -102,6 +102,10 @@ class WaveletCodec(nn.Module):
     @torch.no_grad()
     def synthesis(self, y: np.ndarray, H: int, W: int, window: int = WINDOW) -> np.ndarray:
         """y (3,Hp,Wp) float64 → (H,W,3) uint8, synthesised in windows (y is not modified)."""
+        y = torch.from_numpy(y)
+        return self._synthesise(self._coder_transform().wavelet.band_reader(y), y.shape, H, W, window)
+
+    def _synthesise(self, read, shape: tuple, H: int, W: int, window: int) -> np.ndarray:
         out = np.empty((H, W, 3), np.uint8)
 
         def write(r0, r1, c0, c1, x):
@@ -109,7 +113,7 @@ class WaveletCodec(nn.Module):
                 x = x[:, :H - r0, :W - c0].numpy()
                 out[r0:r0 + x.shape[1], c0:c0 + x.shape[2]] = np.clip(np.round(x), 0, 255).astype(np.uint8).transpose(1, 2, 0)
 
-        self._coder_transform().inverse_windowed(torch.from_numpy(y), write, window)
+        self._coder_transform().inverse_windowed(read, shape, write, window)
         return out
 
     def tiles(self, H: int, W: int) -> list[tuple]:
@@ -195,14 +199,42 @@ class WaveletCodec(nn.Module):
             out.append(self.encode_tile([y[:, r, c] for r, c in self.band_slices(Hp, Wp, tile)], bands, collect))
         return out
 
-    def decode(self, tiles: list, H: int, W: int, step: float) -> np.ndarray:
-        """One TileIndices per tile → (H,W,3) uint8."""
+    @torch.no_grad()
+    def decode(self, tiles: list, H: int, W: int, step: float, window: int = WINDOW) -> np.ndarray:
+        """One TileIndices per tile → (H,W,3) uint8. Levels 2… are gathered into a quarter-size array;
+        level 1 (three quarters of the coefficients) is dequantised from the tiles as the synthesis
+        windows reach them, so no whole-image coefficient array is held."""
         Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
-        y = np.zeros((3, Hp, Wp))
-        for tile, t in zip(self.tiles(H, W), tiles):
-            for (r, c), band in zip(self.band_slices(Hp, Wp, tile), self.dequantise_tile(t, tile_bands(tile[2], tile[3]))):
-                y[:, r, c] = band * step
-        return self.synthesis(y, H, W)
+        layout = self.tiles(H, W)
+        coarse = np.zeros((3, Hp // 2, Wp // 2))  # the top-left quarter of y: LL and levels 2 … LEVELS
+        for tile, t in zip(layout, tiles):
+            bands = tile_bands(tile[2], tile[3])
+            for (r, c), band, info in zip(self.band_slices(Hp, Wp, tile), self.dequantise_tile(t, bands), bands):
+                if info.level > 1:
+                    coarse[:, r, c] = band * step
+        read_coarse = self._coder_transform().wavelet.band_reader(torch.from_numpy(coarse), Hp, Wp)
+        fine = {}  # tile number → its three level-1 bands × step, while synthesis windows still need them
+
+        def read(level, o, rows, cols):
+            if level > 1:
+                return read_coarse(level, o, rows, cols)
+            x = np.empty((3, rows.stop - rows.start, cols.stop - cols.start))
+            for k, (py, px, th, tw) in enumerate(layout):
+                r0, r1 = max(rows.start, py // 2), min(rows.stop, (py + th) // 2)
+                c0, c1 = max(cols.start, px // 2), min(cols.stop, (px + tw) // 2)
+                if (py + th) // 2 <= rows.start:  # never needed again: the windows go down the image
+                    fine.pop(k, None)
+                if r0 >= r1 or c0 >= c1:
+                    continue
+                if k not in fine:
+                    bands = tile_bands(th, tw)
+                    fine[k] = [b * step for b in self.dequantise_tile(tiles[k], bands)[-3:]]
+                band = fine[k][ORIENTATIONS.index(o)]
+                x[:, r0 - rows.start:r1 - rows.start, c0 - cols.start:c1 - cols.start] = \
+                    band[:, r0 - py // 2:r1 - py // 2, c0 - px // 2:c1 - px // 2]
+            return torch.from_numpy(x)
+
+        return self._synthesise(read, (3, Hp, Wp), H, W, window)
 
     def forward(self, x: torch.Tensor, step: float) -> dict:
         """Training: x (B,3,H,W) in [0,1], H and W multiples of 64 → {x_hat, bits, bpp, mse, loss}."""

@@ -6,11 +6,13 @@ Stages (each one run ≤ ~8 min on one core; results cached in runs/v2/*.json, t
   kodak   the 24 Kodak images (evaluation only), with one-thread encode/decode times
   tiling  bytes with 256-pixel tiles against one whole-image tile
   memory  peak RSS of a 24-megapixel encode + decode (a subprocess per direction)
+  speed   one-thread encode/decode seconds per Kodak image at steps 160, 56, 20 (min of 3 runs each)
   report  write bench/v2_step0.md
 Usage: OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/v2_step0.py STAGE [N]
 """
 import io
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -22,7 +24,9 @@ import torch
 from PIL import Image
 
 from ibc.codec.dataset import list_images, load_rgb, split_train_val
+from ibc.codec import subband_tiles
 from ibc.codec.subband_tiles import decode_image, encode_image
+from ibc.models.subband_context import tile_bands
 from ibc.models.wavelet_codec import WaveletCodec
 from ibc.models.wavelet_design import design
 
@@ -186,8 +190,15 @@ def _mem(direction):
     k = rgb_of(list_images(KODAK)[0])
     big = np.pad(k, ((0, 4000 - k.shape[0]), (0, 6000 - k.shape[1]), (0, 0)), mode="reflect")
     t0 = time.time()
-    if direction == "encode":
-        payloads = encode_image(m, m.encode(big, 40), 4000, 6000)
+    if direction == "encode":  # as codec.wavelet_api does: the analysis once, then tile by tile to bytes
+        y = m.analysis(big)
+        y /= 40
+        Hp, Wp = y.shape[1:]
+        payloads = []
+        for tile in m.tiles(4000, 6000):
+            bands = tile_bands(tile[2], tile[3])
+            t = m.encode_tile([y[:, r, c] for r, c in m.band_slices(Hp, Wp, tile)], bands)
+            payloads.append(subband_tiles.encode_tile(t, bands, m.priors(), m.cmag.numpy()))
         (RUNS / "big.bin").write_bytes(b"".join(len(p).to_bytes(4, "little") + p for p in payloads))
     else:
         data, payloads, i = (RUNS / "big.bin").read_bytes(), [], 0
@@ -197,6 +208,30 @@ def _mem(direction):
             i += 4 + n
         m.decode(decode_image(m, payloads, 4000, 6000), 4000, 6000, 40)
     print(json.dumps({"seconds": time.time() - t0, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def stage_speed(n):
+    """Seconds per Kodak image, one thread, the minimum of 3 runs (the machine is shared: minima are the
+    least noisy), with the load average next to them."""
+    m = load_model("step0")
+    imgs = [rgb_of(p) for p in list_images(KODAK)[:n]]
+    rows, load0 = [], os.getloadavg()[0]
+    for s in (160, 56, 20):
+        enc, dec = [], []
+        for im in imgs:
+            H, W, _ = im.shape
+            runs = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                payloads = encode_image(m, m.encode(im, s), H, W)
+                t1 = time.perf_counter()
+                m.decode(decode_image(m, payloads, H, W), H, W, s)
+                runs.append((t1 - t0, time.perf_counter() - t1))
+            enc.append(min(e for e, _ in runs))
+            dec.append(min(d for _, d in runs))
+        rows.append((s, float(np.mean(enc)), float(np.max(enc)), float(np.mean(dec)), float(np.max(dec))))
+        print(rows[-1], flush=True)
+    (RUNS / "speed.json").write_text(json.dumps({"n": n, "rows": rows, "load": [load0, os.getloadavg()[0]]}))
 
 
 if __name__ == "__main__":
@@ -211,6 +246,8 @@ if __name__ == "__main__":
         stage_tiling(n or 6)
     elif stage == "memory":
         stage_memory()
+    elif stage == "speed":
+        stage_speed(n or 6)
     elif stage == "_mem":
         _mem(sys.argv[2])
     elif stage == "report":

@@ -55,5 +55,14 @@ def write_report(runs, out, bd, steps):
         for d, r in mem.items():
             L.append(f"| {d} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} MB |")
         L += [""]
+    p = runs / "speed.json"
+    if p.exists():
+        sp = json.loads(p.read_text())
+        L += [f"### Speed ({sp['n']} Kodak images, one thread, min of 3 runs per image; load average "
+              f"{sp['load'][0]:.1f} → {sp['load'][1]:.1f} on 2 cores)", "",
+              "| step | encode mean | encode max | decode mean | decode max |", "|---:|---:|---:|---:|---:|"]
+        for s, e, emax, d, dmax in sp["rows"]:
+            L.append(f"| {s} | {e:.2f} s | {emax:.2f} s | {d:.2f} s | {dmax:.2f} s |")
+        L += [""]
     head = out.read_text().split(MARKER)[0] if out.exists() else ""
     out.write_text(head + "\n".join(L) + "\n")

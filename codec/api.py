@@ -19,6 +19,7 @@ from ..models.generator import seeded_noise
 from .bitstream import MAX_SIDE, Header, parse_chunks, parse_header, serialise
 from .errors import CodecError
 from .image_io import as_rgb
+from .step_code import COARSEST_CODE, FINEST_CODE
 from .threads import one_thread
 from .tiles import decode_tile, encode_tile
 from .wavelet_api import compress_wavelet, decode_tiles, render_tiles, tile_count
@@ -206,7 +207,8 @@ def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.
 
 def _check_decodes(lm: LoadedModel, header: Header, realism: float) -> None:
     if lm.arch == "wavelet" or header.step:
-        if lm.arch != "wavelet" or not header.step or header.mode != "shannon" or header.tile != lm.model.tile:
+        if (lm.arch != "wavelet" or not FINEST_CODE <= header.step <= COARSEST_CODE or header.mode != "shannon"
+                or header.tile != lm.model.tile):
             raise CodecError(f"corrupt header (step code {header.step} or tile {header.tile} "
                              f"not of model {lm.name})")
         if realism > 0:

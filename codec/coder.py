@@ -72,9 +72,13 @@ class Decoder:
         _check(rows, table)
         out = np.empty(rows.size, dtype=np.int64)
         order, runs = _runs(rows)
-        for row, start, count in runs:
-            out[order[start:start + count]] = self._coder.decode(_model(table, row), count)
-        return out
+        try:
+            for row, start, count in runs:
+                out[order[start:start + count]] = self._coder.decode(_model(table, row), count)
+            return out
+        except AssertionError:  # constriction's word for data that no symbols of these models encode to
+            pass
+        raise CodecError("corrupt payload (not decodable with the model's tables)")  # chains no exception
 
     def finish(self) -> None:
         if not self._coder.maybe_exhausted():

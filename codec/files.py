@@ -8,9 +8,9 @@ import torch
 
 from .api import DEFAULT_SEED, check_seed, compress, decode, decoding_choices, model_for, read_header, read_indices, render
 from .errors import CodecError
-from .wavelet_api import quality_of_code
 from .image_io import IMAGE_SUFFIXES, read_image, write_atomic, write_image
 from .metrics import psnr
+from .step_code import quality_of_code
 from .weights import LoadedModel, find_by_hash, find_generative, load_model
 
 

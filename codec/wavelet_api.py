@@ -13,34 +13,18 @@ import numpy as np
 
 from ..models.subband_context import TileIndices, tile_bands
 from ..models.subband_vq import NC
-from ..models.wavelet_codec import ALIGN, code_from_step, step_from_code
+from ..models.wavelet_codec import ALIGN
 
 from .bitstream import Header, serialise
 from .errors import CodecError
+from .step_code import COARSEST_CODE, FINEST_CODE, code_of_quality, quality_of_code, step_from_code  # noqa: F401
 from .subband_tiles import decode_tile, encode_tile
 from .threads import one_thread
 from .weights import LoadedModel
 
-# q 0 … 100 is log-linear in the step: q 0 ↔ step 400 (≈ 0.04 bpp on photos), q 100 ↔ step 8 (≈ 3 bpp),
-# 3.6 step codes per unit of q; q 50 (step 57) is about 0.5 bpp.
-CODE_AT_Q0, CODE_AT_Q100 = code_from_step(400.0), code_from_step(8.0)
 DEFAULT_QUALITY = 50.0
-# `--size`/`--target-bpp` search these codes: step 1 (≈ 7 bpp) … step 1000
-FINEST_CODE, COARSEST_CODE = code_from_step(1.0), code_from_step(1000.0)
 EVAL_QUALITIES = (18, 26, 34, 42, 50, 58, 66, 75)  # `ibc eval`'s default sweep: about 0.1 … 1.4 bpp on Kodak
 CLOSE_ENOUGH = 0.97  # a rate search stops once a file fills this share of its budget
-
-
-def code_of_quality(q: float) -> int:
-    """q in [0, 100] → the header's step code."""
-    if not 0 <= q <= 100:
-        raise CodecError(f"quality must lie in 0..100 for a wavelet model (got {q:g})")
-    return round(CODE_AT_Q0 + (CODE_AT_Q100 - CODE_AT_Q0) * q / 100)
-
-
-def quality_of_code(code: int) -> float:
-    """The step code → q (outside 0..100 for steps a rate search chose beyond the q range)."""
-    return round(100 * (code - CODE_AT_Q0) / (CODE_AT_Q100 - CODE_AT_Q0), 1)
 
 
 def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=None) -> list[bytes]:

@@ -12,16 +12,7 @@ from .wavelet import WINDOW, WaveletTransform
 
 TILE = 256                  # tile side in pixels: contexts and counts never cross a tile's edge
 ALIGN = 2 << LEVELS         # images are padded (edge replication) to multiples of this
-STEP_SCALE = 64             # step = 2^(code / STEP_SCALE) / 4: the header's u16 step code
 LMBDA = 0.12                # RD trade-off of the encoder, in step² per bit (2 ln2 / 12 ≈ 0.116 for a uniform quantiser)
-
-
-def step_from_code(code: int) -> float:
-    return 2.0 ** (code / STEP_SCALE) / 4
-
-
-def code_from_step(step: float) -> int:
-    return int(round(STEP_SCALE * math.log2(4 * step)))
 
 
 def eg_bits(m: np.ndarray) -> np.ndarray:

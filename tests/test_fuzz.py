@@ -1,21 +1,29 @@
 """Hostile .ibc files: mutated, truncated, spliced, chunk-swapped, foreign-chunk and random bytes must
-always be reported (CodecError), never crash, hang or decode silently to garbage.
+always be reported (CodecError), never crash, hang or decode silently to garbage; for block and wavelet
+(v2) models alike. Below the CRCs, changed payloads (re-sealed with valid CRCs, or handed to a wavelet
+tile's decoder directly) must decode or raise a CodecError of the decoder's own, never another exception.
 
 The normal suite runs 150 cases per test; `make fuzz` runs the `fuzz` profile (10,000 per test). Each
 case runs under a real time limit (Hypothesis's deadline is only measured once a case has finished)."""
+import dataclasses
 import faulthandler
 import os
 import signal
 import time
+import tracemalloc
 from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ibc.codec.api import compress, decode, read_header
+from ibc.codec.bitstream import serialise
 from ibc.codec.errors import CodecError
+from ibc.codec.step_code import COARSEST_CODE, FINEST_CODE
+from ibc.codec.subband_tiles import decode_tile
+from ibc.models.subband_context import tile_bands
 
-from conftest import natural_like, split_chunks
+from conftest import natural_like, payloads, split_chunks
 
 settings.register_profile("default", max_examples=150, deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -26,8 +34,8 @@ settings.load_profile(os.environ.get("IBC_FUZZ_PROFILE", "default"))
 CASE_SECONDS = 10  # each case decodes a file of a few tiles: milliseconds, so only a hang comes near this
 
 
-class Hang(AssertionError):
-    pass
+class Hang(BaseException):
+    """Not an Exception, so that no `except Exception` in the decoder can turn it into a CodecError."""
 
 
 @contextmanager
@@ -48,16 +56,41 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-@pytest.fixture(scope="module")
-def original(tiny):
-    return compress(natural_like(40, 300, seed=11), tiny, level=2)  # 2 tiles
+# (original, pair) image sizes: 2 and 3 tiles (block: 256 pixels wide; the tiny wavelet model: 128)
+SIZES = {"block": ((40, 300), (40, 768)), "wavelet": ((100, 200), (100, 300))}
+
+
+@pytest.fixture(scope="module", params=sorted(SIZES))
+def arch(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def pair(tiny):
-    """Two files of one model, size and level (3 tiles of 5×32 latent positions each): headers that differ
-    only in the file id, and chunks of the same shape that would decode in each other's place."""
-    return tuple(compress(natural_like(40, 768, seed=s), tiny, level=2) for s in (12, 13))
+def lm(request, arch):
+    return request.getfixturevalue({"block": "tiny", "wavelet": "tiny_wavelet"}[arch])
+
+
+def shot(lm, size: tuple, seed: int) -> bytes:
+    """A file of a generated image: level 2 for a block model, q 50 for a wavelet model."""
+    setting = {"quality": 50} if lm.arch == "wavelet" else {"level": 2}
+    return compress(natural_like(*size, seed=seed), lm, **setting)
+
+
+@pytest.fixture(scope="module")
+def original(lm, arch):
+    return shot(lm, SIZES[arch][0], 11)
+
+
+@pytest.fixture(scope="module")
+def original_wavelet(tiny_wavelet):
+    return shot(tiny_wavelet, SIZES["wavelet"][0], 11)
+
+
+@pytest.fixture(scope="module")
+def pair(lm, arch):
+    """Two files of one model, size and setting (3 tiles each, the wavelet one's last half as wide):
+    headers that differ only in the file id, and chunks that would decode in each other's place."""
+    return tuple(shot(lm, SIZES[arch][1], s) for s in (12, 13))
 
 
 def must_be_reported(data: bytes, lm, *valid: bytes) -> None:
@@ -81,32 +114,32 @@ def test_the_time_limit_stops_a_hang():
 
 
 @given(st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(1, 255)), min_size=1, max_size=8))
-def test_flipped_bytes(tiny, original, flips):
+def test_flipped_bytes(lm, original, flips):
     data = bytearray(original)
     for pos, xor in flips:
         data[pos % len(data)] ^= xor
-    must_be_reported(bytes(data), tiny, original)
+    must_be_reported(bytes(data), lm, original)
 
 
 @given(st.integers(0, 10 ** 6))
-def test_truncated(tiny, original, cut):
-    must_be_reported(original[: cut % len(original)], tiny, original)
+def test_truncated(lm, original, cut):
+    must_be_reported(original[: cut % len(original)], lm, original)
 
 
 @given(st.integers(0, 10 ** 6), st.binary(min_size=1, max_size=64))
-def test_inserted_bytes(tiny, original, pos, extra):
+def test_inserted_bytes(lm, original, pos, extra):
     pos %= len(original) + 1
-    must_be_reported(original[:pos] + extra + original[pos:], tiny, original)
+    must_be_reported(original[:pos] + extra + original[pos:], lm, original)
 
 
 @given(st.binary(max_size=4096))
-def test_random_bytes(tiny, original, data):
-    must_be_reported(data, tiny, original)
+def test_random_bytes(lm, original, data):
+    must_be_reported(data, lm, original)
 
 
 @given(st.binary(max_size=512))
-def test_random_bytes_behind_a_valid_magic(tiny, original, data):
-    must_be_reported(original[:4] + data, tiny, original)
+def test_random_bytes_behind_a_valid_magic(lm, original, data):
+    must_be_reported(original[:4] + data, lm, original)
 
 
 CUTS = st.one_of(st.integers(0, 10 ** 6), st.integers(-4, -1))  # a byte position, or -1 - k: before chunk k
@@ -120,20 +153,114 @@ def cut_at(data: bytes, cut: int) -> int:
 
 
 @given(CUTS, CUTS)
-def test_spliced_files(tiny, pair, cut_a, cut_b):
+def test_spliced_files(lm, pair, cut_a, cut_b):
     """The start of one file and the end of another, cut anywhere or between chunks."""
     a, b = pair
-    must_be_reported(a[:cut_at(a, cut_a)] + b[cut_at(b, cut_b):], tiny, a, b)
+    must_be_reported(a[:cut_at(a, cut_a)] + b[cut_at(b, cut_b):], lm, a, b)
 
 
 @given(st.permutations(range(3)))
-def test_swapped_chunks(tiny, pair, order):
+def test_swapped_chunks(lm, pair, order):
     head, chunks = split_chunks(pair[0])
-    must_be_reported(head + b"".join(chunks[k] for k in order), tiny, pair[0])
+    must_be_reported(head + b"".join(chunks[k] for k in order), lm, pair[0])
 
 
 @given(st.integers(0, 2), st.integers(0, 2))
-def test_a_chunk_from_another_file(tiny, pair, here, there):
+def test_a_chunk_from_another_file(lm, pair, here, there):
     head, chunks = split_chunks(pair[0])
     chunks[here] = split_chunks(pair[1])[1][there]
-    must_be_reported(head + b"".join(chunks), tiny, pair[0])
+    must_be_reported(head + b"".join(chunks), lm, pair[0])
+
+
+@pytest.mark.parametrize("change", [dict(width=65_536, height=1_525), dict(width=1_525, height=65_536),
+                                    dict(width=65_537), dict(step=0), dict(step=1), dict(step=FINEST_CODE - 1),
+                                    dict(step=COARSEST_CODE + 1), dict(step=65_535)])
+def test_a_wavelet_header_claiming_absurd_sizes_or_steps(tiny_wavelet, original_wavelet, change):
+    """Dimensions near or past the limits (1,525 × 65,536 is 100 megapixels: 6,144 tiles), or a step code
+    no encoder writes (0; steps of 0.25 or 10^307), sealed with valid CRCs: refused before anything of the
+    image's size is allocated."""
+    header = dataclasses.replace(read_header(original_wavelet), **change)
+    data = serialise(header, payloads(original_wavelet))
+    tracemalloc.start()
+    try:
+        with pytest.raises(CodecError, match="corrupt|truncated"):
+            decode(data, tiny_wavelet)
+        assert tracemalloc.get_traced_memory()[1] < 4 << 20
+    finally:
+        tracemalloc.stop()
+
+
+# -- below the CRCs ------------------------------------------------------------------------------------
+
+def decodes_or_refuses(run) -> None:
+    """`run()` on data that passed its CRCs returns or raises a CodecError, in time. The CodecError must be
+    the decoder's own: one raised while another exception was being handled stands in for a crash
+    (IndexError, OverflowError, MemoryError …) that a catch-all turned into an error message."""
+    try:
+        with time_limit(CASE_SECONDS):
+            run()
+    except CodecError as e:
+        assert e.__context__ is None, f"the decoder crashed: {e.__context__!r}"
+
+
+def flip(data: bytes, flips) -> bytes:
+    data = bytearray(data)
+    for pos, xor in flips:
+        data[pos % len(data)] ^= xor
+    return bytes(data)
+
+
+FLIPS = st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(1, 255)), min_size=1, max_size=8)
+
+
+@given(st.integers(0, 2), FLIPS)
+def test_resealed_flipped_payloads(lm, pair, k, flips):
+    """A payload changed and sealed again with valid CRCs: the payload decoder meets it."""
+    header, chunks = read_header(pair[0]), payloads(pair[0])
+    chunks[k] = flip(chunks[k], flips)
+    data = serialise(header, chunks)
+
+    def run():
+        assert decode(data, lm).image.shape == (header.height, header.width, 3)
+    decodes_or_refuses(run)
+
+
+@pytest.fixture(scope="module")
+def wavelet_tiles(tiny_wavelet):
+    """Every tile of a 3-tile wavelet file (the last one half as wide): its payload and its bands."""
+    data = shot(tiny_wavelet, SIZES["wavelet"][1], 12)
+    header = read_header(data)
+    bands = [tile_bands(t[2], t[3]) for t in tiny_wavelet.model.tiles(header.height, header.width)]
+    return list(zip(payloads(data), bands))
+
+
+def tile_decodes_or_refuses(lm, payload: bytes, bands: list) -> None:
+    priors, cmag = lm.model.priors(), lm.model.cmag.numpy()
+
+    def run():
+        t = decode_tile(payload, bands, priors, cmag)
+        assert t.ll.shape == (3,) + bands[0].shape and len(t.idx) == len(bands) - 1
+    decodes_or_refuses(run)
+
+
+@given(st.integers(0, 2), FLIPS)
+def test_wavelet_tile_flipped_bytes(tiny_wavelet, wavelet_tiles, k, flips):
+    payload, bands = wavelet_tiles[k]
+    tile_decodes_or_refuses(tiny_wavelet, flip(payload, flips), bands)
+
+
+@given(st.integers(0, 2), st.integers(0, 10 ** 6), st.binary(max_size=64))
+def test_wavelet_tile_cut_and_extended(tiny_wavelet, wavelet_tiles, k, cut, tail):
+    """Cut at a word (the coder's unit), then random bytes appended."""
+    payload, bands = wavelet_tiles[k]
+    tile_decodes_or_refuses(tiny_wavelet, payload[:cut % (len(payload) + 1) // 4 * 4] + tail, bands)
+
+
+@given(st.integers(0, 2), st.binary(max_size=4096))
+def test_wavelet_tile_random_words(tiny_wavelet, wavelet_tiles, k, data):
+    tile_decodes_or_refuses(tiny_wavelet, data[:len(data) // 4 * 4], wavelet_tiles[k][1])
+
+
+@given(st.integers(0, 2), st.integers(0, 2))
+def test_wavelet_tile_payload_of_another_tile(tiny_wavelet, wavelet_tiles, here, there):
+    tile_decodes_or_refuses(tiny_wavelet, wavelet_tiles[there][0], wavelet_tiles[here][1])

@@ -10,7 +10,7 @@ from ibc.codec.errors import CodecError
 from ibc.codec.metrics import psnr
 from ibc.codec.wavelet_api import DEFAULT_QUALITY, code_of_quality, filler_tile, quality_of_code
 from ibc.codec.weights import load_model, save_weights
-from ibc.models.wavelet_codec import step_from_code
+from ibc.codec.step_code import step_from_code
 
 from conftest import natural_like, split_chunks, tiny_wavelet_model
 

@@ -6,11 +6,12 @@ import torch
 
 from ibc.codec import subband_tiles
 from ibc.codec.errors import CodecError
+from ibc.codec.step_code import code_from_step, step_from_code
 from ibc.codec.subband_tiles import decode_image, encode_image
 from ibc.models import subband_context
 from ibc.models.subband_context import tile_bands
 from ibc.models.subband_vq import NC, vq_class
-from ibc.models.wavelet_codec import WaveletCodec, code_from_step, step_from_code
+from ibc.models.wavelet_codec import WaveletCodec
 from ibc.models.wavelet_design import design
 
 

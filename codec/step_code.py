@@ -1,0 +1,36 @@
+"""A wavelet model's quantiser step ⇄ the header's u16 step code ⇄ the quality q of `ibc compress -q`.
+
+Plain Python, so that `ibc info` shows q without loading torch."""
+import math
+
+from .errors import CodecError
+
+STEP_SCALE = 64  # step = 2^(code / STEP_SCALE) / 4
+
+
+def step_from_code(code: int) -> float:
+    return 2.0 ** (code / STEP_SCALE) / 4
+
+
+def code_from_step(step: float) -> int:
+    return int(round(STEP_SCALE * math.log2(4 * step)))
+
+
+# q 0 … 100 is log-linear in the step: q 0 ↔ step 400 (≈ 0.04 bpp on photos), q 100 ↔ step 8 (≈ 3 bpp),
+# 3.6 step codes per unit of q; q 50 (step 57) is about 0.5 bpp.
+CODE_AT_Q0, CODE_AT_Q100 = code_from_step(400.0), code_from_step(8.0)
+# `--size`/`--target-bpp` search these codes: step 1 (≈ 7 bpp) … step 1000. No encoder writes others,
+# so a file with a code outside them is corrupt.
+FINEST_CODE, COARSEST_CODE = code_from_step(1.0), code_from_step(1000.0)
+
+
+def code_of_quality(q: float) -> int:
+    """q in [0, 100] → the header's step code."""
+    if not 0 <= q <= 100:
+        raise CodecError(f"quality must lie in 0..100 for a wavelet model (got {q:g})")
+    return round(CODE_AT_Q0 + (CODE_AT_Q100 - CODE_AT_Q0) * q / 100)
+
+
+def quality_of_code(code: int) -> float:
+    """The step code → q (outside 0..100 for steps a rate search chose beyond the q range)."""
+    return round(100 * (code - CODE_AT_Q0) / (CODE_AT_Q100 - CODE_AT_Q0), 1)

@@ -131,18 +131,22 @@ def _run_folder(job, pairs, args, options) -> int:
 
 def _info(args) -> int:
     from ..codec.bitstream import parse_header
+    from ..codec.step_code import quality_of_code
 
     data = _read_bytes(Path(args.input))
     header, _ = parse_header(data)
+    # the quality setting as the file's model counts it: a wavelet model's q and step code, else a level
+    setting = ({"quality": quality_of_code(header.step), "step": header.step} if header.step
+               else {"level": header.level})
     info = {"file": args.input, "bytes": len(data), "bpp": len(data) * 8 / (header.width * header.height),
-            "width": header.width, "height": header.height, "mode": header.mode, "level": header.level,
-            "step": header.step, "seed": header.seed, "tile": header.tile, "model": header.model,
+            "width": header.width, "height": header.height, "mode": header.mode, **setting,
+            "seed": header.seed, "tile": header.tile, "model": header.model,
             "weights_hash": header.weights_hash.hex(), "chunks": header.chunks}
     if args.json:
         print(json.dumps(info, indent=2))
     else:
         for k, v in info.items():
-            print(f"{k:13s} {v:.4f}" if isinstance(v, float) else f"{k:13s} {v}")
+            print(f"{k:13s} {v:.4f}" if k == "bpp" else f"{k:13s} {v}")
     return 0
 
 

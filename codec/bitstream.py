@@ -6,7 +6,7 @@
     chunk i payload length u32 | payload | CRC-32 of (header CRC | i u32 | payload) u32
 
 A block model's file has a quality level (1..) and step code 0; a wavelet model's has level 0 and
-its quantiser step's code (1..). Version 3 added the step code; version 2 files (block models, no step
+its quantiser step's code (1..65535; decoders take the codes an encoder writes: codec.step_code). Version 3 added the step code; version 2 files (block models, no step
 code) still read, as step code 0. All integers little-endian. The parser checks every field against limits before it allocates and
 refuses trailing bytes.
 

@@ -37,6 +37,7 @@ def test_compress_decompress_info(photo, tiny_weights, capsys):
     assert run("info", ibc, "--json") == 0
     info = json.loads(capsys.readouterr().out)
     assert info["width"] == 56 and info["height"] == 40 and info["level"] == 2 and info["bytes"] == size
+    assert "step" not in info and "quality" not in info
 
 
 def test_existing_output_needs_force(photo, tiny_weights, capsys):

@@ -4,10 +4,11 @@ import json
 import re
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from ibc.codec.bitstream import parse_header
-from ibc.codec.wavelet_api import EVAL_QUALITIES, code_of_quality
+from ibc.codec.wavelet_api import EVAL_QUALITIES, code_of_quality, quality_of_code
 
 from conftest import natural_like, one_line_error, run
 
@@ -24,7 +25,11 @@ def test_compress_decompress_info_with_q_and_size(tmp_path, tiny_wavelet_weights
     assert run("compress", src, "--model", tiny_wavelet_weights, "-q", "62.5", "--verbose") == 0
     assert re.search(r"q 62\.\d \(step code \d+\), 230×150, PSNR", capsys.readouterr().out)
     info = info_of(src.with_suffix(".ibc"), capsys)
-    assert (info["level"], info["step"], info["chunks"]) == (0, code_of_quality(62.5), 4)
+    assert (info["step"], info["chunks"]) == (code_of_quality(62.5), 4) and "level" not in info
+    assert info["quality"] == quality_of_code(info["step"]) == pytest.approx(62.5, abs=0.2)
+    assert run("info", src.with_suffix(".ibc")) == 0
+    out = capsys.readouterr().out
+    assert f"\nquality       {info['quality']}\nstep          {info['step']}\n" in out and "level" not in out
     out = tmp_path / "back.png"
     assert run("decompress", src.with_suffix(".ibc"), "--model", tiny_wavelet_weights, "-o", out, "-v") == 0
     assert "q 62." in capsys.readouterr().out and np.asarray(Image.open(out)).shape == (150, 230, 3)

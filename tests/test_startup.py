@@ -30,11 +30,12 @@ def loaded(*argv) -> tuple[int, set]:
     return int(code), set(modules)
 
 
-def test_info_imports_no_torch(tiny, tmp_path):
-    path = tmp_path / "x.ibc"
-    path.write_bytes(compress(natural_like(24, 32), tiny, level=1))
-    assert loaded("info", path) == (0, set())
-    assert loaded("info", path, "--json") == (0, set())
+def test_info_imports_no_torch(tiny, tiny_wavelet, tmp_path):
+    for lm, setting in ((tiny, {"level": 1}), (tiny_wavelet, {"quality": 50})):  # a level; q and step code
+        path = tmp_path / f"{lm.arch}.ibc"
+        path.write_bytes(compress(natural_like(24, 32), lm, **setting))
+        assert loaded("info", path) == (0, set())
+        assert loaded("info", path, "--json") == (0, set())
 
 
 def test_coding_path_loads_only_torch(tiny_weights, tmp_path):

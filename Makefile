@@ -27,7 +27,8 @@ test: $(STAMP)
 clean:
 	rm -rf $(VENV) demo
 
-# Rate–distortion–realism benchmark on Kodak against the classical codecs (BENCHMARKS.md). Resumable:
+# Rate–distortion–realism benchmark on Kodak against the classical codecs (BENCHMARKS.md), BD-rates against
+# JPEG, WebP and JPEG 2000 (the figure does not depend on the anchor). Resumable:
 # finished work is cached in bench/kodak.json.cache.jsonl, keyed by the weights' hash and Pillow's version.
 KODAK ?= ../shared/data/kodak
 .PHONY: bench
@@ -35,7 +36,11 @@ bench: $(STAMP)
 	mkdir -p bench
 	$(BIN)/ibc eval $(KODAK) --codec ibc --codec jpeg --codec webp --codec avif --codec jpeg2000 -o bench/kodak.json --record
 	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --table bench/kodak_bdrate.md --title "Kodak (24 images)"
+	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --anchor webp --table bench/kodak_bdrate_webp.md --title "Kodak (24 images)"
+	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --anchor jpeg2000 --table bench/kodak_bdrate_jpeg2000.md --title "Kodak (24 images)"
 	$(BIN)/python bench/splice.py BENCHMARKS.md kodak bench/kodak_bdrate.md
+	$(BIN)/python bench/splice.py BENCHMARKS.md kodak-webp bench/kodak_bdrate_webp.md
+	$(BIN)/python bench/splice.py BENCHMARKS.md kodak-jpeg2000 bench/kodak_bdrate_jpeg2000.md
 
 # Generative compression on Kodak (BENCHMARKS.md): the gc model at five decoder realisms A (each file encoded
 # once per level, decoded per A), plotted beside bench/kodak.json (run `make bench` first), and crops of
@@ -49,7 +54,8 @@ bench-gc: $(STAMP)
 	$(BIN)/python bench/gc_crops.py --image $(KODAK)/kodim13.png --model $(GC_MODEL) -o bench/gc_crops.png
 	$(BIN)/python bench/splice.py BENCHMARKS.md gc bench/kodak_gc_bdrate.md
 
-# Speed and memory beside Pillow and CompressAI (BENCHMARKS.md); run it on an otherwise idle machine.
+# Speed and memory of the default model through the product, beside the previous block model, Pillow and
+# CompressAI (BENCHMARKS.md); one thread, minimum of 3 runs per image; run it on an otherwise idle machine.
 .PHONY: bench-speed
 bench-speed: $(STAMP)
 	$(BIN)/python bench/speed.py --kodak $(KODAK) -o bench/speed.json --table bench/speed.md --crop bench/tile_border_24mp.png \

@@ -1,7 +1,10 @@
-"""Speed and memory benchmark: encode/decode megapixels per second on Kodak, with 1 and 2 threads, beside
-Pillow's JPEG/WebP/AVIF and CompressAI's factorized model; peak RSS of ibc on a 24-megapixel photo; and
-start-up: wall time and peak RSS of `ibc info` and of `ibc decompress` on one Kodak image, each in a fresh
-process, beside `python -c "import torch"` measured in the same run.
+"""Speed and memory benchmark, all through the product: encode/decode seconds per Kodak image on one
+thread (`ibc.codec.api.compress` / `decompress`, start-up excluded) for the default model at its default
+quality and at a low and a high q, beside the previous block model, Pillow's JPEG/WebP/AVIF and
+CompressAI's factorized model; peak RSS and wall time of `ibc compress` and `ibc decompress` of a
+24-megapixel photo, each in a fresh process; and start-up: wall time and peak RSS of `ibc info` and of
+`ibc decompress` on one Kodak image, each in a fresh process, beside `python -c "import torch"` measured in
+the same run. Times are the minimum over `--repeats` runs per image; the load average is recorded.
 
     python bench/speed.py --kodak ../shared/data/kodak -o bench/speed.json --table bench/speed.md
     python bench/speed.py --startup-only      # start-up alone, in seconds
@@ -12,36 +15,26 @@ CompressAI's speed does not depend on its training, so an untrained `bmshj2018_f
 import argparse
 import io
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ibc.codec.api import compress, decompress
+from ibc.codec.api import compress, decompress, read_header
 from ibc.codec.image_io import read_image
 from ibc.codec.weights import load_model
 
-RSS_SCRIPT = """
-import resource, sys, time, numpy as np, torch
-from PIL import Image
-from ibc.codec.api import compress, decompress
-from ibc.codec.weights import load_model
-torch.set_num_threads(2)
-src = Image.open(sys.argv[1]).convert("RGB").resize((6000, 4000), Image.BICUBIC)
-rgb = np.asarray(src); del src
-lm = load_model(None)
-t = time.time(); data = compress(rgb, lm); t_enc = time.time() - t
-t = time.time(); out = decompress(data, lm); t_dec = time.time() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the PSNR's float copies
-mse = np.mean([np.mean((out[i:i + 500].astype(np.float64) - rgb[i:i + 500]) ** 2) for i in range(0, 4000, 500)])
-print(peak, t_enc, t_dec, len(data) * 8 / rgb.shape[0] / rgb.shape[1], 10 * np.log10(255 ** 2 / mse))
-Image.fromarray(out[1792:2304, 1792:2304]).save(sys.argv[2])
-"""
-
+BLOCK_MODEL = "shannon-rvq5"  # the previous default, kept as a comparison row
+LOW_Q, HIGH_Q = 18, 75  # the ends of `ibc eval`'s sweep (about 0.1 and 1.2 bpp on Kodak)
+BIG = (6000, 4000)
+TILE = 256
 
 # Runs one command and reports its wall time and its own peak RSS (the wrapper has no other child).
 RUN_SCRIPT = """
@@ -52,17 +45,26 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_m
 """
 
 
+def run_once(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of `argv` in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", RUN_SCRIPT, *argv], capture_output=True, text=True, check=True)
+    return tuple(map(float, out.stdout.split()))
+
+
 def run_fresh(argv: list[str], repeats: int) -> dict:
     """Median wall time and peak RSS of `argv` over `repeats` fresh processes."""
-    runs = [tuple(map(float, subprocess.run([sys.executable, "-c", RUN_SCRIPT, *argv], capture_output=True,
-                                            text=True, check=True).stdout.split())) for _ in range(repeats)]
+    runs = [run_once(argv) for _ in range(repeats)]
     return {"wall_s": float(np.median([r[0] for r in runs])), "peak_rss_mb": max(r[1] for r in runs)}
+
+
+def ibc_cli() -> str:
+    return str(Path(sys.executable).with_name("ibc"))
 
 
 def startup(image: Path, folder: Path, repeats: int = 3) -> list[dict]:
     """What a command costs before it answers: `ibc info` (no torch), `ibc decompress` of one Kodak image,
     and importing torch alone."""
-    ibc = str(Path(sys.executable).with_name("ibc"))
+    ibc = ibc_cli()
     coded, decoded = folder / "startup.ibc", folder / "startup.png"
     coded.write_bytes(compress(read_image(image), load_model(None)))
     commands = {'python -c "import torch"': [sys.executable, "-c", "import torch"],
@@ -88,7 +90,7 @@ def pillow_codec(fmt, **options):
 
     def decode(data):
         return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-    return encode, decode
+    return encode, decode, len
 
 
 def compressai_codec():
@@ -111,29 +113,99 @@ def compressai_codec():
         out, (H, W) = blob
         x_hat = net.decompress(out["strings"], out["shape"])["x_hat"][..., :H, :W]
         return (x_hat.clamp(0, 1)[0].permute(1, 2, 0) * 255).round().byte().numpy()
-    return encode, decode
+    return encode, decode, lambda blob: sum(len(s) for strings in blob[0]["strings"] for s in strings)
 
 
-def ibc_codec(lm):
-    return (lambda rgb: compress(rgb, lm)), (lambda data: decompress(data, lm))
+def ibc_codec(lm, quality=None):
+    return (lambda rgb: compress(rgb, lm, quality=quality)), (lambda data: decompress(data, lm)), len
 
 
-def time_codec(encode, decode, images, threads):
-    torch.set_num_threads(threads)
-    encode(images[0])  # warm-up
-    enc = dec = 0.0
+def time_codec(encode, decode, size, images, repeats):
+    """Seconds per image on one thread: each image's minimum over `repeats` runs, then the mean."""
+    torch.set_num_threads(1)
+    decode(encode(images[0]))  # warm-up
+    enc, dec, bits = [], [], 0
     for rgb in images:
-        t = time.perf_counter(); data = encode(rgb); enc += time.perf_counter() - t
-        t = time.perf_counter(); decode(data); dec += time.perf_counter() - t
+        e, d = [], []
+        for _ in range(repeats):
+            t = time.perf_counter(); data = encode(rgb); e.append(time.perf_counter() - t)
+            t = time.perf_counter(); decode(data); d.append(time.perf_counter() - t)
+        enc.append(min(e)); dec.append(min(d))
+        bits += size(data) * 8
     mp = sum(r.shape[0] * r.shape[1] for r in images) / 1e6
-    return {"threads": threads, "encode_s_per_image": enc / len(images), "decode_s_per_image": dec / len(images),
-            "encode_mp_s": mp / enc, "decode_mp_s": mp / dec}
+    return {"bpp": bits / mp / 1e6, "encode_s_per_image": float(np.mean(enc)), "encode_s_max": max(enc),
+            "decode_s_per_image": float(np.mean(dec)), "decode_s_max": max(dec),
+            "encode_mp_s": mp / sum(enc), "decode_mp_s": mp / sum(dec)}
+
+
+def border_ratio(err: np.ndarray, n: int) -> float:
+    """Mean error of the lines on either side of every tile border over the mean error of all lines."""
+    k = np.arange(TILE, n, TILE)
+    return float(err[np.r_[k - 1, k]].mean() / err.mean())
+
+
+def big_photo(first: Path, folder: Path, crop: str, repeats: int) -> dict:
+    """`ibc compress` and `ibc decompress` of a 6000×4000 photo (Kodak 01 upscaled) at the default quality,
+    each in a fresh process (wall time with start-up and PNG I/O, peak RSS); PSNR, a crop across tile and
+    window borders, and how much larger the error is on the lines beside tile borders than on average."""
+    src, coded, decoded = folder / "big.png", folder / "big.ibc", folder / "big_out.png"
+    rgb = np.asarray(Image.open(first).convert("RGB").resize(BIG, Image.BICUBIC))
+    Image.fromarray(rgb).save(src, compress_level=1)
+    ibc = ibc_cli()
+    enc = [run_once([ibc, "compress", str(src), "-o", str(coded), "--force", "--quiet"]) for _ in range(repeats)]
+    dec = [run_once([ibc, "decompress", str(coded), "-o", str(decoded), "--force", "--quiet"])
+           for _ in range(repeats)]
+    data = coded.read_bytes()
+    out = np.asarray(Image.open(decoded).convert("RGB"))
+    H, W, _ = rgb.shape
+    sq, row_err, col_err = 0.0, np.zeros(H), np.zeros(W)
+    for i in range(0, H, 500):
+        e = out[i:i + 500].astype(np.float64) - rgb[i:i + 500]
+        sq += float((e ** 2).sum())
+        a = np.abs(e).mean(2)
+        row_err[i:i + 500] = a.mean(1)
+        col_err += a.sum(0) / H
+    Image.fromarray(out[1792:2304, 1792:2304]).save(crop)
+    for f in (src, coded, decoded):
+        f.unlink()
+    return {"width": W, "height": H, "model": read_header(data).model, "bytes": len(data), "bpp": len(data) * 8 / (W * H),
+            "psnr": 10 * np.log10(255 ** 2 / (sq / (H * W * 3))),
+            "encode_wall_s": min(r[0] for r in enc), "encode_peak_rss_mb": max(r[1] for r in enc),
+            "decode_wall_s": min(r[0] for r in dec), "decode_peak_rss_mb": max(r[1] for r in dec),
+            "border_error_ratio_rows": border_ratio(row_err, H), "border_error_ratio_cols": border_ratio(col_err, W)}
+
+
+def bpp(row: dict) -> str:
+    return "—" if row["codec"].startswith("compressai") else f"{row['bpp']:.3f}"  # untrained: its rate means nothing
+
+
+def speed_table(rows: list[dict], big: dict, meta: dict) -> str:
+    lines = [f"Kodak ({meta['kodak_images']} images), one thread, minimum of {meta['repeats']} runs per image "
+             f"(CompressAI: {meta['compressai_repeats']}), start-up excluded; load average "
+             f"{meta['load_before']:.1f} → {meta['load_after']:.1f} on {os.cpu_count()} cores, {meta['date']}.", "",
+             "| codec | setting | bpp | encode s/image (max) | decode s/image (max) | encode MP/s | decode MP/s |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['codec']} | {r['setting']} | {bpp(r)} | {r['encode_s_per_image']:.3f} "
+              f"({r['encode_s_max']:.3f}) | {r['decode_s_per_image']:.3f} ({r['decode_s_max']:.3f}) | "
+              f"{r['encode_mp_s']:.2f} | {r['decode_mp_s']:.2f} |" for r in rows]
+    lines += ["", f"24-megapixel photo ({big['width']}×{big['height']}, Kodak 01 upscaled), {meta['model']} at the "
+                  f"default quality: {big['bpp']:.3f} bpp, {big['psnr']:.2f} dB; each command in a fresh process "
+                  f"(wall time includes start-up and PNG I/O; minimum of {meta['big_repeats']})", "",
+              "| command | wall s | peak RSS MB |", "|---|---:|---:|",
+              f"| `ibc compress` | {big['encode_wall_s']:.1f} | {big['encode_peak_rss_mb']:.0f} |",
+              f"| `ibc decompress` | {big['decode_wall_s']:.1f} | {big['decode_peak_rss_mb']:.0f} |", "",
+              f"Error on the lines beside tile borders ÷ mean error: {big['border_error_ratio_rows']:.3f} (rows), "
+              f"{big['border_error_ratio_cols']:.3f} (columns)."]
+    return "\n".join(lines) + "\n"
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kodak", default="../shared/data/kodak")
     p.add_argument("--images", type=int, default=24)
+    p.add_argument("--repeats", type=int, default=3, help="runs per image; the minimum counts (default 3)")
+    p.add_argument("--compressai-repeats", type=int, default=1, help="runs per image for CompressAI (default 1)")
+    p.add_argument("--big-repeats", type=int, default=1, help="runs of each 24 MP command (default 1)")
     p.add_argument("-o", "--output", default="bench/speed.json")
     p.add_argument("--table", default="bench/speed.md")
     p.add_argument("--crop", default="bench/tile_border_24mp.png", help="a crop of the 24 MP decode across tile borders")
@@ -141,35 +213,40 @@ def main():
     p.add_argument("--startup-only", action="store_true", help="measure start-up only")
     args = p.parse_args()
     files = sorted(Path(args.kodak).glob("*.png"))[: args.images]
+    meta = {"kodak_images": len(files), "repeats": args.repeats, "compressai_repeats": args.compressai_repeats,
+            "big_repeats": args.big_repeats, "load_before": os.getloadavg()[0], "date": date.today().isoformat()}
     boot = startup(files[0], Path(args.startup_table).parent)
     print(json.dumps({"startup": boot}), flush=True)
     Path(args.startup_table).write_text(startup_table(boot))
     if args.startup_only:
         return
     images = [read_image(f) for f in files]
-    lm = load_model(None)
-    codecs = {f"ibc {lm.name} (default level)": ibc_codec(lm),
-              "jpeg q75": pillow_codec("JPEG", quality=75), "webp q75 m6": pillow_codec("WEBP", quality=75, method=6),
-              "avif q60": pillow_codec("AVIF", quality=60), "compressai factorized q3": compressai_codec()}
+    lm, block = load_model(None), load_model(BLOCK_MODEL)
+    meta["model"] = lm.name
+    default = "default q 50" if lm.arch == "wavelet" else "default level"
+    codecs = {(f"ibc {lm.name}", default): ibc_codec(lm)}
+    if lm.arch == "wavelet":
+        codecs[(f"ibc {lm.name}", f"q {LOW_Q}")] = ibc_codec(lm, LOW_Q)
+        codecs[(f"ibc {lm.name}", f"q {HIGH_Q}")] = ibc_codec(lm, HIGH_Q)
+    if block.name != lm.name:
+        codecs[(f"ibc {block.name} (previous default)", "default level")] = ibc_codec(block)
+    codecs |= {("jpeg", "q75"): pillow_codec("JPEG", quality=75),
+               ("webp", "q75 m6"): pillow_codec("WEBP", quality=75, method=6),
+               ("avif", "q60"): pillow_codec("AVIF", quality=60),
+               ("compressai factorized", "q3"): compressai_codec()}
     rows = []
-    for name, (encode, decode) in codecs.items():
-        for threads in (1, 2):
-            r = {"codec": name, **time_codec(encode, decode, images, threads)}
-            rows.append(r)
-            print(json.dumps(r), flush=True)
-    out = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(files[0]), args.crop], capture_output=True, text=True,
-                         check=True).stdout.split()
-    big = dict(zip(["peak_rss_mb", "encode_s", "decode_s", "bpp", "psnr"], map(float, out)))
-    print(json.dumps({"24mp": big}))
-    Path(args.output).write_text(json.dumps({"kodak_images": len(images), "rows": rows, "24mp": big,
-                                             "startup": boot}, indent=2) + "\n")
-    lines = ["| codec | threads | encode s/image | decode s/image | encode MP/s | decode MP/s |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['codec']} | {r['threads']} | {r['encode_s_per_image']:.3f} | {r['decode_s_per_image']:.3f} | "
-              f"{r['encode_mp_s']:.2f} | {r['decode_mp_s']:.2f} |" for r in rows]
-    lines += ["", f"24-megapixel photo (6000×4000, Kodak 01 upscaled), ibc default level, 2 threads: "
-                  f"peak RSS {big['peak_rss_mb']:.0f} MB, encode {big['encode_s']:.1f} s, decode {big['decode_s']:.1f} s, "
-                  f"{big['bpp']:.3f} bpp, {big['psnr']:.2f} dB."]
-    Path(args.table).write_text("\n".join(lines) + "\n")
+    for (name, setting), (encode, decode, size) in codecs.items():
+        repeats = args.compressai_repeats if name.startswith("compressai") else args.repeats
+        r = {"codec": name, "setting": setting, "threads": 1, "repeats": repeats,
+             **time_codec(encode, decode, size, images, repeats)}
+        rows.append(r)
+        print(json.dumps(r), flush=True)
+    with tempfile.TemporaryDirectory(dir=Path(args.output).parent) as tmp:
+        big = big_photo(files[0], Path(tmp), args.crop, args.big_repeats)
+    print(json.dumps({"24mp": big}), flush=True)
+    meta["load_after"] = os.getloadavg()[0]
+    Path(args.output).write_text(json.dumps({**meta, "rows": rows, "24mp": big, "startup": boot}, indent=2) + "\n")
+    Path(args.table).write_text(speed_table(rows, big, meta))
 
 
 if __name__ == "__main__":

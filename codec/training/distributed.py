@@ -43,9 +43,12 @@ class Distributed:
         """True on every rank if it is true on any: ranks must stop at the same step."""
         return bool(self.mean(torch.tensor([float(flag)])).item() > 0) if self.world > 1 else flag
 
-    def barrier(self) -> None:
-        if self.world > 1:
+    def finish(self) -> None:
+        """Wait for every rank, then tear the process group down: a process that exits with gloo's
+        threads still running aborts ("terminate called without an active exception")."""
+        if self.world > 1 and dist.is_initialized():
             dist.barrier()
+            dist.destroy_process_group()
 
     def state_digests(self, model) -> list[dict]:
         """Each rank's digest of every parameter and buffer (codebooks, λ, …), by name: identical when

@@ -165,7 +165,7 @@ def run(trainer: Trainer, tcfg: TrainConfig, images: CropDataset, out: Path, dev
     save()
     if ddp.world > 1:
         log.write({"step": step, "ddp_state_digests": ddp.state_digests(trainer.model)})
-        ddp.barrier()
+        ddp.finish()
     bar.close()
     log.close()
     return ckpt

@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gc: the discriminator's learning rate as a multiple of --lr (default: 1)")
     t.add_argument("--adversarial", default="ns", choices=["ns", "hinge"],
                    help="gc: form of term D, non-saturating (f-divergence) or hinge (default: ns)")
-    t.add_argument("--lr", type=float, help="learning rate after warm-up (default: 1e-3; gc: 2e-4)")
+    t.add_argument("--lr", type=float, help="learning rate after warm-up (default: 1e-3; gc: 2e-4; wavelet: 1e-4)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="auto: CUDA when there is one (with bf16 autocast), else the CPU (default: auto)")
     t.add_argument("--threads", type=int, default=1,

@@ -55,21 +55,6 @@ def test_folders_in_parallel(tmp_path, tiny_wavelet_weights, capsys):
         [(60, 90, 3), (100, 90, 3), (140, 90, 3)]
 
 
-def test_salvage_lists_the_damaged_tile(tmp_path, tiny_wavelet_weights, capsys):
-    src = tmp_path / "wide.png"
-    Image.fromarray(natural_like(100, 300)).save(src)
-    assert run("compress", src, "--model", tiny_wavelet_weights, "--quiet") == 0
-    data = bytearray(src.with_suffix(".ibc").read_bytes())
-    _, offset = parse_header(bytes(data))
-    data[offset + 6] ^= 0x01
-    bad = tmp_path / "bad.ibc"
-    bad.write_bytes(bytes(data))
-    assert run("decompress", bad, "--model", tiny_wavelet_weights) == 2
-    assert "--salvage" in one_line_error(capsys)
-    assert run("decompress", bad, "--model", tiny_wavelet_weights, "--salvage") == 0
-    assert "tile(s) 0 failed" in capsys.readouterr().err
-
-
 def test_version_1_and_unknown_versions_are_named(tmp_path, tiny_wavelet_weights, capsys):
     src = tmp_path / "p.png"
     Image.fromarray(natural_like(40, 40)).save(src)

@@ -1,4 +1,6 @@
 # Two entry points that work on a fresh machine with Python ≥ 3.10 (CI runs 3.11): `make demo` and `make test`.
+# .venv is the developer's environment: the coding path plus the `train` extra (torch, compressai, ONNX
+# export) and `dev` (pytest); a user's plain `pip install .` is the coding path alone (bench-install sizes it).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,train]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -69,3 +71,9 @@ fuzz: $(STAMP)
 	IBC_FUZZ_PROFILE=fuzz $(BIN)/python -c "import resource, sys, pytest; \
 	code = pytest.main(['tests/test_fuzz.py', '-p', 'no:cacheprovider', '--hypothesis-show-statistics']); \
 	print(f'peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB'); sys.exit(code)"
+
+# Disk size of a fresh coding-only install (the plain wheel, no extras) in a temporary venv, and whether
+# torch came with it (it must not): bench/install_size.md.
+.PHONY: bench-install
+bench-install: $(STAMP)
+	$(BIN)/python bench/install_size.py -o bench/install_size.md

@@ -12,7 +12,9 @@ import torch
 from ibc.cli.main import DATA_SOURCES
 from ibc.codec.dataset import list_images, split_train_val
 from ibc.codec.training.wavelet_start import ROUNDS, STEPS, new_wavelet_model
-from ibc.codec.weights import WEIGHTS_DIR, add_to_manifest, save_weights
+from ibc.codec.weights import WEIGHTS_DIR, add_to_manifest
+from ibc.codec.training.export_onnx import write_coding_bundle
+from ibc.codec.weights_torch import save_weights
 
 NAME = "shannon-v2"
 
@@ -42,6 +44,7 @@ def main() -> None:
     out = Path(args.output)
     digest = save_weights(model, out, NAME, {"training": training})
     print(f"{out}: sha256 {digest}, {out.stat().st_size:,} bytes, {seconds:.0f} s")
+    print(f"{write_coding_bundle(out)}: ONNX coding graphs and tables")  # what the torch-free path loads
     if out.resolve().parent == WEIGHTS_DIR.resolve():
         add_to_manifest(out, {"data_sources": DATA_SOURCES}, default=args.default)
 

@@ -40,7 +40,7 @@ def _compress(args) -> int:
 
     options = dict(model=args.model, quality=args.quality, target_bpp=args.target_bpp, size=args.size,
                    drop_alpha=args.drop_alpha, force=args.force, verbose=args.verbose, mode=args.mode,
-                   seed=args.seed)
+                   seed=args.seed, backend=args.backend)
     if out is None:
         pairs = folder_jobs(src, _folder_output(src, args.output, "-ibc"), compressing=True)
         return _run_folder(compress_file, pairs, args, options)
@@ -61,7 +61,7 @@ def _decompress(args) -> int:
     from ..codec.files import decompress_file, folder_jobs
 
     options = dict(model=args.model, force=args.force, salvage=args.salvage, seed=args.seed,
-                   realism=args.realism, samples=args.samples)
+                   realism=args.realism, samples=args.samples, backend=args.backend)
     if out is None:
         pairs = folder_jobs(src, _folder_output(src, args.output, "-png"), compressing=False)
         return _run_folder(decompress_file, pairs, args, options)
@@ -181,6 +181,16 @@ def _train(args) -> int:
 
 
 def _export(args) -> int:
+    from ..codec.training.export_onnx import write_coding_bundle
+
+    if args.onnx_only:  # graphs and tables for existing weights, which stay as they are
+        if args.name or args.output or args.default:
+            raise _error("--onnx-only takes only the weights file (no --name, -o or --default)")
+        folder = write_coding_bundle(_source(args.checkpoint))
+        print(f"{folder}: ONNX coding graphs and tables")
+        return 0
+    if not args.name:
+        raise _error("--name is required (the model's name, stored in every file it writes)")
     from ..codec.training.export import export
     from ..codec.weights import WEIGHTS_DIR, add_to_manifest
 
@@ -189,6 +199,9 @@ def _export(args) -> int:
         raise _error(f"{out}: already exists (use --force to overwrite)")
     digest = export(Path(args.checkpoint), out, args.name, {"data_sources": DATA_SOURCES})
     print(f"{out}: sha256 {digest}")
+    from ..codec.weights_torch import load_torch
+    if load_torch(out).arch == "wavelet":
+        print(f"{write_coding_bundle(out)}: ONNX coding graphs and tables")
     if out.resolve().parent == WEIGHTS_DIR.resolve():
         add_to_manifest(out, {"data_sources": DATA_SOURCES}, default=args.default)
         print(f"added {args.name!r} to {WEIGHTS_DIR / 'manifest.json'}")
@@ -248,6 +261,12 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+BACKEND_HELP = ("what runs the model: onnx (ONNX Runtime + numpy, no PyTorch: the wavelet models' exported "
+                "graphs), torch (PyTorch; needs ibc[train]; block and gc models always use it), or auto: onnx when "
+                "the model ships its graphs and onnxruntime is installed, else torch (default: auto). Both give "
+                "the same indices, so files from either decode with either")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ibc", description=__doc__)
     p.add_argument("--version", action=_Version, help="print the version and exit")
@@ -285,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-v", "--verbose", action="store_true",
                    help="also decode the file as `ibc decompress` does by default (its model, realism and "
                         "seed) and print the PSNR of those pixels")
+    c.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto", help=BACKEND_HELP)
     c.set_defaults(run=_compress)
 
     d = sub.add_parser("decompress", help=".ibc → PNG", description="Decompress an .ibc file into an image.")
@@ -310,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--quiet", action="store_true", help="print nothing on success")
     d.add_argument("-v", "--verbose", action="store_true",
                    help="also print the file's size, bpp, quality setting and model")
+    d.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
+                   help=BACKEND_HELP + "; a gc file's generative decoder runs on torch until it ships graphs of its own")
     d.set_defaults(run=_decompress)
 
     i = sub.add_parser("info", help="show an .ibc header", description="Print the header of an .ibc file.")
@@ -366,9 +388,15 @@ def build_parser() -> argparse.ArgumentParser:
                                   "closed-form start; gc: the shipped default model)")
     t.set_defaults(run=_train)
 
-    e = sub.add_parser("export", help="checkpoint → weights", description="Freeze a checkpoint into a weights file.")
-    e.add_argument("checkpoint", help="a checkpoint.pt written by `ibc train`")
-    e.add_argument("--name", required=True, help="the model's name, stored in every file it writes")
+    e = sub.add_parser("export", help="checkpoint → weights (+ ONNX coding graphs)", description=(
+        "Freeze a checkpoint into a weights file. A wavelet model also gets its coding bundle beside it "
+        "(NAME/: each lifting level as an ONNX graph, and its integer tables), which the torch-free coding "
+        "path runs on."))
+    e.add_argument("checkpoint", help="a checkpoint.pt written by `ibc train` (with --onnx-only: a weights file)")
+    e.add_argument("--name", help="the model's name, stored in every file it writes (no default: required unless --onnx-only)")
+    e.add_argument("--onnx-only", action="store_true",
+                   help="write only the coding bundle of an existing wavelet weights file (e.g. weights/shannon-v2.pt), "
+                        "leaving the file itself unchanged (default: off)")
     e.add_argument("-o", "--output", help="default: weights/NAME.pt (and an entry in weights/manifest.json)")
     e.add_argument("-f", "--force", action="store_true", help="overwrite an existing weights file")
     e.add_argument("--default", action="store_true", help="make it the default model in the manifest")

@@ -1,10 +1,9 @@
 """One file in, one file out: the jobs behind `ibc compress` and `ibc decompress`, for single files and
 folders alike. Each returns a summary dict; failures raise CodecError."""
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-
-import torch
 
 from .api import DEFAULT_SEED, check_seed, compress, decode, decoding_choices, model_for, read_header, read_indices, render
 from .errors import CodecError
@@ -19,12 +18,12 @@ def _check_free(out: Path, force: bool) -> None:
         raise CodecError(f"{out}: already exists (use --force to overwrite)")
 
 
-def model_for_mode(model: str | None = None, mode: str | None = None) -> LoadedModel:
+def model_for_mode(model: str | None = None, mode: str | None = None, backend: str = "auto") -> LoadedModel:
     """The model `ibc compress` encodes with: `model` (default: the shipped default) in its own mode, or for
     `mode` "gc" the shipped generative model built on it (the same payload, decoded by g_θ(ẑ, u); with no
     `model`, the shipped gc model on its own base when the default has none), or for "shannon" a gc
-    model's shipped base."""
-    lm = load_model(model)
+    model's shipped base. `backend` as in codec.weights (generative models always run on torch)."""
+    lm = load_model(model, backend=backend)
     if mode is None or mode == lm.mode:
         return lm
     if mode == "gc":
@@ -33,7 +32,7 @@ def model_for_mode(model: str | None = None, mode: str | None = None) -> LoadedM
             raise CodecError(f"no generative (gc) model built on {lm.name!r} is installed "
                              "(train one with `ibc train --mode gc`, or pass a gc model with --model)")
         return found
-    found = find_by_hash(lm.base_hash) if lm.base_hash else None
+    found = find_by_hash(lm.base_hash, backend=backend) if lm.base_hash else None
     if found is None:
         raise CodecError(f"{lm.name!r} is a generative (gc) model and its Shannon-AE base is not installed")
     return found
@@ -47,10 +46,10 @@ def quality_of(header) -> float:
 def compress_file(src: Path, out: Path, model: str | None = None, quality: float | None = None,
                   target_bpp: float | None = None, size: int | None = None, drop_alpha: bool = False,
                   force: bool = False, verbose: bool = False, progress=None, mode: str | None = None,
-                  seed: int = DEFAULT_SEED) -> dict:
+                  seed: int = DEFAULT_SEED, backend: str = "auto") -> dict:
     _check_free(out, force)
     rgb = read_image(src, drop_alpha=drop_alpha)
-    lm = model_for_mode(model, mode)
+    lm = model_for_mode(model, mode, backend)
     data = compress(rgb, lm, quality=quality, target_bpp=target_bpp, size=size, seed=seed, progress=progress)
     write_atomic(out, data, force=force)
     H, W, _ = rgb.shape
@@ -75,7 +74,7 @@ def _all_windows(progress, k: int, n: int):
 
 def decompress_file(src: Path, out: Path, model: str | None = None, force: bool = False,
                     salvage: bool = False, progress=None, seed: int | None = None,
-                    realism: float | None = None, samples: int | None = None) -> dict:
+                    realism: float | None = None, samples: int | None = None, backend: str = "auto") -> dict:
     """Decode `src` into `out`; with `samples` N, into N files out-s{seed}.png for seeds seed … seed+N-1
     (default seed: the file's). Every output is checked free before any is written."""
     if samples is not None and samples < 1:
@@ -93,7 +92,7 @@ def decompress_file(src: Path, out: Path, model: str | None = None, force: bool 
     outs = [out] if samples is None else sample_paths(Path(out), seeds)
     for path in outs:
         _check_free(path, force)
-    lm = model_for(header, load_model(model) if model else None, strength)
+    lm = model_for(header, load_model(model, backend=backend) if model else None, strength, backend)
     read = read_indices(data, lm, salvage)  # once: only the rendering depends on the seed
     for k, (s, path) in enumerate(zip(seeds, outs)):
         image = render(lm, header, read.indices, s, strength, progress=_all_windows(progress, k, len(outs)))
@@ -140,7 +139,8 @@ def _named(src, message: str) -> str:
 
 
 def _run_one(job, src, out, kwargs, threads):
-    torch.set_num_threads(threads)
+    if "torch" in sys.modules:  # a worker inherits no thread limit of its own
+        sys.modules["torch"].set_num_threads(threads)
     try:
         return src, job(src, out, **kwargs), None
     except CodecError as e:

@@ -118,7 +118,7 @@ def decode_tile(payload: bytes, bands: list, priors: dict, cmag: np.ndarray) -> 
 def encode_image(model, tiles: list, H: int, W: int) -> list[bytes]:
     """One payload per tile of model.tiles(H, W)."""
     from ..models.subband_context import tile_bands
-    priors, cmag = model.priors(), model.cmag.numpy()
+    priors, cmag = model.priors(), np.asarray(model.cmag)
     return [encode_tile(t, tile_bands(tl[2], tl[3]), priors, cmag) for t, tl in zip(tiles, model.tiles(H, W))]
 
 
@@ -127,5 +127,5 @@ def decode_image(model, payloads: list, H: int, W: int) -> list:
     layout = model.tiles(H, W)
     if len(payloads) != len(layout):
         raise CodecError(f"expected {len(layout)} tiles, got {len(payloads)}")
-    priors, cmag = model.priors(), model.cmag.numpy()
+    priors, cmag = model.priors(), np.asarray(model.cmag)
     return [decode_tile(p, tile_bands(tl[2], tl[3]), priors, cmag) for p, tl in zip(payloads, layout)]

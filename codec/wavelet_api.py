@@ -13,7 +13,7 @@ import numpy as np
 
 from ..models.subband_context import TileIndices, tile_bands
 from ..models.subband_vq import NC
-from ..models.wavelet_codec import ALIGN
+from ..models.wavelet_coder import ALIGN
 
 from .bitstream import Header, serialise
 from .errors import CodecError
@@ -30,7 +30,7 @@ CLOSE_ENOUGH = 0.97  # a rate search stops once a file fills this share of its b
 def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=None) -> list[bytes]:
     """Coefficients y (3,Hp,Wp) → one payload per tile at `step` (quantise + code only)."""
     Hp, Wp = y.shape[1:]
-    priors, cmag = model.priors(), model.cmag.numpy()
+    priors, cmag = model.priors(), model.cmag
     layout = model.tiles(H, W)
     out = []
     for k, tile in enumerate(layout):
@@ -47,7 +47,7 @@ def encode_payloads(rgb: np.ndarray, lm: LoadedModel, quality: float | None = No
     """(H,W,3) uint8 → (step code, payloads): at `quality` q (default DEFAULT_QUALITY), or with `budget`
     bytes for the payloads the finest step whose payloads fit (a search over real lengths that reuses
     the analysis)."""
-    model, (H, W, _) = lm.model, rgb.shape
+    model, (H, W, _) = lm.coder, rgb.shape
     with one_thread():
         y = model.analysis(rgb)
     if budget is None:
@@ -92,7 +92,7 @@ def compress_wavelet(rgb: np.ndarray, lm: LoadedModel, quality: float | None, ta
     n = tile_count(lm, H, W)
 
     def header(code: int) -> Header:
-        return Header("shannon", 0, W, H, seed, lm.model.tile, lm.name, lm.weights_hash, n, code)
+        return Header("shannon", 0, W, H, seed, lm.coder.tile, lm.name, lm.weights_hash, n, code)
 
     budget = None
     if target_bpp is not None or size is not None:
@@ -108,7 +108,7 @@ def grey_ll(model, step: float) -> np.ndarray:
     """(3,) the LL indices of a mid-grey image at `step`: what a damaged tile's LL is filled with."""
     with one_thread():
         y = model.analysis(np.full((ALIGN, ALIGN, 3), 128, np.uint8))
-    ll = y[:, :ALIGN >> model.transform.wavelet.levels, :ALIGN >> model.transform.wavelet.levels]
+    ll = y[:, :ALIGN >> model.transform.levels, :ALIGN >> model.transform.levels]
     return np.rint(ll.mean((1, 2)) / step).astype(np.int64)
 
 
@@ -122,11 +122,11 @@ def filler_tile(model, tile: tuple, step: float) -> TileIndices:
 
 def decode_tiles(lm: LoadedModel, payloads: list, H: int, W: int, step_code: int) -> list[TileIndices]:
     """One payload per tile (None: damaged) → TileIndices per tile, damaged ones filled in."""
-    model = lm.model
+    model = lm.coder
     layout = model.tiles(H, W)
     if len(payloads) != len(layout):
         raise CodecError(f"corrupt header ({len(payloads)} chunks for {len(layout)} tiles)")
-    priors, cmag = model.priors(), model.cmag.numpy()
+    priors, cmag = model.priors(), model.cmag
     return [filler_tile(model, tile, step_from_code(step_code)) if p is None
             else decode_tile(p, tile_bands(tile[2], tile[3]), priors, cmag) for p, tile in zip(payloads, layout)]
 
@@ -135,11 +135,11 @@ def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step
                  progress=None) -> np.ndarray:
     """TileIndices per tile → (H,W,3) uint8, synthesised over the whole image on one thread."""
     with one_thread():
-        image = lm.model.decode(tiles, H, W, step_from_code(step_code))
+        image = lm.coder.decode(tiles, H, W, step_from_code(step_code))
     if progress:
         progress(1, 1)
     return image
 
 
 def tile_count(lm: LoadedModel, H: int, W: int) -> int:
-    return len(lm.model.tiles(H, W))
+    return len(lm.coder.tiles(H, W))

@@ -6,8 +6,6 @@ the block through the scalar quantiser instead. Before design the VQ therefore *
 quantiser; entropy-constrained k-means (Chou, Lookabaugh & Gray 1989) then moves the codewords.
 """
 import numpy as np
-import torch
-from torch import nn
 
 DZ, BIAS = 0.2, 0.1  # dead zone of the scalar quantiser, reconstruction bias towards zero
 NC = 81              # codewords per class; index NC is the escape
@@ -56,32 +54,28 @@ def grid_index(q: np.ndarray) -> np.ndarray:
     return np.where(inside, code, NC)
 
 
-class SubbandVQ(nn.Module):
-    """Codebooks (N_CLASSES, NC, 4) in step units; the escape reconstructs with the scalar quantiser.
+class Codebooks:
+    """Codebooks (N_CLASSES, NC, 4) in step units, as a float64 array; the escape reconstructs with the
+    scalar quantiser.
 
         u (…,4) block in step units ─ argmin_k ‖u − c_k‖² + λ·bits(k | context) ─► index k ∈ 0..NC
            k < NC: û = c_k          k = NC: q = quant(u), û = dequant(q)  (4 scalar indices sent too)
 
     The RD choice itself lives with the context model (the bits depend on the decode order); this holds
-    the codebooks, the lookup, and the k-means update of the design.
+    the lookup and the distances. numpy only: the coding path runs without torch.
     """
 
-    def __init__(self):
-        super().__init__()
-        # a parameter: the design moves it by k-means, training by gradient (through `forward`)
-        self.codebooks = nn.Parameter(torch.from_numpy(np.tile(grid_codebook(), (N_CLASSES, 1, 1))))
-
-    def books(self) -> np.ndarray:
-        return self.codebooks.detach().cpu().numpy()
+    def __init__(self, books: np.ndarray):
+        self.books = books
 
     def lookup(self, cls: int, idx: np.ndarray, escq: np.ndarray) -> np.ndarray:
         """indices (...) and escape scalars (...,4) → û (...,4): the codeword, or dequant(q) on escape."""
-        book = self.books()[cls]
+        book = self.books[cls]
         return np.where((idx == NC)[..., None], dequant(escq), book[np.minimum(idx, NC - 1)])
 
     def distortions(self, cls: int, u: np.ndarray) -> np.ndarray:
         """u (n,4) → (n,NC) squared distances to every codeword of class cls."""
-        book = self.books()[cls]
+        book = self.books[cls]
         return ((u ** 2).sum(-1, keepdims=True) - 2 * u @ book.T + (book ** 2).sum(-1)).clip(min=0)
 
     def requantise(self, cls: int, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,12 +86,3 @@ class SubbandVQ(nn.Module):
         d = self.distortions(cls, v)
         idx = np.where(d_esc < d.min(-1), NC, d.argmin(-1))
         return idx, np.where((idx == NC)[..., None], q, 0)
-
-    @torch.no_grad()
-    def update(self, sums: np.ndarray, counts: np.ndarray) -> None:
-        """k-means step: codewords used (counts (N_CLASSES,NC) > 0) move to the mean sums/counts of their
-        blocks; unused ones stay where they are (still a scalar grid point)."""
-        book = self.books().copy()
-        used = counts > 0
-        book[used] = sums[used] / counts[used][:, None]
-        self.codebooks.data.copy_(torch.from_numpy(book))

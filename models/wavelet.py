@@ -5,10 +5,10 @@ matrix, then JPEG 2000's irreversible 9/7 wavelet); learning adds nonlinear corr
 lifting step (iWave, Ma et al. 2019). Lifting stays invertible whatever the corrections compute,
 because each step adds to one half a function of the other half only.
 """
-import math
-
 import torch
 from torch import nn
+
+from .lifting import subband_gain, subbands
 
 # CDF 9/7 lifting factorisation (Daubechies & Sweldens 1998): predict, update, predict, update, scale.
 ALPHA, BETA, GAMMA, DELTA = -1.586134342059924, -0.052980118572961, 0.882911075530934, 0.443506852043971
@@ -20,7 +20,6 @@ COLOR = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -2.0, 1.0]])
 COLOR = COLOR / COLOR.norm(dim=1, keepdim=True)
 
 ORIENTATIONS = ("HL", "LH", "HH")  # HL: high-pass along the width (vertical edges), LH: along the height
-WINDOW = 512  # core side of the windows of `forward_windowed` / `inverse_windowed`, in samples of a level
 
 
 def _right(v: torch.Tensor) -> torch.Tensor:
@@ -58,7 +57,8 @@ class Correction(nn.Module):
         nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
-        return self.net(v)
+        """In the weights' dtype: the coding copy keeps float32 convolutions inside float64 lifting."""
+        return self.net(v.to(self.net[0].weight.dtype)).to(v.dtype)
 
 
 class ColorTransform(nn.Module):
@@ -166,21 +166,11 @@ class Wavelet2d(nn.Module):
 
     # -- subbands and their gains ---------------------------------------------------------------------
     def subbands(self, H: int, W: int) -> list[tuple[int, str, slice, slice]]:
-        """(level, orientation, rows, cols) of every subband in the Mallat layout, coarsest first.
-        Level `levels` holds "LL" too; level 1 is the finest."""
-        out = [(self.levels, "LL", slice(0, H >> self.levels), slice(0, W >> self.levels))]
-        for j in range(self.levels, 0, -1):
-            h, w = H >> j, W >> j
-            out += [(j, "HL", slice(0, h), slice(w, 2 * w)), (j, "LH", slice(h, 2 * h), slice(0, w)),
-                    (j, "HH", slice(h, 2 * h), slice(w, 2 * w))]
-        return out
+        """(level, orientation, rows, cols) of every subband in the Mallat layout (models.lifting)."""
+        return subbands(self.levels, H, W)
 
     def gain(self, level: int, orientation: str) -> float:
-        """√ of the squared norm of the 2-D synthesis basis function of a subband (a product of 1-D ones)."""
-        phi, psi = float(self.phi_energy[level - 1]), float(self.psi_energy[level - 1])
-        across_width = psi if orientation in ("HL", "HH") else phi
-        across_height = psi if orientation in ("LH", "HH") else phi
-        return math.sqrt(across_width * across_height)
+        return subband_gain(self.phi_energy, self.psi_energy, level, orientation)
 
     def _gain_map(self, H: int, W: int, like: torch.Tensor) -> torch.Tensor:
         g = torch.empty(H, W, dtype=like.dtype, device=like.device)
@@ -209,7 +199,7 @@ class Wavelet2d(nn.Module):
             x = _with_top_left(x, self._synthesis_2d(x[..., :h, :w], j))
         return x
 
-    # -- the same transform in windows (overlap-save), for images too large for whole-image temporaries --
+    # -- the reach of a level, for the windowed drivers of models.lifting --------------------------------
     def margin(self) -> int:
         """Input samples a window needs beyond its core on each side so that one level's outputs in the core
         equal the whole-image ones (its reach). Along its axis a lifting step reaches 1 sample (linear
@@ -220,76 +210,6 @@ class Wavelet2d(nn.Module):
         r = 0 if self.corrections is None else sum(
             m.kernel_size[0] // 2 for m in self.corrections[0][0].net if isinstance(m, nn.Conv2d))
         return 4 * max(1, 2 * r) + 8 * r
-
-    def _windows(self, h: int, w: int, window: int):
-        """(core, with margin) as (r0, r1, c0, c1) pairs tiling an h×w level; all even."""
-        if window % 2:
-            raise ValueError("window must be even")
-        m = self.margin()
-        for r0 in range(0, h, window):
-            for c0 in range(0, w, window):
-                r1, c1 = min(r0 + window, h), min(c0 + window, w)
-                yield (r0, r1, c0, c1), (max(r0 - m, 0), min(r1 + m, h), max(c0 - m, 0), min(c1 + m, w))
-
-    @torch.no_grad()
-    def forward_windowed(self, read, y: torch.Tensor, window: int = WINDOW) -> None:
-        """`forward` into y (C,H,W), level by level and window by window; read(r0, r1, c0, c1) gives the
-        input's samples (C, r1-r0, c1-c0). Beyond y it holds one window's temporaries and the next LL."""
-        C, H, W = y.shape
-        if H % (1 << self.levels) or W % (1 << self.levels):
-            raise ValueError(f"H and W must be multiples of {1 << self.levels}, got {H}×{W}")
-        for j in range(self.levels):
-            h, w = H >> j, W >> j
-            for (r0, r1, c0, c1), (R0, R1, C0, C1) in self._windows(h, w, window):
-                t = self._analysis_2d(read(R0, R1, C0, C1)[None], j)[0]  # [[LL, HL], [LH, HH]] of the window
-                th, tw = (R1 - R0) // 2, (C1 - C0) // 2
-                for qr in (0, 1):
-                    for qc in (0, 1):
-                        y[:, qr * h // 2 + r0 // 2:qr * h // 2 + r1 // 2, qc * w // 2 + c0 // 2:qc * w // 2 + c1 // 2] = \
-                            t[:, qr * th + (r0 - R0) // 2:qr * th + (r1 - R0) // 2,
-                              qc * tw + (c0 - C0) // 2:qc * tw + (c1 - C0) // 2]
-            ll = y[:, :h // 2, :w // 2].clone()  # the next level's input; its place in y is overwritten
-
-            def read(r0, r1, c0, c1, ll=ll):
-                return ll[:, r0:r1, c0:c1]
-        for level, o, rows, cols in self.subbands(H, W):
-            y[:, rows, cols] *= self.gain(level, o)
-
-    def band_reader(self, y: torch.Tensor, H: int | None = None, W: int | None = None):
-        """read(level, orientation, rows, cols) → (C, n, m) of one subband of y (C,H,W) (or of its top-left
-        corner, with the whole H and W given), for `inverse_windowed`."""
-        H, W = H or y.shape[-2], W or y.shape[-1]
-
-        def read(level, o, rows, cols):
-            r0 = (H >> level) if o in ("LH", "HH") else 0
-            c0 = (W >> level) if o in ("HL", "HH") else 0
-            return y[:, r0 + rows.start:r0 + rows.stop, c0 + cols.start:c0 + cols.stop]
-        return read
-
-    @torch.no_grad()
-    def inverse_windowed(self, read, shape: tuple, write, window: int = WINDOW) -> None:
-        """`inverse` level by level and window by window. read(level, orientation, rows, cols) gives
-        (C, n, m) coefficients of one subband (`band_reader`; a decoder can read its tiles instead of a
-        whole y); shape: y's (C,H,W); write(r0, r1, c0, c1, x) receives the output's (C, r1-r0, c1-c0)
-        samples per window. Beyond what read holds, memory holds a quarter-size LL and one window."""
-        C, H, W = shape
-        L = self.levels
-        ll = read(L, "LL", slice(0, H >> L), slice(0, W >> L)) / self.gain(L, "LL")
-        for j in reversed(range(L)):
-            h, w = H >> j, W >> j
-            out = None
-            g = [self.gain(j + 1, o) for o in ORIENTATIONS]
-            for (r0, r1, c0, c1), (R0, R1, C0, C1) in self._windows(h, w, window):
-                rows, cols = slice(R0 // 2, R1 // 2), slice(C0 // 2, C1 // 2)
-                HL, LH, HH = (read(j + 1, o, rows, cols) / gain for o, gain in zip(ORIENTATIONS, g))
-                block = torch.cat([torch.cat([ll[:, rows, cols], HL], -1), torch.cat([LH, HH], -1)], -2)
-                x = self._synthesis_2d(block[None], j)[0][:, r0 - R0:r1 - R0, c0 - C0:c1 - C0]
-                if j:
-                    out = torch.empty(C, h, w, dtype=x.dtype) if out is None else out
-                    out[:, r0:r1, c0:c1] = x
-                else:
-                    write(r0, r1, c0, c1, x)
-            ll = out
 
 
 class WaveletTransform(nn.Module):
@@ -305,12 +225,3 @@ class WaveletTransform(nn.Module):
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         return self.color.inverse(self.wavelet.inverse(y))
-
-    def forward_windowed(self, read, y: torch.Tensor, window: int = WINDOW) -> None:
-        """`forward` of one image into y (3,H,W) in windows; read(r0, r1, c0, c1) → RGB (3, r1-r0, c1-c0)."""
-        self.wavelet.forward_windowed(lambda *box: self.color(read(*box)[None])[0], y, window)
-
-    def inverse_windowed(self, read, shape: tuple, write, window: int = WINDOW) -> None:
-        """`inverse` in windows (Wavelet2d.inverse_windowed); write(r0, r1, c0, c1, rgb (3, r1-r0, c1-c0))."""
-        self.wavelet.inverse_windowed(
-            read, shape, lambda r0, r1, c0, c1, x: write(r0, r1, c0, c1, self.color.inverse(x[None])[0]), window)

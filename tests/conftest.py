@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from ibc.codec.weights import load_model, save_weights
+from ibc.codec.weights import load_model
+from ibc.codec.weights_torch import save_weights
 from ibc.models import CodecModel, ModelConfig
 
 TINY = ModelConfig(hidden=8, refine=4, codebook_size=16, stages=3, ctx_buckets=4)

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from ibc.codec.api import (MARGIN, compress, decode, decompress, encode_indices, fallback_indices, read_header,
-                           render, synthesize)
+from ibc.codec.api import compress, decode, decompress, read_header, render
+from ibc.codec.block_api import MARGIN, encode_indices, fallback_indices, synthesize
 from ibc.codec.bitstream import parse_header
 from ibc.codec.errors import CodecError
 from ibc.codec.metrics import psnr
-from ibc.codec.weights import load_model, save_weights
+from ibc.codec.weights import load_model
+from ibc.codec.weights_torch import save_weights
 
 from conftest import natural_like, split_chunks, tiny_model
 

@@ -93,7 +93,7 @@ def test_image_above_the_pixel_limit(tmp_path, tiny_weights, capsys):
 def test_other_models_file(photo, tiny_weights, tmp_path, capsys):
     assert run("compress", photo, "--model", tiny_weights, "--quiet") == 0
     from conftest import tiny_model
-    from ibc.codec.weights import save_weights
+    from ibc.codec.weights_torch import save_weights
     other = tmp_path / "other.pt"
     save_weights(tiny_model(seed=2), other, "other")
     assert run("decompress", photo.with_suffix(".ibc"), "--model", other, "-o", tmp_path / "x.png") == 2

@@ -3,7 +3,7 @@ randomized decoder is reproducible, seamless and blends with the Shannon-AE reco
 import numpy as np
 import pytest
 
-from ibc.codec import api
+from ibc.codec import block_api
 from ibc.codec.api import compress, decompress
 from ibc.codec.bitstream import parse_header
 from ibc.codec.errors import CodecError
@@ -65,7 +65,7 @@ def test_noise_is_seamless_across_windows(tiny_gc, monkeypatch):
     also across a noise tile boundary (33 latent rows)."""
     data = compress(natural_like(264, 40, seed=12), tiny_gc, level=2, seed=5)
     whole = decompress(data, tiny_gc)
-    monkeypatch.setattr(api, "DECODE_WINDOW", 4)
+    monkeypatch.setattr(block_api, "DECODE_WINDOW", 4)
     windowed = decompress(data, tiny_gc)
     assert np.array_equal(windowed, whole)
     assert not np.array_equal(decompress(data, tiny_gc, seed=6), whole)

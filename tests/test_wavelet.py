@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 import torch
 
+from ibc.models.lifting import WindowedLifting, band_reader
 from ibc.models.wavelet import COLOR, Wavelet2d, WaveletTransform
+from ibc.models.wavelet_codec import TorchSteps, lifting_spec
 
 
 def _randomise_corrections(t: WaveletTransform, std: float) -> None:
@@ -126,22 +128,28 @@ def test_margin_is_the_reach_of_one_level(hidden):
 @pytest.mark.parametrize("hidden", [0, 4])
 @pytest.mark.parametrize("window", [32, 96])
 def test_windowed_transform_equals_the_whole_image_one(hidden, window):
-    """Overlap-save in windows (sizes that are not multiples of the window, corrections non-zero)."""
+    """Overlap-save in windows (sizes that are not multiples of the window, corrections non-zero), on the
+    numpy drivers with the torch steps. The coding copy runs corrections in float32 (as ONNX does), so
+    with corrections the whole-image reference is held to float32 precision, far below a margin's error."""
     torch.manual_seed(0)
     t = WaveletTransform(levels=5, hidden=hidden).double()
     if hidden:
         _randomise_corrections(t, 0.05)
-    x = torch.rand(3, 160, 224, dtype=torch.float64) * 255
+        t.wavelet.corrections.float()  # as in the coding copy
+    lifting = WindowedLifting(lifting_spec(t), TorchSteps(t))
+    atol = 2e-2 if hidden else 1e-9  # float32 convolutions sum in a size-dependent order
+    x = np.random.default_rng(0).random((3, 160, 224)) * 255  # RGB
     with torch.no_grad():
-        y = t(x[None])[0]
-        yw = torch.full_like(y, float("nan"))
-        t.forward_windowed(lambda r0, r1, c0, c1: x[:, r0:r1, c0:c1], yw, window)
-        torch.testing.assert_close(yw, y, atol=1e-9, rtol=0)
-        xw = torch.full_like(x, float("nan"))
+        y = t(torch.from_numpy(x)[None])[0].numpy()
+    yw = np.full_like(y, np.nan)
+    lifting.forward(lambda r0, r1, c0, c1: x[:, r0:r1, c0:c1], yw, window)
+    np.testing.assert_allclose(yw, y, atol=atol, rtol=0)
+    xw = np.full_like(x, np.nan)
 
-        def write(r0, r1, c0, c1, v):
-            assert torch.isnan(xw[:, r0:r1, c0:c1]).all()  # every output sample is written once
-            xw[:, r0:r1, c0:c1] = v
+    def write(r0, r1, c0, c1, v):
+        assert np.isnan(xw[:, r0:r1, c0:c1]).all()  # every output sample is written once
+        xw[:, r0:r1, c0:c1] = v
 
-        t.inverse_windowed(t.wavelet.band_reader(y), y.shape, write, window)
-        torch.testing.assert_close(xw, t.inverse(y[None])[0], atol=1e-9, rtol=0)
+    lifting.inverse(band_reader(y), y.shape, write, window)
+    with torch.no_grad():
+        np.testing.assert_allclose(xw, t.inverse(torch.from_numpy(y)[None])[0].numpy(), atol=atol, rtol=0)

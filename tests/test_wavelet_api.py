@@ -9,7 +9,8 @@ from ibc.codec.bitstream import parse_header
 from ibc.codec.errors import CodecError
 from ibc.codec.metrics import psnr
 from ibc.codec.wavelet_api import DEFAULT_QUALITY, code_of_quality, filler_tile, quality_of_code
-from ibc.codec.weights import load_model, save_weights
+from ibc.codec.weights import load_model
+from ibc.codec.weights_torch import save_weights
 from ibc.codec.step_code import step_from_code
 
 from conftest import natural_like, split_chunks, tiny_wavelet_model
@@ -108,7 +109,7 @@ def test_files_and_pixels_are_the_same_for_any_thread_count(tiny_wavelet):
 
 
 def test_salvage_fills_a_damaged_tile_with_mid_grey(tiny_wavelet):
-    model = tiny_wavelet.model
+    model = tiny_wavelet.coder
     img = natural_like(384, 384, seed=7)  # 3×3 tiles of 128 px
     img[:128, 128:256] = 30  # a dark tile, so mid-grey there is visibly a fill
     data = compress(img, tiny_wavelet, quality=70)

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from ibc.codec.errors import CodecError
-from ibc.codec.weights import add_to_manifest, load_model, read_manifest, record_figures, save_weights, sha256_of
+from ibc.codec.weights import add_to_manifest, load_model, read_manifest, record_figures, sha256_of
+from ibc.codec.weights_torch import save_weights
 
 from conftest import tiny_model
 

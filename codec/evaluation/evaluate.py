@@ -37,7 +37,7 @@ def make_coder(spec: str, levels: list[int] | None = None, realisms: list[float]
     runs its levels 1..gc_levels at each of `realisms` (default: A = 1, its own decoder)."""
     kind, _, model = spec.partition(":")
     if kind == "ibc":
-        from ..api import top_level
+        from ..block_api import top_level
         from ..weights import load_model
         lm = load_model(model or None)
         if lm.arch == "wavelet":  # q values; `ibc eval --levels` takes them too

@@ -2,7 +2,7 @@
 of how it was trained; a gc model also records the Shannon-AE base whose files it reads."""
 from pathlib import Path
 
-from ..weights import save_weights
+from ..weights_torch import save_weights
 from .checkpoint import build_model, load_checkpoint
 
 

@@ -33,7 +33,7 @@ from ...models.wavelet_rate import rate_distortion
 from ..dataset import load_rgb
 from ..errors import CodecError
 from ..subband_tiles import decode_image, encode_image
-from ..weights import WAVELET_OPTIONS, wavelet_config
+from ..weights_torch import WAVELET_OPTIONS, wavelet_config
 from .config import TrainConfig
 from .loop import Figures, Trainer, prepare_run, resolve_device, run, say
 from .wavelet_start import STEPS, design_images

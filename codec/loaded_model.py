@@ -1,0 +1,40 @@
+"""A model as the coding core holds it, whatever backend loaded it (codec.weights chooses)."""
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "ibc-weights-1"  # the .pt files' format tag
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    sha256: str
+    model: object         # torch backend: CodecModel | WaveletCodec, frozen, eval mode; onnx backend: None
+    freqs: np.ndarray | None  # block models: (S,G,K,K) the range coder's integer tables, as exact float64
+    meta: dict            # how it was made (name, training run)
+    arch: str = "block"   # "block" (CodecModel) or "wavelet" (WaveletCodec)
+    coder: object = None  # wavelet models: the numpy coding engine (models.wavelet_coder.WaveletCoder)
+    backend: str = "torch"
+
+    @property
+    def mode(self) -> str:
+        """"shannon", or "gc" for a generative model (block models only)."""
+        return self.model.cfg.mode if self.arch == "block" else "shannon"
+
+    @property
+    def weights_hash(self) -> bytes:
+        """What the .ibc header stores: the first 8 bytes of the weights file's sha256."""
+        return bytes.fromhex(self.sha256[:16])
+
+    @property
+    def base_hash(self) -> bytes | None:
+        """For a generative (gc) model, the header hash of the Shannon-AE weights whose files it also reads."""
+        base = self.meta.get("base", {}).get("sha256")
+        return bytes.fromhex(base[:16]) if base else None
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

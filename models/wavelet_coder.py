@@ -1,0 +1,197 @@
+"""The coding engine of Shannon-AE v2, in numpy: pixels ⇄ coefficients (windowed lifting on any backend),
+coefficients ⇄ indices (the RD choice of ECVQ under the real contexts) and indices → pixels.
+
+    encode: (H,W,3) uint8 ─ pad to 64 ─ WindowedLifting.forward ─► y ─ ÷ step, per 256×256 tile:
+              LL: q = round(u)                     ─► TileIndices.ll
+              details: 2×2 blocks u ─ argmin ‖u − c‖² + λ·bits(row) ─► TileIndices.idx (+ escq)
+                       bits(row) from the tile's adaptive counts: frozen priors + INC per symbol
+    decode: TileIndices ─ codewords / dequant ─ × step ─ WindowedLifting.inverse ─ crop ─► uint8
+
+Nothing here imports torch: the same object codes with the torch steps (`WaveletCodec.coder()`) or the
+exported ONNX graphs (`codec.onnx_steps`), and both give the same indices for the same coefficients.
+"""
+import math
+
+import numpy as np
+
+from .lifting import ORIENTATIONS, WINDOW, WindowedLifting, band_reader
+from .subband_context import ESC, MAX_EXP, TileIndices, tile_bands, walk
+from .subband_vq import LEVELS, NC, Codebooks, blocks, dequant, grid_index, quant, unblocks, vq_class
+
+TILE = 256                  # tile side in pixels: contexts and counts never cross a tile's edge
+ALIGN = 2 << LEVELS         # images are padded (edge replication) to multiples of this
+LMBDA = 0.12                # RD trade-off of the encoder, in step² per bit (2 ln2 / 12 ≈ 0.116 for a uniform quantiser)
+
+
+def eg_bits(m: np.ndarray) -> np.ndarray:
+    """Bits of the Exp-Golomb tail of magnitudes m ≥ ESC (zero below): the exponent, then its bits."""
+    e = np.maximum(m - ESC, 0)
+    return np.where(m >= ESC, math.log2(MAX_EXP + 1) + np.floor(np.log2(e + 1)), 0.0)
+
+
+class WaveletCoder:
+    """Frozen tables and codebooks plus a transform: everything `encode` and `decode` need.
+
+    `mode` "vq" is the ECVQ codec; "scalar" keeps the scalar dead-zone quantiser (grid codewords, no RD
+    choice) through the same contexts and coder. books (N_CLASSES,NC,4) float64 in step units; priors
+    {"vec", "mag", "ll"} int64 tables; cmag (N_CLASSES,NC,4) int64 rounded codeword magnitudes.
+    """
+
+    def __init__(self, transform: WindowedLifting, books: np.ndarray, priors: dict, cmag: np.ndarray,
+                 mode: str = "vq", lmbda: float = LMBDA, tile: int = TILE):
+        if mode not in ("vq", "scalar") or tile % ALIGN:
+            raise ValueError("mode must be vq or scalar, tile a multiple of 64")
+        self.transform, self.vq, self._priors, self.cmag = transform, Codebooks(books), priors, cmag
+        self.mode, self.lmbda, self.tile = mode, lmbda, tile
+
+    def priors(self) -> dict:
+        return self._priors
+
+    # -- pixels ⇄ coefficients --------------------------------------------------------------------
+    def analysis(self, rgb: np.ndarray, window: int = WINDOW) -> np.ndarray:
+        """(H,W,3) uint8 → y (3,Hp,Wp) float64, the image edge-padded to multiples of ALIGN. Computed in
+        windows: the same numbers as the whole-image transform, in memory for y plus a quarter."""
+        H, W, _ = rgb.shape
+        Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
+        x = np.pad(rgb, ((0, Hp - H), (0, Wp - W), (0, 0)), mode="edge")
+        y = np.empty((3, Hp, Wp))
+
+        def read(r0, r1, c0, c1):
+            return x[r0:r1, c0:c1].transpose(2, 0, 1).astype(np.float64)
+
+        self.transform.forward(read, y, window)
+        return y
+
+    def synthesis(self, y: np.ndarray, H: int, W: int, window: int = WINDOW) -> np.ndarray:
+        """y (3,Hp,Wp) float64 → (H,W,3) uint8, synthesised in windows (y is not modified)."""
+        return self._synthesise(band_reader(y), y.shape, H, W, window)
+
+    def _synthesise(self, read, shape: tuple, H: int, W: int, window: int) -> np.ndarray:
+        out = np.empty((H, W, 3), np.uint8)
+
+        def write(r0, r1, c0, c1, x):
+            if r0 < H and c0 < W:
+                x = x[:, :H - r0, :W - c0]
+                out[r0:r0 + x.shape[1], c0:c0 + x.shape[2]] = np.clip(np.round(x), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+
+        self.transform.inverse(read, shape, write, window)
+        return out
+
+    def tiles(self, H: int, W: int) -> list[tuple]:
+        """(py, px, th, tw) of every tile of the padded image, row-major."""
+        Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
+        return [(py, px, min(self.tile, Hp - py), min(self.tile, Wp - px))
+                for py in range(0, Hp, self.tile) for px in range(0, Wp, self.tile)]
+
+    @staticmethod
+    def band_slices(Hp: int, Wp: int, tile: tuple) -> list[tuple]:
+        """(rows, cols) in the Mallat layout of every band of one tile, in tile_bands order."""
+        py, px, th, tw = tile
+        out = []
+        for b in tile_bands(th, tw):
+            j = b.level
+            r0 = (Hp >> j) if b.orientation in ("LH", "HH") else 0
+            c0 = (Wp >> j) if b.orientation in ("HL", "HH") else 0
+            out.append((slice(r0 + (py >> j), r0 + ((py + th) >> j)), slice(c0 + (px >> j), c0 + ((px + tw) >> j))))
+        return out
+
+    # -- coefficients ⇄ indices --------------------------------------------------------------------
+    def _choose(self, cls: int, u: np.ndarray, rows: np.ndarray, counts) -> tuple[np.ndarray, np.ndarray]:
+        """RD choice of blocks u (n,4) under their real rows: ‖u − c‖² + λ·bits, escape included."""
+        q = quant(u)
+        if self.mode == "scalar":
+            idx = grid_index(q)
+        else:
+            m = np.abs(q)
+            # bits per row used (≤ SUB rows in a pass), gathered per block only where needed
+            mag_bits, local = counts.bit_rows("mag", rows)
+            mag_bits = mag_bits[local[:, None], np.minimum(m, ESC)].sum(-1)
+            esc_bits = mag_bits + (m > 0).sum(-1) + eg_bits(m).sum(-1)
+            vec_bits, _ = counts.bit_rows("vec", rows)
+            cost = self.vq.distortions(cls, u) + (self.lmbda * vec_bits[:, :NC])[local]
+            esc_cost = ((u - dequant(q)) ** 2).sum(-1) + self.lmbda * (vec_bits[local, NC] + esc_bits)
+            best = cost.argmin(-1)
+            idx = np.where(esc_cost < cost[np.arange(best.size), best], NC, best)
+            # an escape must not reconstruct onto a codeword: each reconstruction has one index
+            esc = np.flatnonzero(idx == NC)
+            if esc.size:
+                onto = self.vq.distortions(cls, dequant(q[esc])).min(-1) == 0
+                idx[esc[onto]] = cost[esc[onto]].argmin(-1)
+        return idx, np.where((idx == NC)[:, None], q, 0)
+
+    def encode_tile(self, u_bands: list, bands: list, collect=None) -> TileIndices:
+        """u_bands: the tile's bands of y/step (tile_bands order) → TileIndices; `collect(b, ch, u,
+        idx, rows)` sees every decision (for the design)."""
+        out = TileIndices(np.rint(u_bands[0]).astype(np.int64), [], [])
+        for band in bands[1:]:
+            hv, wv = band.shape[0] // 2, band.shape[1] // 2
+            out.idx.append(np.zeros((3, hv, wv), np.int64))
+            out.escq.append(np.zeros((3, hv, wv, 4), np.int64))
+        vec = [None] + [blocks(u) for u in u_bands[1:]]
+
+        def visit_pass(b, ch, part, rows, counts):
+            u = vec[b][ch][part]
+            idx, escq = self._choose(vq_class(bands[b].level, bands[b].orientation, ch), u, rows, counts)
+            out.idx[b - 1][ch][part], out.escq[b - 1][ch][part] = idx, escq
+            if collect:
+                collect(b, ch, u, idx, rows, escq)
+            return idx, escq
+
+        walk(bands, self.priors(), self.cmag, lambda counts: out.ll, visit_pass)
+        return out
+
+    def dequantise_tile(self, t: TileIndices, bands: list) -> list:
+        """TileIndices → the tile's bands of ŷ/step (LL as is, blocks from codewords or escapes)."""
+        out = [t.ll.astype(np.float64)]
+        for b, band in enumerate(bands[1:]):
+            rec = np.stack([self.vq.lookup(vq_class(band.level, band.orientation, ch), t.idx[b][ch], t.escq[b][ch])
+                            for ch in range(3)])
+            out.append(unblocks(rec))
+        return out
+
+    def encode(self, rgb: np.ndarray, step: float, collect=None) -> list[TileIndices]:
+        """(H,W,3) uint8 → one TileIndices per tile (row-major)."""
+        y = self.analysis(rgb)
+        y /= step
+        Hp, Wp = y.shape[1:]
+        out = []
+        for tile in self.tiles(*rgb.shape[:2]):
+            bands = tile_bands(tile[2], tile[3])
+            out.append(self.encode_tile([y[:, r, c] for r, c in self.band_slices(Hp, Wp, tile)], bands, collect))
+        return out
+
+    def decode(self, tiles: list, H: int, W: int, step: float, window: int = WINDOW) -> np.ndarray:
+        """One TileIndices per tile → (H,W,3) uint8. Levels 2… are gathered into a quarter-size array;
+        level 1 (three quarters of the coefficients) is dequantised from the tiles as the synthesis
+        windows reach them, so no whole-image coefficient array is held."""
+        Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
+        layout = self.tiles(H, W)
+        coarse = np.zeros((3, Hp // 2, Wp // 2))  # the top-left quarter of y: LL and levels 2 … LEVELS
+        for tile, t in zip(layout, tiles):
+            bands = tile_bands(tile[2], tile[3])
+            for (r, c), band, info in zip(self.band_slices(Hp, Wp, tile), self.dequantise_tile(t, bands), bands):
+                if info.level > 1:
+                    coarse[:, r, c] = band * step
+        read_coarse = band_reader(coarse, Hp, Wp)
+        fine = {}  # tile number → its three level-1 bands × step, while synthesis windows still need them
+
+        def read(level, o, rows, cols):
+            if level > 1:
+                return read_coarse(level, o, rows, cols)
+            x = np.empty((3, rows.stop - rows.start, cols.stop - cols.start))
+            for k, (py, px, th, tw) in enumerate(layout):
+                r0, r1 = max(rows.start, py // 2), min(rows.stop, (py + th) // 2)
+                c0, c1 = max(cols.start, px // 2), min(cols.stop, (px + tw) // 2)
+                if (py + th) // 2 <= rows.start:  # never needed again: the windows go down the image
+                    fine.pop(k, None)
+                if r0 >= r1 or c0 >= c1:
+                    continue
+                if k not in fine:
+                    bands = tile_bands(th, tw)
+                    fine[k] = [b * step for b in self.dequantise_tile(tiles[k], bands)[-3:]]
+                band = fine[k][ORIENTATIONS.index(o)]
+                x[:, r0 - rows.start:r1 - rows.start, c0 - cols.start:c1 - cols.start] = \
+                    band[:, r0 - py // 2:r1 - py // 2, c0 - px // 2:c1 - px // 2]
+            return x
+
+        return self._synthesise(read, (3, Hp, Wp), H, W, window)

@@ -2,12 +2,15 @@
 thread (`ibc.codec.api.compress` / `decompress`, start-up excluded) for the default model at its default
 quality and at a low and a high q, beside the previous block model, Pillow's JPEG/WebP/AVIF and
 CompressAI's factorized model; peak RSS and wall time of `ibc compress` and `ibc decompress` of a
-24-megapixel photo, each in a fresh process; and start-up: wall time and peak RSS of `ibc info` and of
-`ibc decompress` on one Kodak image, each in a fresh process, beside `python -c "import torch"` measured in
-the same run. Times are the minimum over `--repeats` runs per image; the load average is recorded.
+24-megapixel photo, each in a fresh process; and start-up: wall time and peak RSS of `ibc info`, and of
+`ibc decompress` and `ibc compress` of one Kodak image with `--backend onnx` and `--backend torch`, each in
+a fresh process, beside `python -c "import torch"` and `python -c "import onnxruntime"`, against issue 14's
+targets (with the coding-only install's size from bench/install_size.md), and whether each command
+imported torch. Times are the minimum over `--repeats` runs per image (start-up: the median of 3 fresh
+processes after one unmeasured warm-up run); the load average is recorded.
 
     python bench/speed.py --kodak ../shared/data/kodak -o bench/speed.json --table bench/speed.md
-    python bench/speed.py --startup-only      # start-up alone, in seconds
+    python bench/speed.py --kodak ../shared/data/kodak --startup-only --startup-table bench/startup.md
 
 CompressAI's speed does not depend on its training, so an untrained `bmshj2018_factorized(quality=3)`
 (entropy tables built by `update()`) stands in for the peer.
@@ -16,6 +19,8 @@ import argparse
 import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -45,40 +50,102 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_m
 """
 
 
-def run_once(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of `argv` in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", RUN_SCRIPT, *argv], capture_output=True, text=True, check=True)
+def run_once(argv: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of `argv` in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", RUN_SCRIPT, *argv], capture_output=True, text=True, check=True,
+                         env=env)
     return tuple(map(float, out.stdout.split()))
-
-
-def run_fresh(argv: list[str], repeats: int) -> dict:
-    """Median wall time and peak RSS of `argv` over `repeats` fresh processes."""
-    runs = [run_once(argv) for _ in range(repeats)]
-    return {"wall_s": float(np.median([r[0] for r in runs])), "peak_rss_mb": max(r[1] for r in runs)}
 
 
 def ibc_cli() -> str:
     return str(Path(sys.executable).with_name("ibc"))
 
 
-def startup(image: Path, folder: Path, repeats: int = 3) -> list[dict]:
-    """What a command costs before it answers: `ibc info` (no torch), `ibc decompress` of one Kodak image,
-    and importing torch alone."""
+# Issue 14's targets for the coding path (cold start, one Kodak image): wall s, peak RSS MB (10^6 bytes).
+TARGETS = {"info": (0.3, None), "decompress": (1.0, 300), "compress": (1.5, None)}
+INSTALL_TARGET_MB = 300
+STARTUP_REPEATS = 3
+
+
+def imported(args: list[str], env: dict) -> list[str]:
+    """Which of torch and onnxruntime `python ARGS` imports (`-X importtime` lists every module loaded)."""
+    err = subprocess.run([sys.executable, "-X", "importtime", *args], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True, check=True, env=env).stderr
+    names = {line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")}
+    return [m for m in ("torch", "onnxruntime") if m in names]
+
+
+def startup(image: Path, repeats: int = STARTUP_REPEATS) -> dict:
+    """What a command costs before it answers, each in a fresh process: `ibc info`, `ibc decompress` and
+    `ibc compress` (default quality) of one Kodak image on each backend, and importing torch or onnxruntime
+    alone. One unmeasured warm-up run per command (it also records what the command imports, and fills the
+    bytecode cache, kept in a temporary folder, as an installed package has it), then `repeats` timed runs:
+    the median wall time and the largest peak RSS."""
     ibc = ibc_cli()
-    coded, decoded = folder / "startup.ibc", folder / "startup.png"
-    coded.write_bytes(compress(read_image(image), load_model(None)))
-    commands = {'python -c "import torch"': [sys.executable, "-c", "import torch"],
-                "ibc info": [ibc, "info", str(coded)],
-                f"ibc decompress ({image.name})": [ibc, "decompress", str(coded), "-o", str(decoded), "--force"]}
-    rows = [{"command": name, **run_fresh(argv, repeats)} for name, argv in commands.items()]
-    coded.unlink()
-    decoded.unlink(missing_ok=True)
-    return rows
+    rgb = read_image(image)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        coded = tmp / "startup.ibc"
+        coded.write_bytes(compress(rgb, load_model(None)))
+        model = read_header(coded.read_bytes()).model
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
+        commands = {("import torch", None): ["-c", "import torch"],
+                    ("import onnxruntime", None): ["-c", "import onnxruntime"],
+                    ("info", None): [ibc, "info", str(coded)]}
+        for backend in ("onnx", "torch"):
+            commands[("decompress", backend)] = [ibc, "decompress", str(coded), "-o", str(tmp / "out.png"),
+                                                 "--force", "--backend", backend]
+        for backend in ("onnx", "torch"):
+            commands[("compress", backend)] = [ibc, "compress", str(image), "-o", str(tmp / "out.ibc"), "--force",
+                                               "--backend", backend]
+        load_before, rows = os.getloadavg()[0], []
+        for (command, backend), args in commands.items():
+            loads = imported(args, env)  # the warm-up run
+            runs = [run_once([sys.executable, *args], env) for _ in range(repeats)]
+            rows.append({"command": command, "backend": backend, "imports": loads,
+                         "wall_s": float(np.median([r[0] for r in runs])),
+                         "peak_rss_mb": max(r[1] for r in runs) * 2 ** 20 / 1e6})
+            print(json.dumps(rows[-1]), flush=True)
+    return {"date": date.today().isoformat(), "load_before": load_before, "load_after": os.getloadavg()[0],
+            "cores": os.cpu_count(), "repeats": repeats, "image": image.name, "width": rgb.shape[1],
+            "height": rgb.shape[0], "model": model, "rows": rows}
 
 
-def startup_table(rows: list[dict]) -> str:
-    lines = ["| command | wall s | peak RSS MB |", "|---|---|---|"]
-    lines += [f"| `{r['command']}` | {r['wall_s']:.2f} | {r['peak_rss_mb']:.0f} |" for r in rows]
+def install_size_mb(path: Path) -> float | None:
+    """The whole coding-only venv's size in MB, from bench/install_size.md (in MiB there), if present."""
+    m = re.search(r"^\| whole venv \| ([\d.]+)", path.read_text(), re.M) if path.is_file() else None
+    return float(m.group(1)) * 2 ** 20 / 1e6 if m else None
+
+
+def verdict(row: dict) -> str:
+    """Issue 14's target of a coding-path row (the onnx backend, and `ibc info`), met or missed; importing
+    torch misses it whatever the time."""
+    if row["backend"] == "torch" or row["command"] not in TARGETS:
+        return "—"
+    wall, rss = TARGETS[row["command"]]
+    ok = row["wall_s"] <= wall and (rss is None or row["peak_rss_mb"] <= rss) and "torch" not in row["imports"]
+    target = f"≤ {wall} s" + (f", ≤ {rss} MB" if rss else "") + ", no torch"
+    return f"{target}: {'met' if ok else '**missed**'}"
+
+
+def startup_table(boot: dict, command: str, install: float | None, note: str = "") -> str:
+    lines = [f"Made by `{command}` on {boot['date']}: each command in a fresh process, one unmeasured warm-up "
+             f"run, then the median wall time of {boot['repeats']} runs and their largest peak RSS (MB = 10⁶ "
+             f"bytes). `ibc compress` and `ibc decompress` code {boot['image']} ({boot['width']}×{boot['height']})"
+             f" with {boot['model']} at the default quality. Load average {boot['load_before']:.1f} → "
+             f"{boot['load_after']:.1f} on {boot['cores']} cores." + (f" {note}" if note else ""), "",
+             "| command | wall s | peak RSS MB | imports torch | issue 14 target |", "|---|---:|---:|---|---|"]
+    for r in boot["rows"]:
+        name = (f'`python -c "{r["command"]}"`' if r["command"].startswith("import") else
+                f"`ibc {r['command']}" + (f" --backend {r['backend']}`" if r["backend"] else "`"))
+        lines.append(f"| {name} | {r['wall_s']:.2f} | {r['peak_rss_mb']:.0f} | "
+                     f"{'yes' if 'torch' in r['imports'] else 'no'} | {verdict(r)} |")
+    if install is None:
+        lines += ["", f"Coding-only install: not measured (no bench/install_size.md; `make bench-install`), "
+                      f"target ≤ {INSTALL_TARGET_MB} MB."]
+    else:
+        lines += ["", f"Coding-only install (bench/install_size.md): {install:.0f} MB on disk, target ≤ "
+                      f"{INSTALL_TARGET_MB} MB: {'met' if install <= INSTALL_TARGET_MB else '**missed**'}."]
     return "\n".join(lines) + "\n"
 
 
@@ -211,13 +278,17 @@ def main():
     p.add_argument("--crop", default="bench/tile_border_24mp.png", help="a crop of the 24 MP decode across tile borders")
     p.add_argument("--startup-table", default="bench/startup.md", help="the start-up table (markdown)")
     p.add_argument("--startup-only", action="store_true", help="measure start-up only")
+    p.add_argument("--install-table", default="bench/install_size.md",
+                   help="the coding-only install's size, for its target (`make bench-install`)")
+    p.add_argument("--note", default="", help="a sentence for the start-up table (e.g. what else ran)")
     args = p.parse_args()
     files = sorted(Path(args.kodak).glob("*.png"))[: args.images]
     meta = {"kodak_images": len(files), "repeats": args.repeats, "compressai_repeats": args.compressai_repeats,
             "big_repeats": args.big_repeats, "load_before": os.getloadavg()[0], "date": date.today().isoformat()}
-    boot = startup(files[0], Path(args.startup_table).parent)
-    print(json.dumps({"startup": boot}), flush=True)
-    Path(args.startup_table).write_text(startup_table(boot))
+    boot = startup(files[0])
+    command = shlex.join(["python", "bench/speed.py", *sys.argv[1:]])
+    Path(args.startup_table).write_text(startup_table(boot, command, install_size_mb(Path(args.install_table)),
+                                                      args.note))
     if args.startup_only:
         return
     images = [read_image(f) for f in files]

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 EXIT_USAGE = 2
+TRAIN_MODULES = {"torch", "torchvision", "compressai", "pytorch_msssim", "matplotlib", "scipy", "bjontegaard", "onnx"}
 DATA_SOURCES = ("BSDS500 (Arbeláez et al., TPAMI 2011; Berkeley, distributed for research) and an ImageNet "
                 "sample (research use); Kodak never used for training or validation")
 
@@ -453,6 +454,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except CodecError as e:
         print(f"ibc: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModuleNotFoundError as e:  # a coding-only install running a command that needs the train extra
+        if (e.name or "").split(".")[0] not in TRAIN_MODULES:
+            raise
+        print(f"ibc: error: `ibc {args.command}` needs {e.name}, which a plain install leaves out: "
+              "pip install 'ibc[train]'", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ibc: interrupted", file=sys.stderr)

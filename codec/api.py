@@ -100,11 +100,11 @@ def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.
 
 def _check_decodes(lm: LoadedModel, header: Header, realism: float) -> None:
     if lm.arch == "wavelet" or header.step:
-        if (lm.arch != "wavelet" or not FINEST_CODE <= header.step <= COARSEST_CODE or header.mode != "shannon"
-                or header.tile != lm.coder.tile):
+        if (lm.arch != "wavelet" or not FINEST_CODE <= header.step <= COARSEST_CODE
+                or header.mode not in ("shannon", "gc") or header.tile != lm.coder.tile):
             raise CodecError(f"corrupt header (step code {header.step} or tile {header.tile} "
                              f"not of model {lm.name})")
-        if realism > 0:
+        if realism > 0 and lm.noise is None:
             raise CodecError(f"model {lm.name!r} has no generative decoder (use --realism 0)")
         return
     cfg = lm.model.cfg
@@ -159,7 +159,7 @@ def render(lm: LoadedModel, header: Header, indices: np.ndarray, seed: int, real
     `progress(done, total)` is called as the image's windows are decoded."""
     _check_decodes(lm, header, realism)
     if lm.arch == "wavelet":
-        return render_tiles(lm, indices, header.height, header.width, header.step, progress)
+        return render_tiles(lm, indices, header.height, header.width, header.step, progress, seed, realism)
     from .block_api import render_block
     return render_block(lm, header, indices, seed, realism, progress)
 

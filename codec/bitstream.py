@@ -6,7 +6,8 @@
     chunk i payload length u32 | payload | CRC-32 of (header CRC | i u32 | payload) u32
 
 A block model's file has a quality level (1..) and step code 0; a wavelet model's has level 0 and
-its quantiser step's code (1..65535; decoders take the codes an encoder writes: codec.step_code). Version 3 added the step code; version 2 files (block models, no step
+its quantiser step's code (1..65535; decoders take the codes an encoder writes: codec.step_code), in
+mode shannon or, marked for a generative decoder (gc-v2), gc. Version 3 added the step code; version 2 files (block models, no step
 code) still read, as step code 0. All integers little-endian. The parser checks every field against limits before it allocates and
 refuses trailing bytes.
 
@@ -106,7 +107,7 @@ def parse_header(data: bytes) -> tuple[Header, int]:
         raise CodecError("corrupt header (unknown mode or flags)")
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
         raise CodecError(f"corrupt header (absurd dimensions {width}×{height})")
-    if tile < 1 or (level == 0) == (step == 0) or (step and mode != 0):
+    if tile < 1 or (level == 0) == (step == 0):
         raise CodecError("corrupt header (tile zero, or not exactly one of level and step code set)")
     try:
         name = name_bytes.decode("utf-8")

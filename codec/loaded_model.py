@@ -18,11 +18,14 @@ class LoadedModel:
     arch: str = "block"   # "block" (CodecModel) or "wavelet" (WaveletCodec)
     coder: object = None  # wavelet models: the numpy coding engine (models.wavelet_coder.WaveletCoder)
     backend: str = "torch"
+    noise: object = None  # a wavelet gc model: its randomized decoder (models.noise_fill.NoiseFill)
 
     @property
     def mode(self) -> str:
-        """"shannon", or "gc" for a generative model (block models only)."""
-        return self.model.cfg.mode if self.arch == "block" else "shannon"
+        """"shannon", or "gc" for a generative model."""
+        if self.arch == "block":
+            return self.model.cfg.mode
+        return "gc" if self.noise is not None else "shannon"
 
     @property
     def weights_hash(self) -> bytes:

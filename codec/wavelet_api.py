@@ -92,7 +92,7 @@ def compress_wavelet(rgb: np.ndarray, lm: LoadedModel, quality: float | None, ta
     n = tile_count(lm, H, W)
 
     def header(code: int) -> Header:
-        return Header("shannon", 0, W, H, seed, lm.coder.tile, lm.name, lm.weights_hash, n, code)
+        return Header(lm.mode, 0, W, H, seed, lm.coder.tile, lm.name, lm.weights_hash, n, code)
 
     budget = None
     if target_bpp is not None or size is not None:
@@ -132,10 +132,12 @@ def decode_tiles(lm: LoadedModel, payloads: list, H: int, W: int, step_code: int
 
 
 def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step_code: int,
-                 progress=None) -> np.ndarray:
-    """TileIndices per tile → (H,W,3) uint8, synthesised over the whole image on one thread."""
+                 progress=None, seed: int = 0, realism: float = 0.0) -> np.ndarray:
+    """TileIndices per tile → (H,W,3) uint8, synthesised over the whole image on one thread; with
+    `realism` above 0, through `lm`'s randomized decoder with noise from `seed`."""
+    fill = lm.noise.filler(seed, realism) if realism > 0 else None
     with one_thread():
-        image = lm.coder.decode(tiles, H, W, step_from_code(step_code))
+        image = lm.coder.decode(tiles, H, W, step_from_code(step_code), fill=fill)
     if progress:
         progress(1, 1)
     return image

@@ -56,12 +56,16 @@ def check_backend(backend: str) -> str:
 def _load(path: Path, backend: str = "auto") -> LoadedModel:
     from .coding_bundle import bundle_dir, load_bundle
     check_backend(backend)
+    if path.suffix == ".npz":  # a wavelet gc model: numpy tables on its base
+        from .noise_model import load_noise_model
+        return load_noise_model(path, backend)
     if backend != "torch" and bundle_dir(path).is_dir() and (backend == "onnx" or _has("onnxruntime")):
         return load_bundle(path)
     if backend == "onnx":
         raise CodecError(f"{path}: no ONNX graphs beside it (write them with `ibc export --onnx-only {path}`)")
     if not _has("torch"):
-        raise CodecError(f"{path}: this model has no ONNX graphs and needs PyTorch ({TRAIN_EXTRA})")
+        why = "--backend torch" if backend == "torch" else "this model has no ONNX graphs and"
+        raise CodecError(f"{path}: {why} needs PyTorch ({TRAIN_EXTRA})")
     from .weights_torch import load_torch
     return load_torch(path)
 
@@ -80,10 +84,10 @@ def find_by_hash(weights_hash: bytes, weights_dir: Path = WEIGHTS_DIR, backend: 
 
 def find_generative(base_sha256: str | None, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel | None:
     """The shipped generative (gc) model built on the Shannon-AE weights with this sha256 (None: the
-    first shipped gc model, whatever its base), if any. Generative models run on torch."""
+    first shipped gc model, whatever its base), if any."""
     for entry in read_manifest(weights_dir)["models"]:
         if entry.get("mode") == "gc" and base_sha256 in (None, entry.get("base", {}).get("sha256")):
-            return _load((Path(weights_dir) / entry["file"]).resolve(), "torch")
+            return _load((Path(weights_dir) / entry["file"]).resolve())
     return None
 
 
@@ -102,7 +106,10 @@ def add_to_manifest(path: Path, meta: dict, default: bool = False, weights_dir: 
     """Record a weights file in manifest.json (replacing an entry of the same name); returns the entry."""
     from .weights_torch import wavelet_config
     model = _load(Path(path).resolve(), "torch")
-    if model.arch == "wavelet":
+    if model.noise is not None:  # a wavelet gc model
+        rates = {"quality": "q 0–100, as its base"}
+        config = {"arch": "wavelet", "decoder": "noise-fill", "levels": list(model.noise.levels)}
+    elif model.arch == "wavelet":
         rates = {"quality": "q 0–100, log-linear in the quantiser step (codec/wavelet_api.py)"}
         config = wavelet_config(model.model)
     else:

@@ -148,8 +148,8 @@ class WaveletCodec(nn.Module):
     def encode(self, rgb: np.ndarray, step: float, collect=None) -> list[TileIndices]:
         return self.coder().encode(rgb, step, collect)
 
-    def decode(self, tiles: list, H: int, W: int, step: float, window: int = WINDOW) -> np.ndarray:
-        return self.coder().decode(tiles, H, W, step, window)
+    def decode(self, tiles: list, H: int, W: int, step: float, window: int = WINDOW, fill=None) -> np.ndarray:
+        return self.coder().decode(tiles, H, W, step, window, fill)
 
     def forward(self, x: torch.Tensor, step: float) -> dict:
         """Training: x (B,3,H,W) in [0,1], H and W multiples of 64 → {x_hat, bits, bpp, mse, loss}."""

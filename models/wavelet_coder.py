@@ -160,16 +160,23 @@ class WaveletCoder:
             out.append(self.encode_tile([y[:, r, c] for r, c in self.band_slices(Hp, Wp, tile)], bands, collect))
         return out
 
-    def decode(self, tiles: list, H: int, W: int, step: float, window: int = WINDOW) -> np.ndarray:
+    def decode(self, tiles: list, H: int, W: int, step: float, window: int = WINDOW, fill=None) -> np.ndarray:
         """One TileIndices per tile → (H,W,3) uint8. Levels 2… are gathered into a quarter-size array;
         level 1 (three quarters of the coefficients) is dequantised from the tiles as the synthesis
-        windows reach them, so no whole-image coefficient array is held."""
+        windows reach them, so no whole-image coefficient array is held. `fill(k, bands, infos)`, if
+        given, changes tile k's dequantised bands (step units) before synthesis: the randomized decoder
+        (models.noise_fill); it must give the same bands each time it is called for a tile."""
         Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
         layout = self.tiles(H, W)
+
+        def dequantised(k: int, infos: list) -> list:
+            bands = self.dequantise_tile(tiles[k], infos)
+            return fill(k, bands, infos) if fill else bands
+
         coarse = np.zeros((3, Hp // 2, Wp // 2))  # the top-left quarter of y: LL and levels 2 … LEVELS
-        for tile, t in zip(layout, tiles):
+        for k, tile in enumerate(layout):
             bands = tile_bands(tile[2], tile[3])
-            for (r, c), band, info in zip(self.band_slices(Hp, Wp, tile), self.dequantise_tile(t, bands), bands):
+            for (r, c), band, info in zip(self.band_slices(Hp, Wp, tile), dequantised(k, bands), bands):
                 if info.level > 1:
                     coarse[:, r, c] = band * step
         read_coarse = band_reader(coarse, Hp, Wp)
@@ -188,7 +195,7 @@ class WaveletCoder:
                     continue
                 if k not in fine:
                     bands = tile_bands(th, tw)
-                    fine[k] = [b * step for b in self.dequantise_tile(tiles[k], bands)[-3:]]
+                    fine[k] = [b * step for b in dequantised(k, bands)[-3:]]
                 band = fine[k][ORIENTATIONS.index(o)]
                 x[:, r0 - rows.start:r1 - rows.start, c0 - cols.start:c1 - cols.start] = \
                     band[:, r0 - py // 2:r1 - py // 2, c0 - px // 2:c1 - px // 2]

@@ -125,8 +125,14 @@ def test_version_2_files_still_read():
     assert header == HEADER and parse_chunks(data, offset, 3) == PAYLOADS
 
 
-@pytest.mark.parametrize("level, step, mode", [(0, 0, "shannon"), (2, 300, "shannon"), (0, 300, "gc")])
+@pytest.mark.parametrize("level, step, mode", [(0, 0, "shannon"), (2, 300, "shannon"), (2, 300, "gc"), (0, 0, "gc")])
 def test_exactly_one_of_level_and_step_code(level, step, mode):
     bad = Header(mode, level, 64, 64, 0, 256, "m", bytes(8), 0, step=step)
     with pytest.raises(CodecError, match="level and step code"):
         parse_header(serialise(bad, []))
+
+
+def test_a_wavelet_gc_file_has_a_step_code_and_no_level():
+    """gc-v2 files: mode gc on the wavelet bitstream (a step code, level 0)."""
+    good = Header("gc", 0, 64, 64, 9, 256, "gc-v2", bytes(8), 0, step=300)
+    assert parse_header(serialise(good, []))[0] == good

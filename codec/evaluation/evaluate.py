@@ -45,7 +45,10 @@ def make_coder(spec: str, levels: list[int] | None = None, realisms: list[float]
             if bad:
                 raise CodecError(f"quality {bad[0]:g} is not in 0..100 for model {lm.name}")
             from ..wavelet_api import EVAL_QUALITIES
-            return IbcCoder(lm, tuple(float(q) for q in levels) if levels else tuple(map(float, EVAL_QUALITIES)))
+            sweep = tuple(float(q) for q in levels) if levels else tuple(map(float, EVAL_QUALITIES))
+            if lm.mode != "gc":
+                return IbcCoder(lm, sweep)
+            return IbcCoder(lm, sweep, tuple(dict.fromkeys(float(a) for a in realisms or [1.0])), seed)
         if any(L != int(L) for L in levels or []):
             raise CodecError(f"model {lm.name} takes integer levels")
         levels = [int(L) for L in levels] if levels else levels

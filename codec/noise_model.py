@@ -1,0 +1,47 @@
+"""Generative (gc) models of the wavelet architecture: a randomized decoder on a Shannon-AE v2 model's
+bitstream, stored as a small `.npz` (no torch needed to load or run it):
+
+    sigma    (N_CLASSES, N_CTX) float64   the noise amplitudes, in quantiser steps (models.noise_fill)
+    levels   (n,) int                     the wavelet levels it fills (1 = finest)
+    meta     0-d str                      JSON: format, name, base {name, sha256}, how it was made
+
+It reads the files of its base (whose coder it runs) and writes the same payload, marked mode "gc"."""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..models.noise_fill import NoiseFill
+
+from .errors import CodecError
+from .loaded_model import LoadedModel, sha256_of
+
+NOISE_FORMAT = "ibc-noise-fill-1"
+
+
+def save_noise_model(path: Path, noise: NoiseFill, meta: dict) -> str:
+    """Write a gc model atomically; `meta` must hold name and base {name, sha256}. Returns its sha256."""
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, sigma=noise.sigma, levels=np.array(noise.levels, np.int64),
+             meta=np.array(json.dumps({"format": NOISE_FORMAT, **meta}, ensure_ascii=False)))
+    tmp.replace(path)
+    return sha256_of(path)
+
+
+def load_noise_model(path: Path, backend: str = "auto") -> LoadedModel:
+    from .weights import find_by_hash
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            sigma, levels, meta = z["sigma"], z["levels"], json.loads(str(z["meta"]))
+        if meta.get("format") != NOISE_FORMAT:
+            raise ValueError(f"format {meta.get('format')!r}")
+        noise = NoiseFill(sigma, tuple(levels))
+        base_sha = meta["base"]["sha256"]
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise CodecError(f"{path}: not an ibc generative model ({type(e).__name__}: {e})") from None
+    base = find_by_hash(bytes.fromhex(base_sha[:16]), backend=backend)
+    if base is None or base.sha256 != base_sha or base.arch != "wavelet":
+        raise CodecError(f"{path}: its base model {meta['base'].get('name')!r} ({base_sha[:16]}) is not installed")
+    return LoadedModel(meta.get("name", Path(path).stem), sha256_of(path), base.model, None, meta, "wavelet",
+                       base.coder, base.backend, noise)

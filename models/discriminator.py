@@ -7,15 +7,26 @@ from torch.nn.utils.parametrizations import spectral_norm
 from .config import ModelConfig
 
 
-def _patch_gan(c_in: int, width: int) -> nn.Sequential:
-    """A PatchGAN: one logit per ~22×22 patch; spectral norm on every layer keeps it Lipschitz (stable)."""
+def _patch_gan(c_in: int, width: int, strides: int = 2) -> nn.Sequential:
+    """A PatchGAN: `strides` 4×4 stride-2 convolutions doubling the width, a 3×3 and a 3×3 to one logit
+    (one logit per ~22×22 patch with 2 strides, ~70×70 with 3); spectral norm on every layer keeps it
+    Lipschitz (stable)."""
     sn = spectral_norm
-    return nn.Sequential(
-        sn(nn.Conv2d(c_in, width, 4, 2, 1)), nn.LeakyReLU(0.2),
-        sn(nn.Conv2d(width, 2 * width, 4, 2, 1)), nn.LeakyReLU(0.2),
-        sn(nn.Conv2d(2 * width, 2 * width, 3, 1, 1)), nn.LeakyReLU(0.2),
-        sn(nn.Conv2d(2 * width, 1, 3, 1, 1)),
-    )
+    layers, c = [], c_in
+    for k in range(strides):
+        layers += [sn(nn.Conv2d(c, width << k, 4, 2, 1)), nn.LeakyReLU(0.2)]
+        c = width << k
+    return nn.Sequential(*layers, sn(nn.Conv2d(c, c, 3, 1, 1)), nn.LeakyReLU(0.2), sn(nn.Conv2d(c, 1, 3, 1, 1)))
+
+
+def multi_scale(heads: nn.ModuleList, h: torch.Tensor) -> list[torch.Tensor]:
+    """Head i judges h average-pooled i times (full, ½, ¼ … resolution): one logit map each."""
+    logits = []
+    for i, head in enumerate(heads):
+        logits.append(head(h))
+        if i + 1 < len(heads):
+            h = F.avg_pool2d(h, 2)
+    return logits
 
 
 class Discriminator(nn.Module):
@@ -37,10 +48,4 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, z_q: torch.Tensor) -> list[torch.Tensor]:
         c = F.interpolate(self.cond(z_q), scale_factor=self.block, mode="nearest")  # (B,12,H,W)
-        h = torch.cat([x * 2 - 1, c], 1)
-        logits = []
-        for i, head in enumerate(self.heads):
-            logits.append(head(h))
-            if i + 1 < len(self.heads):
-                h = F.avg_pool2d(h, 2)
-        return logits
+        return multi_scale(self.heads, torch.cat([x * 2 - 1, c], 1))

@@ -1,0 +1,159 @@
+"""`ibc score`: the novelty score of the paper (§4.3): how far an image lies from the training photos, read
+off the codec's own terms, on ONNX Runtime and numpy (no torch).
+
+    image ─► shannon-v2 at the scoring quality ─► bytes: rate r = bits per pixel of its own encoding
+                                                └► c = the Shannon-AE v2 reconstruction
+                                                   x̃ = the gc-v2 reconstruction (realism 1, seed 0)
+    discriminator(x̃ | c) ─► d = its mean logit (models.discriminator_v2, exported to ONNX)
+    novelty = √(z_r² + z_d²),  z = (feature − mean) / std over training photos (weights/gc-v2-score/score.json)
+
+The rate feature is log2 of the bpp: across photos the bpp is skewed (a few textured images code at several
+times the median), and an image with almost nothing to code (a flat one) should count as far as one with
+far too much. The discriminator runs over windows of at most WINDOW² pixels, averaged by area, so memory
+stays bounded on large images; the statistics are taken the same way.
+"""
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CodecError
+from .weights import WEIGHTS_DIR, load_model
+
+SCORE_DIR = WEIGHTS_DIR / "gc-v2-score"
+SCORE_FORMAT = "ibc-novelty-score-1"
+WINDOW = 512    # discriminator windows (pixels a side)
+MIN_SIDE = 64   # the discriminator's ¼-scale head needs this many pixels a side (models.discriminator_v2)
+SEED = 0        # the gc reconstruction's seed when scoring
+
+
+def reconstructions(rgb: np.ndarray, base, gc, quality: float, seeds=(SEED,)) -> tuple[bytes, np.ndarray, list]:
+    """`rgb` coded by `base` (shannon-v2) at `quality` → (its bytes, the Shannon-AE reconstruction c, the
+    gc reconstructions at realism 1, one per seed), all (H,W,3) uint8; the file is read once."""
+    from .api import compress, read_indices, render
+    data = compress(rgb, base, quality=quality)
+    read = read_indices(data, gc)
+    c = render(gc, read.header, read.indices, SEED, 0.0)
+    return data, c, [render(gc, read.header, read.indices, s, 1.0) for s in seeds]
+
+
+def _planar(rgb: np.ndarray) -> np.ndarray:
+    return (rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+
+
+def discriminate(session, x: np.ndarray, c: np.ndarray) -> float:
+    """The discriminator's mean logit on (x | c), (H,W,3) uint8 each: over windows, weighted by area."""
+    H, W = x.shape[:2]
+    rows = [(r, min(r + WINDOW, H)) for r in range(0, H, WINDOW)]
+    cols = [(q, min(q + WINDOW, W)) for q in range(0, W, WINDOW)]
+    # a last window thinner than MIN_SIDE joins the one before it
+    rows = rows[:-2] + [(rows[-2][0], H)] if len(rows) > 1 and H - rows[-1][0] < MIN_SIDE else rows
+    cols = cols[:-2] + [(cols[-2][0], W)] if len(cols) > 1 and W - cols[-1][0] < MIN_SIDE else cols
+    total = 0.0
+    for r0, r1 in rows:
+        for c0, c1 in cols:
+            (s,) = session.run(None, {"x": _planar(x[r0:r1, c0:c1]), "c": _planar(c[r0:r1, c0:c1])})
+            total += float(s[0]) * (r1 - r0) * (c1 - c0)
+    return total / (H * W)
+
+
+def features(rgb: np.ndarray, base, gc, session, quality: float) -> tuple[float, float]:
+    """(bpp of its shannon-v2 encoding at `quality`, discriminator mean logit on its gc reconstruction)."""
+    H, W = rgb.shape[:2]
+    data, c, (x,) = reconstructions(rgb, base, gc, quality)
+    return len(data) * 8 / (H * W), discriminate(session, x, c)
+
+
+def rate_feature(bpp: float) -> float:
+    return math.log2(max(bpp, 1e-6))
+
+
+def feature_stats(values: list[tuple[float, float]]) -> dict:
+    """The mean and std of the two features (rate as rate_feature) over photos, as score.json holds them."""
+    a = np.array([(rate_feature(b), d) for b, d in values])
+    mean, std = a.mean(0), a.std(0, ddof=1)
+    return {"photos": len(values), "log2_bpp": {"mean": float(mean[0]), "std": float(std[0])},
+            "d": {"mean": float(mean[1]), "std": float(std[1])}}
+
+
+@dataclass
+class Score:
+    file: str
+    width: int
+    height: int
+    bpp: float        # of its shannon-v2 encoding at the scoring quality
+    d: float          # the discriminator's mean logit on its gc reconstruction
+    z_rate: float     # (log2 bpp − mean) / std over training photos
+    z_d: float        # (d − mean) / std over training photos
+    novelty: float    # √(z_rate² + z_d²): distance from the training photos in their std units
+
+
+class Scorer:
+    """The exported discriminator, its statistics and the models they were made with (checked by sha256)."""
+
+    def __init__(self, folder: Path = SCORE_DIR, gc: str | None = None):
+        folder = Path(folder)
+        try:
+            self.info = json.loads((folder / "score.json").read_text())
+            if self.info.get("format") != SCORE_FORMAT:
+                raise ValueError(f"format {self.info.get('format')!r}")
+            stats = self.info["stats"]
+            self.mean = np.array([stats["log2_bpp"]["mean"], stats["d"]["mean"]])
+            self.std = np.array([stats["log2_bpp"]["std"], stats["d"]["std"]])
+            self.quality = float(self.info["quality"])
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            raise CodecError(f"{folder}: no usable novelty-score statistics ({type(e).__name__}: {e})") from None
+        self.gc = load_model(gc or self.info["gc"]["name"])
+        self.base = load_model(self.info["base"]["name"])
+        for role, lm in (("gc", self.gc), ("base", self.base)):
+            if lm.sha256 != self.info[role]["sha256"]:
+                raise CodecError(f"{folder}: the discriminator was trained against {self.info[role]['name']} "
+                                 f"{self.info[role]['sha256'][:16]}, but {lm.name} is {lm.sha256[:16]} "
+                                 "(retrain and re-export it: python -m ibc.codec.training.discriminator)")
+        import onnxruntime as ort
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(folder / "discriminator.onnx"), opts,
+                                            providers=["CPUExecutionProvider"])
+
+    def features(self, rgb: np.ndarray) -> tuple[float, float]:
+        return features(rgb, self.base, self.gc, self.session, self.quality)
+
+    def score(self, rgb: np.ndarray, name: str = "image") -> Score:
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise CodecError(f"{name}: expected an (H,W,3) uint8 RGB image")
+        if min(rgb.shape[:2]) < MIN_SIDE:
+            raise CodecError(f"{name}: {rgb.shape[1]}×{rgb.shape[0]} is too small to score "
+                             f"(at least {MIN_SIDE}×{MIN_SIDE})")
+        bpp, d = self.features(rgb)
+        z = (np.array([rate_feature(bpp), d]) - self.mean) / self.std
+        return Score(name, rgb.shape[1], rgb.shape[0], bpp, d, float(z[0]), float(z[1]), float(np.hypot(*z)))
+
+
+def score_files(paths: list[Path], folder: Path = SCORE_DIR) -> list[dict]:
+    """Score each image file; a folder stands for the images directly inside it (sorted)."""
+    from .image_io import IMAGE_SUFFIXES, read_image
+    files = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            inside = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not inside:
+                raise CodecError(f"{p}: no images found")
+            files += inside
+        elif not p.is_file():
+            raise CodecError(f"{p}: no such file")
+        else:
+            files.append(p)
+    scorer = Scorer(folder)
+    rows = []
+    for f in files:
+        rows.append(asdict(scorer.score(read_image(f), str(f))))
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    head = f"{'novelty':>8} {'z_rate':>7} {'z_d':>7} {'bpp':>8} {'d':>8}  file"
+    return "\n".join([head] + [f"{r['novelty']:8.2f} {r['z_rate']:7.2f} {r['z_d']:7.2f} {r['bpp']:8.4f} "
+                               f"{r['d']:8.3f}  {r['file']}" for r in rows]) + "\n"

@@ -1,7 +1,9 @@
 """Side-by-side crops at the lowest rate: the original, JPEG, WebP and AVIF at about the file size of ibc's
-level 1, the Shannon-AE reconstruction and the generative (gc) one with two seeds (BENCHMARKS.md).
+lowest setting, the Shannon-AE reconstruction and the generative (gc) one with two seeds (BENCHMARKS.md),
+one row per image.
 
     python bench/gc_crops.py --image ../shared/data/kodak/kodim13.png --box 448 256 192 192 -o bench/gc_crops.png
+    python bench/gc_crops.py --model gc-v2 --quality 22 --image K/kodim13.png K/kodim15.png K/kodim23.png -o bench/gc_v2_crops.png
 
 Every codec codes the whole image; the crop is only what is shown. The classical codecs' quality is the one
 whose real file is nearest in size to the ibc file (a bisection over the quality).
@@ -42,9 +44,10 @@ def nearest_size(codec, rgb: np.ndarray, target: int) -> bytes:
     return min(files, key=lambda f: abs(len(f) - target))
 
 
-def panels(rgb: np.ndarray, lm, level: int, seeds: list[int]) -> list[tuple[str, np.ndarray, int | None]]:
-    """(title, reconstruction, file bytes) of every panel, the original first."""
-    data = compress(rgb, lm, level=level)
+def panels(rgb: np.ndarray, lm, setting: float, seeds: list[int]) -> list[tuple[str, np.ndarray, int | None]]:
+    """(title, reconstruction, file bytes) of every panel, the original first; `setting` is a block model's
+    level or a wavelet model's q."""
+    data = compress(rgb, lm, quality=setting)
     out = [("original", rgb, None)]
     for name in ("jpeg", "webp", "avif"):
         codec = CODECS[name]
@@ -55,49 +58,60 @@ def panels(rgb: np.ndarray, lm, level: int, seeds: list[int]) -> list[tuple[str,
             continue
         f = nearest_size(codec, rgb, len(data))
         out.append((codec.label, codec.decode(f), len(f)))
-    out.append((f"Shannon-AE (level {level})", decompress(data, lm, realism=0), len(data)))
+    name = f"q {setting:g}" if lm.arch == "wavelet" else f"level {setting:g}"
+    out.append((f"Shannon-AE ({name})", decompress(data, lm, realism=0), len(data)))
     out += [(f"GC A=1, seed {s}", decompress(data, lm, seed=s, realism=1), len(data)) for s in seeds]
     return out
 
 
-def figure(rgb: np.ndarray, shown: list, box: tuple[int, int, int, int], out: Path) -> None:
-    """One row of crops, each titled with its codec, bpp (of the whole image) and PSNR."""
+def figure(rows: list, out: Path) -> None:
+    """One row of crops per (rgb, panels, box), each titled with its codec, bpp (of the whole image) and PSNR."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x, y, w, h = box
-    H, W, _ = rgb.shape
-    fig, axes = plt.subplots(1, len(shown), figsize=(2.6 * len(shown), 3.2), layout="constrained")
-    for ax, (title, image, size) in zip(axes, shown):
-        if size is not None:
-            title += f"\n{bpp(size, W, H):.3f} bpp, {psnr(rgb, image):.1f} dB"
-        ax.imshow(image[y:y + h, x:x + w], interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.set_axis_off()
+    n = len(rows[0][1])
+    fig, axes = plt.subplots(len(rows), n, figsize=(2.6 * n, 3.2 * len(rows)), layout="constrained", squeeze=False)
+    for line, (rgb, shown, (x, y, w, h)) in zip(axes, rows):
+        H, W, _ = rgb.shape
+        for ax, (title, image, size) in zip(line, shown):
+            if size is not None:
+                title += f"\n{bpp(size, W, H):.3f} bpp, {psnr(rgb, image):.1f} dB"
+            ax.imshow(image[y:y + h, x:x + w], interpolation="nearest")
+            ax.set_title(title, fontsize=9)
+            ax.set_axis_off()
     fig.savefig(out, dpi=150)
     plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--image", default="../shared/data/kodak/kodim13.png", help="image to code (default: Kodak 13)")
-    p.add_argument("--box", type=int, nargs=4, default=[448, 256, 192, 192], metavar=("X", "Y", "W", "H"),
-                   help="crop shown, in pixels (default: rocks, water and grass of Kodak 13)")
+    p.add_argument("--image", nargs="+", default=["../shared/data/kodak/kodim13.png"],
+                   help="images to code, one row each (default: Kodak 13)")
+    p.add_argument("--box", type=int, nargs=4, metavar=("X", "Y", "W", "H"),
+                   help="crop shown, in pixels, for every image (default: rocks, water and grass of Kodak 13 "
+                        "for one image; else the centre 192×192)")
     p.add_argument("--model", help="gc model name or path (default: the shipped gc model)")
-    p.add_argument("--level", type=int, default=1, help="ibc quality level (default: 1, the lowest rate)")
+    p.add_argument("--quality", "--level", type=float, default=1,
+                   help="ibc quality: a wavelet model's q or a block model's level (default: 1, a block "
+                        "model's lowest rate)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="gc decoder seeds (default: 0 1)")
     p.add_argument("-o", "--output", default="bench/gc_crops.png")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     lm = load_model(args.model or shipped_gc())
-    if lm.model.cfg.mode != "gc":
+    if lm.mode != "gc":
         raise SystemExit(f"{lm.name} is not a generative (gc) model")
-    rgb = read_image(Path(args.image))
-    x, y, w, h = args.box
-    if not (0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= rgb.shape[1] and y + h <= rgb.shape[0]):
-        raise SystemExit(f"--box {x} {y} {w} {h} is not inside the {rgb.shape[1]}×{rgb.shape[0]} image")
-    figure(rgb, panels(rgb, lm, args.level, args.seeds), tuple(args.box), Path(args.output))
+    rows = []
+    for path in args.image:
+        rgb = read_image(Path(path))
+        H, W = rgb.shape[:2]
+        box = args.box or ([448, 256, 192, 192] if len(args.image) == 1 else [(W - 192) // 2, (H - 192) // 2, 192, 192])
+        x, y, w, h = box
+        if not (0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= W and y + h <= H):
+            raise SystemExit(f"--box {x} {y} {w} {h} is not inside the {W}×{H} image {path}")
+        rows.append((rgb, panels(rgb, lm, args.quality, args.seeds), tuple(box)))
+    figure(rows, Path(args.output))
     print(f"{args.output}: written")
 
 

@@ -4,6 +4,9 @@ then export it with the novelty-score statistics (codec.score) into weights/gc-v
     python -m ibc.codec.training.discriminator train --data ../shared/data/train --out runs/disc-v2 --minutes 35
     python -m ibc.codec.training.discriminator export --out runs/disc-v2
 
+After gc-v2 (or shannon-v2) changes, the exported statistics no longer hold (`ibc score` refuses them): train
+a new run folder, warm-started with `--init runs/disc-v2/checkpoint.pt`, and export it.
+
 1. A pool of encoded crops, built once into OUT/pool/ (chunks of CHUNK images, each written atomically, so
    an interrupted build resumes): each training photo is coded by shannon-v2 at a quality q drawn
    log-uniformly in QUALITIES (the low rates where gc matters), read once, and rendered as the Shannon-AE
@@ -70,6 +73,7 @@ class DiscConfig:
     threads: int = 1
     seed: int = 0
     limit: int | None = None      # only the first N training images (tests)
+    init: str | None = None       # start from this run's checkpoint.pt weights (e.g. after gc-v2 changed)
 
 
 def split(folder: Path, limit: int | None = None) -> tuple[list[Path], list[Path]]:
@@ -136,6 +140,8 @@ class DiscriminatorTrainer:
         self.opt = torch.optim.Adam(self.d.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         self.rng = np.random.default_rng(cfg.seed)
         self.step, self.seconds = 0, 0.0
+        if cfg.init and not resumed:
+            self.d.load_state_dict(torch.load(cfg.init, map_location="cpu", weights_only=False)["d"])
         if resumed:
             self.d.load_state_dict(resumed["d"])
             self.opt.load_state_dict(resumed["opt"])
@@ -216,6 +222,21 @@ def models(gc_name: str):
     return base, gc
 
 
+def _identity(base, gc) -> dict:
+    return {"gc": {"name": gc.name, "sha256": gc.sha256}, "base": {"name": base.name, "sha256": base.sha256}}
+
+
+def checked_models(gc_name: str, run: Path):
+    """The base and gc models, which must be those the run's pool was built with (if it has one)."""
+    base, gc = models(gc_name)
+    pool_meta = Path(run) / "pool" / "models.json"
+    if pool_meta.exists() and json.loads(pool_meta.read_text()) != _identity(base, gc):
+        raise CodecError(f"{pool_meta.parent}: built with other models than the installed {gc.name} "
+                         f"{gc.sha256[:16]} on {base.name} {base.sha256[:16]} (train a new run folder, "
+                         "e.g. with --init from this one)")
+    return base, gc
+
+
 def train(cfg: DiscConfig) -> Path:
     """Build (or read) the pools, then train until cfg.steps, cfg.minutes or a stop signal; returns the checkpoint."""
     torch.set_num_threads(cfg.threads)
@@ -225,14 +246,10 @@ def train(cfg: DiscConfig) -> Path:
     resumed = torch.load(ckpt, map_location="cpu", weights_only=False) if ckpt.exists() else None
     if resumed:  # the pool and the model are those of the run being resumed
         cfg = DiscConfig(**{**resumed["config"], "steps": cfg.steps, "minutes": cfg.minutes})
-    base, gc = models(cfg.gc)
-    meta = {"gc": {"name": gc.name, "sha256": gc.sha256}, "base": {"name": base.name, "sha256": base.sha256}}
+    base, gc = checked_models(cfg.gc, out)
     pool_meta = out / "pool" / "models.json"
-    if pool_meta.exists() and json.loads(pool_meta.read_text()) != meta:
-        raise CodecError(f"{out / 'pool'}: built with other models than {gc.name} {gc.sha256[:16]} "
-                         f"on {base.name} {base.sha256[:16]} (start a new run folder)")
     pool_meta.parent.mkdir(parents=True, exist_ok=True)
-    pool_meta.write_text(json.dumps(meta, indent=1))
+    pool_meta.write_text(json.dumps(_identity(base, gc), indent=1))
     train_files, val_files = split(Path(cfg.data), cfg.limit)
     t = time.process_time()
     val = build_pool(val_files, out / "pool", "val", base, gc, cfg.seed, 2, 1, _say)
@@ -316,7 +333,7 @@ def export(run: Path, dest: Path = SCORE_DIR, photos: int = 120, quality: float 
     torch.set_num_threads(1)
     d, state = load_discriminator(Path(run) / "checkpoint.pt")
     cfg = DiscConfig(**state["config"])
-    base, gc = models(cfg.gc)
+    base, gc = checked_models(cfg.gc, run)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     onnx_path = dest / "discriminator.onnx"
@@ -339,13 +356,14 @@ def export(run: Path, dest: Path = SCORE_DIR, photos: int = 120, quality: float 
             "rate_feature": "log2 of the bpp of the image's own shannon-v2 file at `quality`",
             "d_feature": "the discriminator's mean logit on the gc reconstruction (realism 1, `seed`), "
                          "conditioned on the Shannon-AE v2 reconstruction",
-            "gc": {"name": gc.name, "sha256": gc.sha256}, "base": {"name": base.name, "sha256": base.sha256},
+            **_identity(base, gc),
             "discriminator": {"file": onnx_path.name, "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
                               "config": state["d_config"], "steps": state["step"],
                               "train_cpu_seconds": round(state["train_seconds"], 1),
                               "recipe": f"hinge + R1 (γ {cfg.r1_gamma}, lazy every {R1_EVERY}), Adam lr {cfg.lr} "
                                         f"betas ({cfg.beta1}, {cfg.beta2}), batch {cfg.batch}, {CROP}² crops, "
-                                        f"q log-uniform in {QUALITIES[0]:g}…{QUALITIES[1]:g}"},
+                                        f"q log-uniform in {QUALITIES[0]:g}…{QUALITIES[1]:g}"
+                                        + (f"; warm start from {cfg.init}" if cfg.init else "")},
             "stats": feature_stats(values),
             "photos": f"{len(chosen)} training photos (every {max(1, len(train_files) // photos)}th of "
                       f"{len(train_files)}), {cfg.data}",

@@ -29,8 +29,8 @@ def save_noise_model(path: Path, noise: NoiseFill, meta: dict) -> str:
     return sha256_of(path)
 
 
-def load_noise_model(path: Path, backend: str = "auto") -> LoadedModel:
-    from .weights import find_by_hash
+def load_noise_model(path: Path, find_by_hash, backend: str = "auto") -> LoadedModel:
+    """A gc model and its base, found by `find_by_hash(hash, backend=…)` (codec.weights')."""
     try:
         with np.load(path, allow_pickle=False) as z:
             sigma, levels, meta = z["sigma"], z["levels"], json.loads(str(z["meta"]))

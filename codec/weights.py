@@ -58,7 +58,7 @@ def _load(path: Path, backend: str = "auto") -> LoadedModel:
     check_backend(backend)
     if path.suffix == ".npz":  # a wavelet gc model: numpy tables on its base
         from .noise_model import load_noise_model
-        return load_noise_model(path, backend)
+        return load_noise_model(path, find_by_hash, backend)
     if backend != "torch" and bundle_dir(path).is_dir() and (backend == "onnx" or _has("onnxruntime")):
         return load_bundle(path)
     if backend == "onnx":

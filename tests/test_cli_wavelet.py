@@ -68,13 +68,19 @@ def test_version_1_and_unknown_versions_are_named(tmp_path, tiny_wavelet_weights
         assert f"format version {version} (this ibc reads versions 2, 3)" in one_line_error(capsys)
 
 
-def test_mode_gc_uses_the_shipped_gc_model_while_the_default_is_wavelet(tmp_path, capsys, one_thread):
+def test_mode_gc_uses_the_gc_model_built_on_the_chosen_model(tmp_path, capsys, one_thread):
+    """The default (shannon-v2) takes gc-v2, a q and a step code; the block model takes gc-rvq5 and levels."""
     src = tmp_path / "p.png"
     Image.fromarray(natural_like(48, 64)).save(src)
-    assert run("compress", src, "--mode", "gc", "-q", "1", "--quiet") == 0
+    assert run("compress", src, "--mode", "gc", "-q", "10", "--quiet") == 0
     info = info_of(src.with_suffix(".ibc"), capsys)
-    assert (info["mode"], info["model"], info["level"]) == ("gc", "gc-rvq5", 1) and "step" not in info
+    assert (info["mode"], info["model"], info["quality"]) == ("gc", "gc-v2", 10) and "level" not in info
     assert run("decompress", src.with_suffix(".ibc"), "-o", tmp_path / "g.png", "--quiet") == 0
+    assert run("compress", src, "--mode", "gc", "--model", "shannon-rvq5", "-q", "1", "-o", tmp_path / "b.ibc",
+               "--quiet") == 0
+    info = info_of(tmp_path / "b.ibc", capsys)
+    assert (info["mode"], info["model"], info["level"]) == ("gc", "gc-rvq5", 1) and "step" not in info
+    assert run("decompress", tmp_path / "b.ibc", "-o", tmp_path / "b.png", "--quiet") == 0
     assert run("compress", src, "-o", tmp_path / "v2.ibc", "--quiet") == 0  # the default: shannon-v2
     assert info_of(tmp_path / "v2.ibc", capsys)["model"] == "shannon-v2"
 

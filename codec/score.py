@@ -93,7 +93,7 @@ class Score:
 class Scorer:
     """The exported discriminator, its statistics and the models they were made with (checked by sha256)."""
 
-    def __init__(self, folder: Path = SCORE_DIR, gc: str | None = None):
+    def __init__(self, folder: Path = SCORE_DIR):
         folder = Path(folder)
         try:
             self.info = json.loads((folder / "score.json").read_text())
@@ -105,13 +105,13 @@ class Scorer:
             self.quality = float(self.info["quality"])
         except (OSError, KeyError, ValueError, TypeError) as e:
             raise CodecError(f"{folder}: no usable novelty-score statistics ({type(e).__name__}: {e})") from None
-        self.gc = load_model(gc or self.info["gc"]["name"])
+        self.gc = load_model(self.info["gc"]["name"])
         self.base = load_model(self.info["base"]["name"])
         for role, lm in (("gc", self.gc), ("base", self.base)):
             if lm.sha256 != self.info[role]["sha256"]:
-                raise CodecError(f"{folder}: the discriminator was trained against {self.info[role]['name']} "
-                                 f"{self.info[role]['sha256'][:16]}, but {lm.name} is {lm.sha256[:16]} "
-                                 "(retrain and re-export it: python -m ibc.codec.training.discriminator)")
+                raise CodecError(f"{folder}: the statistics were taken with {self.info[role]['name']} "
+                                 f"{self.info[role]['sha256'][:16]}, but {lm.name} is {lm.sha256[:16]} (take them "
+                                 "again: python -m ibc.codec.training.discriminator export)")
         import onnxruntime as ort
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = opts.inter_op_num_threads = 1

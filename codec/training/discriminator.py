@@ -4,8 +4,9 @@ then export it with the novelty-score statistics (codec.score) into weights/gc-v
     python -m ibc.codec.training.discriminator train --data ../shared/data/train --out runs/disc-v2 --minutes 35
     python -m ibc.codec.training.discriminator export --out runs/disc-v2
 
-After gc-v2 (or shannon-v2) changes, the exported statistics no longer hold (`ibc score` refuses them): train
-a new run folder, warm-started with `--init runs/disc-v2/checkpoint.pt`, and export it.
+After gc-v2 (or shannon-v2) changes, the exported statistics no longer hold (`ibc score` refuses them): an
+export takes them again with the installed models (minutes); to retrain the discriminator against the new
+gc-v2 as well, train a new run folder warm-started with `--init runs/disc-v2/checkpoint.pt`, then export it.
 
 1. A pool of encoded crops, built once into OUT/pool/ (chunks of CHUNK images, each written atomically, so
    an interrupted build resumes): each training photo is coded by shannon-v2 at a quality q drawn
@@ -328,12 +329,20 @@ def export_onnx(d: ConditionalPatchGAN, path: Path) -> None:
 def export(run: Path, dest: Path = SCORE_DIR, photos: int = 120, quality: float = SCORE_QUALITY) -> dict:
     """The run's discriminator as dest/discriminator.onnx, and dest/score.json with the feature statistics
     over `photos` training photos (every k-th of the training split) at `quality`, taken through codec.score
-    exactly as `ibc score` takes them."""
+    exactly as `ibc score` takes them, with the installed gc-v2 and shannon-v2 (whose sha256s `ibc score`
+    then checks). After gc-v2 changes, an export alone (minutes) makes the statistics match it again; the
+    discriminator keeps judging against the gc-v2 it was trained on (score.json: trained_against) until a
+    run with --init retrains it."""
     import hashlib
     torch.set_num_threads(1)
     d, state = load_discriminator(Path(run) / "checkpoint.pt")
     cfg = DiscConfig(**state["config"])
-    base, gc = checked_models(cfg.gc, run)
+    base, gc = models(cfg.gc)  # the statistics are taken with the installed models …
+    trained = json.loads((Path(run) / "pool" / "models.json").read_text())  # … the discriminator saw these
+    if trained != _identity(base, gc):
+        _say(f"the discriminator was trained against gc-v2 {trained['gc']['sha256'][:16]} on "
+             f"{trained['base']['sha256'][:16]}; the statistics are taken with the installed {gc.sha256[:16]} on "
+             f"{base.sha256[:16]} (retrain with --init for a discriminator of these)")
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     onnx_path = dest / "discriminator.onnx"
@@ -358,7 +367,7 @@ def export(run: Path, dest: Path = SCORE_DIR, photos: int = 120, quality: float 
                          "conditioned on the Shannon-AE v2 reconstruction",
             **_identity(base, gc),
             "discriminator": {"file": onnx_path.name, "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
-                              "config": state["d_config"], "steps": state["step"],
+                              "config": state["d_config"], "steps": state["step"], "trained_against": trained,
                               "train_cpu_seconds": round(state["train_seconds"], 1),
                               "recipe": f"hinge + R1 (γ {cfg.r1_gamma}, lazy every {R1_EVERY}), Adam lr {cfg.lr} "
                                         f"betas ({cfg.beta1}, {cfg.beta2}), batch {cfg.batch}, {CROP}² crops, "

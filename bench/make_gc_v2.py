@@ -25,11 +25,11 @@ from ibc.codec.weights import WEIGHTS_DIR, add_to_manifest, load_model
 from ibc.models.noise_fill import NoiseFill, fit
 
 FIT_QUALITIES = (4, 10, 18, 30)
-LEVEL_SETS = ((1, 2), (1, 2, 3), (1, 2, 3, 4, 5))
-AMPLITUDES = (0.7, 0.85, 1.0)
-# where noise goes: everywhere nothing was sent; luma only (chroma grain reads as coloured speckle);
-# luma only and only next to something sent (a sent parent or neighbour: texture goes on, flat areas stay flat)
-VARIANTS = ("all", "luma", "luma-near-sent")
+LEVEL_SETS = ((1, 2), (1, 2, 3))  # the fine scales only: coarse ones are kept as sent (noise there draws streaks)
+AMPLITUDES = (0.85, 1.0, 1.2, 1.4)
+# where noise goes: luma only (chroma grain reads as coloured speckle), everywhere nothing was sent, or only
+# next to something sent (a sent ancestor or neighbour: texture goes on, flat areas stay flat)
+VARIANTS = ("luma", "luma-near-sent")  # noise on chroma too was tried: coloured speckle (commit 8225342)
 VAL_QUALITIES = (8, 18)
 MSE_BOUND = 1.8
 
@@ -44,10 +44,9 @@ def crop(path: Path, side: int = 256) -> np.ndarray:
 
 def restrict(sigma: np.ndarray, variant: str) -> np.ndarray:
     """σ with the places a variant leaves alone set to zero (classes: even luma, odd chroma; context 0:
-    no sent parent and no sent neighbour)."""
+    no sent ancestor and no sent neighbour)."""
     out = sigma.copy()
-    if variant in ("luma", "luma-near-sent"):
-        out[1::2] = 0
+    out[1::2] = 0
     if variant == "luma-near-sent":
         out[:, 0] = 0
     return out

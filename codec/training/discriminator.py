@@ -140,7 +140,7 @@ class DiscriminatorTrainer:
         self.d = ConditionalPatchGAN(cfg.width)
         self.opt = torch.optim.Adam(self.d.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         self.rng = np.random.default_rng(cfg.seed)
-        self.step, self.seconds = 0, 0.0
+        self.step, self.seconds, self.r1 = 0, 0.0, float("nan")  # r1: the last lazy R1 penalty
         if cfg.init and not resumed:
             self.d.load_state_dict(torch.load(cfg.init, map_location="cpu", weights_only=False)["d"])
         if resumed:
@@ -148,7 +148,7 @@ class DiscriminatorTrainer:
             self.opt.load_state_dict(resumed["opt"])
             self.rng.bit_generator.state = resumed["np_rng"]
             torch.set_rng_state(resumed["torch_rng"])
-            self.step, self.seconds = resumed["step"], resumed["train_seconds"]
+            self.step, self.seconds, self.r1 = resumed["step"], resumed["train_seconds"], resumed.get("r1", self.r1)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n, B = len(self.pool["x"]), self.cfg.batch
@@ -178,7 +178,9 @@ class DiscriminatorTrainer:
         self.step += 1
         out = {"hinge": float(hinge.detach()), "d_real": float(torch.stack([m.detach().mean() for m in real]).mean()),
                "d_fake": float(torch.stack([m.detach().mean() for m in fake]).mean())}
-        return {**out, "r1": float(r1.detach())} if lazy else out
+        if lazy:
+            self.r1 = float(r1.detach())
+        return {**out, "r1": self.r1}
 
     @torch.no_grad()
     def validate(self, batch: int = 32) -> dict:
@@ -198,7 +200,7 @@ class DiscriminatorTrainer:
 
     def state(self) -> dict:
         return {"d": self.d.state_dict(), "opt": self.opt.state_dict(), "np_rng": self.rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "step": self.step, "train_seconds": self.seconds,
+                "torch_rng": torch.get_rng_state(), "step": self.step, "train_seconds": self.seconds, "r1": self.r1,
                 "config": asdict(self.cfg), "d_config": self.d.config()}
 
 

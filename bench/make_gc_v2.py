@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ibc.cli.main import DATA_SOURCES
+from ibc.codec.training.export import DATA_SOURCES
 from ibc.codec.metrics import SlicedWasserstein
 from ibc.codec.noise_model import save_noise_model
 from ibc.codec.step_code import code_of_quality, step_from_code

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ibc.cli.main import DATA_SOURCES
+from ibc.codec.training.export import DATA_SOURCES
 from ibc.codec.dataset import list_images, split_train_val
 from ibc.codec.training.wavelet_start import ROUNDS, STEPS, new_wavelet_model
 from ibc.codec.weights import WEIGHTS_DIR, add_to_manifest

@@ -6,8 +6,6 @@ from pathlib import Path
 
 EXIT_USAGE = 2
 TRAIN_MODULES = {"torch", "torchvision", "compressai", "pytorch_msssim", "matplotlib", "scipy", "bjontegaard", "onnx"}
-DATA_SOURCES = ("BSDS500 (Arbeláez et al., TPAMI 2011; Berkeley, distributed for research) and an ImageNet "
-                "sample (research use); Kodak never used for training or validation")
 
 
 def _source(name: str) -> Path:
@@ -203,7 +201,7 @@ def _export(args) -> int:
         return 0
     if not args.name:
         raise _error("--name is required (the model's name, stored in every file it writes)")
-    from ..codec.training.export import export
+    from ..codec.training.export import DATA_SOURCES, export
     from ..codec.weights import WEIGHTS_DIR, add_to_manifest
 
     out = Path(args.output) if args.output else WEIGHTS_DIR / f"{args.name}.pt"

@@ -42,6 +42,7 @@ from ..image_io import IMAGE_SUFFIXES, read_image
 from ..score import SCORE_DIR, SCORE_FORMAT, SEED, WINDOW, feature_stats, features, reconstructions
 from ..weights import load_model
 from .checkpoint import save_checkpoint
+from .export import DATA_SOURCES
 
 CROP = 128
 QUALITIES = (4.0, 30.0)   # q drawn log-uniformly in this range for each training image
@@ -49,8 +50,6 @@ SCORE_QUALITY = 30.0      # the quality `ibc score` codes at: the top of QUALITI
                           # quantises to nothing (q 10: 0.03 bpp, as a flat image; q 30: 3 bpp)
 CHUNK = 50                # images per pool file
 R1_EVERY = 4
-DATA_SOURCES = ("BSDS500 (Arbeláez et al., TPAMI 2011; Berkeley, distributed for research) and an ImageNet "
-                "sample (research use); Kodak never used for training or validation")
 
 
 @dataclass

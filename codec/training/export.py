@@ -5,6 +5,10 @@ from pathlib import Path
 from ..weights_torch import save_weights
 from .checkpoint import build_model, load_checkpoint
 
+# the training data's origin and terms, recorded with every model exported from it (weights/manifest.json)
+DATA_SOURCES = ("BSDS500 (Arbeláez et al., TPAMI 2011; Berkeley, distributed for research) and an ImageNet "
+                "sample (research use); Kodak never used for training or validation")
+
 
 def export(checkpoint: Path, out: Path, name: str, meta: dict | None = None) -> str:
     """Freeze a training checkpoint into a weights file; returns its sha256."""

@@ -22,6 +22,15 @@ gc-v2 as well, train a new run folder warm-started with `--init runs/disc-v2/che
    pair accuracy (real above its own fake), and the logit gap (mean real − mean fake), into OUT/log.jsonl.
    Checkpoints (OUT/checkpoint.pt) are atomic, every `checkpoint_minutes`, on SIGTERM/Ctrl-C and at the end;
    a second `train` on the same OUT resumes exactly (the weights, Adam, both RNGs, the log).
+
+Data-parallel under torchrun (NCCL on GPUs, gloo on CPUs; `--device` auto picks cuda when there is one):
+
+    torchrun --nproc_per_node 4 -m ibc.codec.training.discriminator train --out runs/disc-v2 --minutes 35
+
+Each rank builds every world-th pool chunk; each step draws one batch of world × `batch` crops, alike on every
+rank (so the RNGs stay equal and the checkpoint resumes them all), and each rank trains on its own slice;
+the gradients are averaged by hand, since the R1 penalty differentiates through the inputs. Rank 0 alone
+writes the log, validates and checkpoints; the log's last line holds every rank's weight digests.
 """
 import argparse
 import json
@@ -42,7 +51,9 @@ from ..image_io import IMAGE_SUFFIXES, read_image
 from ..score import SCORE_DIR, SCORE_FORMAT, SEED, WINDOW, feature_stats, features, reconstructions
 from ..weights import load_model
 from .checkpoint import save_checkpoint
+from .distributed import Distributed
 from .export import DATA_SOURCES
+from .loop import resolve_device
 
 CROP = 128
 QUALITIES = (4.0, 30.0)   # q drawn log-uniformly in this range for each training image
@@ -71,6 +82,7 @@ class DiscConfig:
     log_every: int = 10
     checkpoint_minutes: float = 3.0
     threads: int = 1
+    device: str = "auto"          # cuda when there is one, else cpu
     seed: int = 0
     limit: int | None = None      # only the first N training images (tests)
     init: str | None = None       # start from this run's checkpoint.pt weights (e.g. after gc-v2 changed)
@@ -109,13 +121,14 @@ def _pool_chunk(files: list[Path], base, gc, rng: np.random.Generator, crops: in
 
 
 def build_pool(files: list[Path], folder: Path, name: str, base, gc, seed: int, crops: int, seeds: int,
-               say=print) -> dict:
-    """The pool of `files`, chunk by chunk into folder/NAME-KKK.npz (built if missing), concatenated."""
+               say=print, ddp: Distributed = Distributed()) -> dict:
+    """The pool of `files`, chunk by chunk into folder/NAME-KKK.npz (built if missing), concatenated. Each
+    rank builds every world-th chunk, then waits for the others' files (no collective, which would time out
+    during a long build)."""
     folder.mkdir(parents=True, exist_ok=True)
-    parts = []
-    for k in range(0, len(files), CHUNK):
-        path = folder / f"{name}-{k // CHUNK:03d}.npz"
-        if not path.exists():
+    paths = {k: folder / f"{name}-{k // CHUNK:03d}.npz" for k in range(0, len(files), CHUNK)}
+    for k, path in paths.items():
+        if (k // CHUNK) % ddp.world == ddp.rank and not path.exists():
             t = time.time()
             part = _pool_chunk(files[k:k + CHUNK], base, gc, np.random.default_rng([seed, k, int(name == "val")]),
                                crops, seeds)
@@ -123,6 +136,10 @@ def build_pool(files: list[Path], folder: Path, name: str, base, gc, seed: int, 
             np.savez(tmp, **part)
             os.replace(tmp, path)
             say(f"pool {name}: images {k}–{min(k + CHUNK, len(files))} of {len(files)} in {time.time() - t:.0f} s")
+    parts = []
+    for path in paths.values():
+        while not path.exists():  # another rank's chunk, written atomically
+            time.sleep(1)
         with np.load(path) as z:
             parts.append({key: z[key] for key in z.files})
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
@@ -133,10 +150,11 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
 
 
 class DiscriminatorTrainer:
-    def __init__(self, cfg: DiscConfig, pool: dict, val: dict, resumed: dict | None = None):
-        self.cfg, self.pool, self.val = cfg, pool, val
-        torch.manual_seed(cfg.seed)
-        self.d = ConditionalPatchGAN(cfg.width)
+    def __init__(self, cfg: DiscConfig, pool: dict, val: dict, resumed: dict | None = None,
+                 device: torch.device = torch.device("cpu"), ddp: Distributed = Distributed()):
+        self.cfg, self.pool, self.val, self.device, self.ddp = cfg, pool, val, device, ddp
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+        self.d = ConditionalPatchGAN(cfg.width).to(device)
         self.opt = torch.optim.Adam(self.d.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         self.rng = np.random.default_rng(cfg.seed)
         self.step, self.seconds, self.r1 = 0, 0.0, float("nan")  # r1: the last lazy R1 penalty
@@ -150,15 +168,26 @@ class DiscriminatorTrainer:
             self.step, self.seconds, self.r1 = resumed["step"], resumed["train_seconds"], resumed.get("r1", self.r1)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        n, B = len(self.pool["x"]), self.cfg.batch
-        i = self.rng.integers(n, size=B)
-        s = self.rng.integers(self.pool["fake"].shape[1], size=B)
+        """This rank's slice of one batch of world × cfg.batch crops, drawn alike on every rank."""
+        n, B, W = len(self.pool["x"]), self.cfg.batch, self.ddp.world
+        mine = slice(self.ddp.rank * B, (self.ddp.rank + 1) * B)
+        i = self.rng.integers(n, size=W * B)[mine]
+        s = self.rng.integers(self.pool["fake"].shape[1], size=W * B)[mine]
         x, c, f = self.pool["x"][i], self.pool["c"][i], self.pool["fake"][i, s]
-        flips = self.rng.integers(2, size=(B, 2)).astype(bool)
+        flips = self.rng.integers(2, size=(W * B, 2)).astype(bool)[mine]
         for a in (x, c, f):  # the same flips for the three images of a crop
             a[flips[:, 0]] = a[flips[:, 0], ::-1]
             a[flips[:, 1]] = a[flips[:, 1], :, ::-1]
-        return _tensor(x), _tensor(c), _tensor(f)
+        return _tensor(x).to(self.device), _tensor(c).to(self.device), _tensor(f).to(self.device)
+
+    def mean_gradients(self) -> None:
+        """The gradients averaged over the ranks, in one all-reduce: by hand rather than with DDP's wrapper,
+        which the lazy R1 penalty (a gradient through the input, every R1_EVERY steps) would go through, and
+        whose reducer, tried under gloo, now and then aborted a process at exit."""
+        grads = [p.grad for p in self.d.parameters()]
+        flat = self.ddp.mean(torch.cat([g.flatten() for g in grads]))
+        for g, mean in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(mean.view_as(g))
 
     def train_step(self) -> dict:
         x, c, f = self.batch()
@@ -167,12 +196,14 @@ class DiscriminatorTrainer:
         if lazy:
             r1, real = r1_penalty(self.d, x, c)
         else:
-            r1, real = torch.zeros(()), self.d(x, c)
+            r1, real = torch.zeros((), device=x.device), self.d(x, c)
         fake = self.d(f, c)
         hinge = hinge_loss(real, fake)
         loss = hinge + (self.cfg.r1_gamma / 2 * R1_EVERY) * r1
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        if self.ddp.world > 1:
+            self.mean_gradients()
         self.opt.step()
         self.step += 1
         out = {"hinge": float(hinge.detach()), "d_real": float(torch.stack([m.detach().mean() for m in real]).mean()),
@@ -186,8 +217,8 @@ class DiscriminatorTrainer:
         self.d.eval()
         sr, sf, hinge = [], [], []
         for k in range(0, len(self.val["x"]), batch):
-            x, c = _tensor(self.val["x"][k:k + batch]), _tensor(self.val["c"][k:k + batch])
-            f = _tensor(self.val["fake"][k:k + batch, 0])
+            x, c, f = (_tensor(a).to(self.device) for a in
+                       (self.val["x"][k:k + batch], self.val["c"][k:k + batch], self.val["fake"][k:k + batch, 0]))
             real, fake = self.d(x, c), self.d(f, c)
             hinge.append(float(hinge_loss(real, fake)) * len(x))
             sr.append(torch.stack([m.mean((1, 2, 3)) for m in real], 1).mean(1))
@@ -211,7 +242,8 @@ def _truncate_log(path: Path, step: int) -> None:
 
 
 def _say(message: str) -> None:
-    print(f"disc-v2: {message}", file=sys.stderr, flush=True)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"disc-v2: {message}", file=sys.stderr, flush=True)
 
 
 def models(gc_name: str):
@@ -242,29 +274,37 @@ def checked_models(gc_name: str, run: Path):
 def train(cfg: DiscConfig) -> Path:
     """Build (or read) the pools, then train until cfg.steps, cfg.minutes or a stop signal; returns the checkpoint."""
     torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    ddp = Distributed.from_environment(device)
+    device = ddp.local(device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt, log_path = out / "checkpoint.pt", out / "log.jsonl"
     resumed = torch.load(ckpt, map_location="cpu", weights_only=False) if ckpt.exists() else None
     if resumed:  # the pool and the model are those of the run being resumed
-        cfg = DiscConfig(**{**resumed["config"], "steps": cfg.steps, "minutes": cfg.minutes})
+        cfg = DiscConfig(**{**resumed["config"], "steps": cfg.steps, "minutes": cfg.minutes, "device": cfg.device})
     base, gc = checked_models(cfg.gc, out)
     pool_meta = out / "pool" / "models.json"
     pool_meta.parent.mkdir(parents=True, exist_ok=True)
-    pool_meta.write_text(json.dumps(_identity(base, gc), indent=1))
+    if ddp.main:  # atomically: the other ranks may be reading it in checked_models
+        tmp = pool_meta.with_name("models.json.tmp")
+        tmp.write_text(json.dumps(_identity(base, gc), indent=1))
+        os.replace(tmp, pool_meta)
     train_files, val_files = split(Path(cfg.data), cfg.limit)
     t = time.process_time()
-    val = build_pool(val_files, out / "pool", "val", base, gc, cfg.seed, 2, 1, _say)
-    pool = build_pool(train_files, out / "pool", "train", base, gc, cfg.seed, cfg.crops, cfg.seeds, _say)
+    val = build_pool(val_files, out / "pool", "val", base, gc, cfg.seed, 2, 1, _say, ddp)
+    pool = build_pool(train_files, out / "pool", "train", base, gc, cfg.seed, cfg.crops, cfg.seeds, _say, ddp)
     _say(f"pools: {len(pool['x'])} training crops ({len(train_files)} images), {len(val['x'])} validation crops "
          f"({time.process_time() - t:.0f} CPU-s this run)")
-    trainer = DiscriminatorTrainer(cfg, pool, val, resumed)
-    _truncate_log(log_path, trainer.step if resumed else -1)
-    log = open(log_path, "a")
+    trainer = DiscriminatorTrainer(cfg, pool, val, resumed, device, ddp)
+    if ddp.main:
+        _truncate_log(log_path, trainer.step if resumed else -1)
+    log = open(log_path, "a") if ddp.main else None
 
     def write(record: dict) -> None:
-        log.write(json.dumps(record) + "\n")
-        log.flush()
+        if log:
+            log.write(json.dumps(record) + "\n")
+            log.flush()
 
     stop = {"now": False}
     handlers = {s: signal.signal(s, lambda *_: stop.update(now=True)) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -273,18 +313,19 @@ def train(cfg: DiscConfig) -> Path:
 
     def save():
         trainer.seconds = seconds0 + time.process_time() - cpu0
-        save_checkpoint(ckpt, trainer.state())
+        if ddp.main:
+            save_checkpoint(ckpt, trainer.state())
 
     try:
-        if not resumed:
+        if not resumed and ddp.main:
             write({"step": 0, "val": trainer.validate()})
-        while trainer.step < cfg.steps and not stop["now"]:
-            if cfg.minutes and time.time() - started > cfg.minutes * 60:
+        while trainer.step < cfg.steps:
+            if ddp.any(stop["now"] or bool(cfg.minutes) and time.time() - started > cfg.minutes * 60):
                 break
             figures = trainer.train_step()
             if trainer.step % cfg.log_every == 0:
                 write({"step": trainer.step, **figures, "cpu_s": seconds0 + time.process_time() - cpu0})
-            if trainer.step % cfg.val_every == 0:
+            if trainer.step % cfg.val_every == 0 and ddp.main:
                 v = trainer.validate()
                 write({"step": trainer.step, "val": v})
                 _say(f"step {trainer.step} " + " ".join(f"{k} {x:.3f}" for k, x in v.items()))
@@ -292,10 +333,14 @@ def train(cfg: DiscConfig) -> Path:
                 save()
                 last_save = time.time()
         save()
+        if ddp.world > 1:
+            write({"step": trainer.step, "ddp_state_digests": ddp.state_digests(trainer.d)})
+            ddp.finish()
     finally:
         for s, h in handlers.items():
             signal.signal(s, h)
-        log.close()
+        if log:
+            log.close()
     _say(f"checkpoint at step {trainer.step}: {ckpt}")
     return ckpt
 

@@ -16,10 +16,11 @@ class Distributed:
 
     @classmethod
     def from_environment(cls, device: torch.device) -> "Distributed":
-        """The rank and world size torchrun sets, with the process group joined."""
+        """The rank and world size torchrun sets, with the process group joined: on GPUs NCCL for CUDA
+        tensors and gloo for CPU ones (`any`'s flag), which NCCL alone refuses."""
         ddp = cls(int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")))
         if ddp.world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            dist.init_process_group("cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo")
         return ddp
 
     @property

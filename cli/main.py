@@ -60,7 +60,8 @@ def _decompress(args) -> int:
     from ..codec.files import decompress_file, folder_jobs
 
     options = dict(model=args.model, force=args.force, salvage=args.salvage, seed=args.seed,
-                   realism=args.realism, samples=args.samples, backend=args.backend)
+                   realism=args.realism, samples=args.samples, backend=args.backend,
+                   postfilter=not args.no_postfilter)
     if out is None:
         pairs = folder_jobs(src, _folder_output(src, args.output, "-png"), compressing=False)
         return _run_folder(decompress_file, pairs, args, options)
@@ -342,6 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also print the file's size, bpp, quality setting and model")
     d.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
                    help=BACKEND_HELP + "; a gc file's generative decoder runs on torch until it ships graphs of its own")
+    d.add_argument("--no-postfilter", action="store_true",
+                   help="leave out the model's post-filter (a small CNN that removes ringing from the "
+                        "Shannon-AE reconstruction; it changes no bits, only the rendering): the plain "
+                        "synthesis, as decoders before it rendered")
     d.set_defaults(run=_decompress)
 
     i = sub.add_parser("info", help="show an .ibc header", description="Print the header of an .ibc file.")

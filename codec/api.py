@@ -151,15 +151,17 @@ def read_indices(data: bytes, lm: LoadedModel, salvage: bool = False) -> ReadFil
 
 
 def render(lm: LoadedModel, header: Header, indices: np.ndarray, seed: int, realism: float,
-           progress=None) -> np.ndarray:
+           progress=None, postfilter: bool = True) -> np.ndarray:
     """Indices (level,G,h,w) of a file → its (H,W,3) uint8 pixels, window by window.
 
     `realism` A blends the Shannon-AE reconstruction (0) with the generative one (1, `lm` in mode "gc"),
     whose noise comes from `seed`: the same indices and seed give the same pixels.
-    `progress(done, total)` is called as the image's windows are decoded."""
+    `progress(done, total)` is called as the image's windows are decoded. `postfilter` False leaves out
+    a wavelet model's post-filter (codec.postfilter) from the realism-0 reconstruction."""
     _check_decodes(lm, header, realism)
     if lm.arch == "wavelet":
-        return render_tiles(lm, indices, header.height, header.width, header.step, progress, seed, realism)
+        return render_tiles(lm, indices, header.height, header.width, header.step, progress, seed, realism,
+                            postfilter)
     from .block_api import render_block
     return render_block(lm, header, indices, seed, realism, progress)
 
@@ -171,19 +173,19 @@ class Decoded:
 
 
 def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, progress=None,
-           seed: int | None = None, realism: float | None = None) -> Decoded:
+           seed: int | None = None, realism: float | None = None, postfilter: bool = True) -> Decoded:
     """.ibc bytes → image: `read_indices`, then `render` with the file's defaults for what is not given
     (`decoding_choices`). A tile whose CRC fails is an error, or with `salvage` is filled in and listed."""
     header = read_header(data)
     seed, realism = decoding_choices(header, seed, realism)
     lm = model_for(header, lm, realism)
     read = read_indices(data, lm, salvage)
-    return Decoded(render(lm, header, read.indices, seed, realism, progress), read.damaged_tiles)
+    return Decoded(render(lm, header, read.indices, seed, realism, progress, postfilter), read.damaged_tiles)
 
 
 def decompress(data: bytes, lm: LoadedModel | None = None, seed: int | None = None,
-               realism: float | None = None) -> np.ndarray:
+               realism: float | None = None, postfilter: bool = True) -> np.ndarray:
     """.ibc bytes → (H,W,3) uint8. Raises CodecError on any corruption."""
-    return decode(data, lm, seed=seed, realism=realism).image
+    return decode(data, lm, seed=seed, realism=realism, postfilter=postfilter).image
 
 

@@ -74,7 +74,8 @@ def _all_windows(progress, k: int, n: int):
 
 def decompress_file(src: Path, out: Path, model: str | None = None, force: bool = False,
                     salvage: bool = False, progress=None, seed: int | None = None,
-                    realism: float | None = None, samples: int | None = None, backend: str = "auto") -> dict:
+                    realism: float | None = None, samples: int | None = None, backend: str = "auto",
+                    postfilter: bool = True) -> dict:
     """Decode `src` into `out`; with `samples` N, into N files out-s{seed}.png for seeds seed … seed+N-1
     (default seed: the file's). Every output is checked free before any is written."""
     if samples is not None and samples < 1:
@@ -95,7 +96,8 @@ def decompress_file(src: Path, out: Path, model: str | None = None, force: bool 
     lm = model_for(header, load_model(model, backend=backend) if model else None, strength, backend)
     read = read_indices(data, lm, salvage)  # once: only the rendering depends on the seed
     for k, (s, path) in enumerate(zip(seeds, outs)):
-        image = render(lm, header, read.indices, s, strength, progress=_all_windows(progress, k, len(outs)))
+        image = render(lm, header, read.indices, s, strength, progress=_all_windows(progress, k, len(outs)),
+                       postfilter=postfilter)
         write_image(path, image, force=force)
     H, W, _ = image.shape
     return {"src": str(src), "out": str(outs[0]), "outputs": [str(p) for p in outs], "seeds": seeds,

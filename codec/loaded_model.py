@@ -19,6 +19,7 @@ class LoadedModel:
     coder: object = None  # wavelet models: the numpy coding engine (models.wavelet_coder.WaveletCoder)
     backend: str = "torch"
     noise: object = None  # a wavelet gc model: its randomized decoder (models.noise_fill.NoiseFill)
+    postfilter: object = None  # a wavelet model's decoder post-filter (codec.postfilter), if it ships one
 
     @property
     def mode(self) -> str:

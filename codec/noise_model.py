@@ -44,4 +44,4 @@ def load_noise_model(path: Path, find_by_hash, backend: str = "auto") -> LoadedM
     if base is None or base.sha256 != base_sha or base.arch != "wavelet":
         raise CodecError(f"{path}: its base model {meta['base'].get('name')!r} ({base_sha[:16]}) is not installed")
     return LoadedModel(meta.get("name", Path(path).stem), sha256_of(path), base.model, None, meta, "wavelet",
-                       base.coder, base.backend, noise)
+                       base.coder, base.backend, noise, base.postfilter)

@@ -35,7 +35,7 @@ def reconstructions(rgb: np.ndarray, base, gc, quality: float, seeds=(SEED,)) ->
     from .api import compress, read_indices, render
     data = compress(rgb, base, quality=quality)
     read = read_indices(data, gc)
-    c = render(gc, read.header, read.indices, SEED, 0.0)
+    c = render(gc, read.header, read.indices, SEED, 0.0, postfilter=False)  # what the discriminator was trained on
     return data, c, [render(gc, read.header, read.indices, s, 1.0) for s in seeds]
 
 

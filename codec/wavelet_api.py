@@ -132,12 +132,17 @@ def decode_tiles(lm: LoadedModel, payloads: list, H: int, W: int, step_code: int
 
 
 def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step_code: int,
-                 progress=None, seed: int = 0, realism: float = 0.0) -> np.ndarray:
+                 progress=None, seed: int = 0, realism: float = 0.0, postfilter: bool = True) -> np.ndarray:
     """TileIndices per tile → (H,W,3) uint8, synthesised over the whole image on one thread; with
-    `realism` above 0, through `lm`'s randomized decoder with noise from `seed`."""
+    `realism` above 0, through `lm`'s randomized decoder with noise from `seed`. The Shannon-AE
+    reconstruction (realism 0) goes through `lm`'s post-filter when it has one and `postfilter` is on;
+    the generative one does not (the filter was trained to remove what the noise puts back)."""
     fill = lm.noise.filler(seed, realism) if realism > 0 else None
+    step = step_from_code(step_code)
     with one_thread():
-        image = lm.coder.decode(tiles, H, W, step_from_code(step_code), fill=fill)
+        image = lm.coder.decode(tiles, H, W, step, fill=fill)
+        if realism == 0 and postfilter and lm.postfilter is not None:
+            image = lm.postfilter(image, step)
     if progress:
         progress(1, 1)
     return image

@@ -9,6 +9,7 @@ A model is a weights file (`NAME.pt`, torch) and, for wavelet models, its ONNX c
 
 Either backend gives the same indices, so files from one decode with the other. This module imports
 no torch; `codec.weights_torch` reads and writes the .pt files."""
+import dataclasses
 import importlib.util
 import json
 from functools import lru_cache
@@ -60,14 +61,23 @@ def _load(path: Path, backend: str = "auto") -> LoadedModel:
         from .noise_model import load_noise_model
         return load_noise_model(path, find_by_hash, backend)
     if backend != "torch" and bundle_dir(path).is_dir() and (backend == "onnx" or _has("onnxruntime")):
-        return load_bundle(path)
+        return _with_postfilter(path, load_bundle(path))
     if backend == "onnx":
         raise CodecError(f"{path}: no ONNX graphs beside it (write them with `ibc export --onnx-only {path}`)")
     if not _has("torch"):
         why = "--backend torch" if backend == "torch" else "this model has no ONNX graphs and"
         raise CodecError(f"{path}: {why} needs PyTorch ({TRAIN_EXTRA})")
     from .weights_torch import load_torch
-    return load_torch(path)
+    return _with_postfilter(path, load_torch(path))
+
+
+def _with_postfilter(path: Path, lm: LoadedModel) -> LoadedModel:
+    """A wavelet model with the post-filter trained for it (weights/NAME-postfilter/), if one is installed."""
+    if lm.arch != "wavelet":
+        return lm
+    from .postfilter import load_postfilter
+    runner = load_postfilter(path, lm.sha256)
+    return dataclasses.replace(lm, postfilter=runner) if runner else lm
 
 
 def load_model(name_or_path: str | None = None, weights_dir: Path = WEIGHTS_DIR, backend: str = "auto") -> LoadedModel:

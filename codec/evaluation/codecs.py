@@ -59,7 +59,8 @@ class IbcCoder:
 
     @property
     def key(self) -> str:
-        return f"{self.name}@{self.lm.sha256[:16]}"
+        pf = self.lm.postfilter  # changes the pixels, not the weights' sha256
+        return f"{self.name}@{self.lm.sha256[:16]}" + (f"+pf{pf.sha256[:16]}" if pf is not None else "")
 
     def encode(self, rgb: np.ndarray, setting: float) -> bytes:
         from ..api import compress

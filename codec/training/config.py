@@ -41,3 +41,18 @@ class TrainConfig:
     def from_options(cls, options: dict) -> "TrainConfig":
         """The config of the options that name one of its fields; an option left out (None) keeps the default."""
         return cls(**{f.name: options[f.name] for f in fields(cls) if options.get(f.name) is not None})
+
+
+def add_options(parser, config_class) -> None:
+    """One `--name` option per field of a config dataclass, typed and defaulted by the field (the small
+    trainers' command lines: `python -m ibc.codec.training.discriminator train --help`)."""
+    defaults = config_class()
+    for f in fields(config_class):
+        kind = next(a for a in getattr(f.type, "__args__", (f.type,)) if a is not type(None))
+        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=getattr(defaults, f.name),
+                            help=f"default: {getattr(defaults, f.name)}")
+
+
+def from_options(args, config_class):
+    """The config dataclass from parsed `add_options` arguments."""
+    return config_class(**{f.name: getattr(args, f.name) for f in fields(config_class)})

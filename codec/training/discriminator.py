@@ -8,7 +8,7 @@ After gc-v2 (or shannon-v2) changes, the exported statistics no longer hold (`ib
 export takes them again with the installed models (minutes); to retrain the discriminator against the new
 gc-v2 as well, train a new run folder warm-started with `--init runs/disc-v2/checkpoint.pt`, then export it.
 
-1. A pool of encoded crops, built once into OUT/pool/ (chunks of CHUNK images, each written atomically, so
+1. A pool of encoded crops, built once into OUT/pool/ (chunks of 50 images, each written atomically, so
    an interrupted build resumes): each training photo is coded by shannon-v2 at a quality q drawn
    log-uniformly in QUALITIES (the low rates where gc matters), read once, and rendered as the Shannon-AE
    reconstruction c and as gc-v2 reconstructions (realism 1) with `seeds` random seeds; `crops` random
@@ -36,10 +36,9 @@ import argparse
 import json
 import math
 import os
-import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,16 +49,16 @@ from ..errors import CodecError
 from ..image_io import IMAGE_SUFFIXES, read_image
 from ..score import SCORE_DIR, SCORE_FORMAT, SEED, WINDOW, feature_stats, features, reconstructions
 from ..weights import load_model
-from .checkpoint import save_checkpoint
+from .config import add_options, from_options
 from .distributed import Distributed
 from .export import DATA_SOURCES
 from .loop import resolve_device
+from .pool_loop import build_pool, run_pooled
 
 CROP = 128
 QUALITIES = (4.0, 30.0)   # q drawn log-uniformly in this range for each training image
 SCORE_QUALITY = 30.0      # the quality `ibc score` codes at: the top of QUALITIES, where noise no longer
                           # quantises to nothing (q 10: 0.03 bpp, as a flat image; q 30: 3 bpp)
-CHUNK = 50                # images per pool file
 R1_EVERY = 4
 
 
@@ -118,31 +117,6 @@ def _pool_chunk(files: list[Path], base, gc, rng: np.random.Generator, crops: in
             xs.append(rgb[win]), cs.append(c[win]), fs.append(np.stack([f[win] for f in fakes]))
             qs.append(q), bpps.append(len(data) * 8 / (H * W))
     return {"x": np.array(xs), "c": np.array(cs), "fake": np.array(fs), "q": np.array(qs), "bpp": np.array(bpps)}
-
-
-def build_pool(files: list[Path], folder: Path, name: str, base, gc, seed: int, crops: int, seeds: int,
-               say=print, ddp: Distributed = Distributed()) -> dict:
-    """The pool of `files`, chunk by chunk into folder/NAME-KKK.npz (built if missing), concatenated. Each
-    rank builds every world-th chunk, then waits for the others' files (no collective, which would time out
-    during a long build)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {k: folder / f"{name}-{k // CHUNK:03d}.npz" for k in range(0, len(files), CHUNK)}
-    for k, path in paths.items():
-        if (k // CHUNK) % ddp.world == ddp.rank and not path.exists():
-            t = time.time()
-            part = _pool_chunk(files[k:k + CHUNK], base, gc, np.random.default_rng([seed, k, int(name == "val")]),
-                               crops, seeds)
-            tmp = path.with_name(path.stem + ".tmp.npz")
-            np.savez(tmp, **part)
-            os.replace(tmp, path)
-            say(f"pool {name}: images {k}–{min(k + CHUNK, len(files))} of {len(files)} in {time.time() - t:.0f} s")
-    parts = []
-    for path in paths.values():
-        while not path.exists():  # another rank's chunk, written atomically
-            time.sleep(1)
-        with np.load(path) as z:
-            parts.append({key: z[key] for key in z.files})
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
 def _tensor(a: np.ndarray) -> torch.Tensor:
@@ -228,17 +202,18 @@ class DiscriminatorTrainer:
                 "pair_acc": float((sr > sf).float().mean()), "gap": float(sr.mean() - sf.mean()),
                 "d_real": float(sr.mean()), "d_fake": float(sf.mean())}
 
+    @property
+    def module(self) -> torch.nn.Module:
+        return self.d
+
+    @staticmethod
+    def summary(v: dict) -> str:
+        return " ".join(f"{k} {x:.3f}" for k, x in v.items())
+
     def state(self) -> dict:
         return {"d": self.d.state_dict(), "opt": self.opt.state_dict(), "np_rng": self.rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(), "step": self.step, "train_seconds": self.seconds, "r1": self.r1,
                 "config": asdict(self.cfg), "d_config": self.d.config()}
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Keep the log lines up to the checkpoint's step: a resumed run writes the rest again, exactly."""
-    if path.exists():
-        keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in keep))
 
 
 def _say(message: str) -> None:
@@ -279,7 +254,7 @@ def train(cfg: DiscConfig) -> Path:
     device = ddp.local(device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt, log_path = out / "checkpoint.pt", out / "log.jsonl"
+    ckpt = out / "checkpoint.pt"
     resumed = torch.load(ckpt, map_location="cpu", weights_only=False) if ckpt.exists() else None
     if resumed:  # the pool and the model are those of the run being resumed
         cfg = DiscConfig(**{**resumed["config"], "steps": cfg.steps, "minutes": cfg.minutes, "device": cfg.device})
@@ -292,57 +267,15 @@ def train(cfg: DiscConfig) -> Path:
         os.replace(tmp, pool_meta)
     train_files, val_files = split(Path(cfg.data), cfg.limit)
     t = time.process_time()
-    val = build_pool(val_files, out / "pool", "val", base, gc, cfg.seed, 2, 1, _say, ddp)
-    pool = build_pool(train_files, out / "pool", "train", base, gc, cfg.seed, cfg.crops, cfg.seeds, _say, ddp)
+
+    def chunk(crops: int, seeds: int):
+        return lambda files, rng: _pool_chunk(files, base, gc, rng, crops, seeds)
+
+    val = build_pool(val_files, out / "pool", "val", chunk(2, 1), cfg.seed, _say, ddp)
+    pool = build_pool(train_files, out / "pool", "train", chunk(cfg.crops, cfg.seeds), cfg.seed, _say, ddp)
     _say(f"pools: {len(pool['x'])} training crops ({len(train_files)} images), {len(val['x'])} validation crops "
          f"({time.process_time() - t:.0f} CPU-s this run)")
-    trainer = DiscriminatorTrainer(cfg, pool, val, resumed, device, ddp)
-    if ddp.main:
-        _truncate_log(log_path, trainer.step if resumed else -1)
-    log = open(log_path, "a") if ddp.main else None
-
-    def write(record: dict) -> None:
-        if log:
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-
-    stop = {"now": False}
-    handlers = {s: signal.signal(s, lambda *_: stop.update(now=True)) for s in (signal.SIGTERM, signal.SIGINT)}
-    started = last_save = time.time()
-    cpu0, seconds0 = time.process_time(), trainer.seconds
-
-    def save():
-        trainer.seconds = seconds0 + time.process_time() - cpu0
-        if ddp.main:
-            save_checkpoint(ckpt, trainer.state())
-
-    try:
-        if not resumed and ddp.main:
-            write({"step": 0, "val": trainer.validate()})
-        while trainer.step < cfg.steps:
-            if ddp.any(stop["now"] or bool(cfg.minutes) and time.time() - started > cfg.minutes * 60):
-                break
-            figures = trainer.train_step()
-            if trainer.step % cfg.log_every == 0:
-                write({"step": trainer.step, **figures, "cpu_s": seconds0 + time.process_time() - cpu0})
-            if trainer.step % cfg.val_every == 0 and ddp.main:
-                v = trainer.validate()
-                write({"step": trainer.step, "val": v})
-                _say(f"step {trainer.step} " + " ".join(f"{k} {x:.3f}" for k, x in v.items()))
-            if time.time() - last_save > cfg.checkpoint_minutes * 60:
-                save()
-                last_save = time.time()
-        save()
-        if ddp.world > 1:
-            write({"step": trainer.step, "ddp_state_digests": ddp.state_digests(trainer.d)})
-            ddp.finish()
-    finally:
-        for s, h in handlers.items():
-            signal.signal(s, h)
-        if log:
-            log.close()
-    _say(f"checkpoint at step {trainer.step}: {ckpt}")
-    return ckpt
+    return run_pooled(DiscriminatorTrainer(cfg, pool, val, resumed, device, ddp), cfg, out, resumed, _say, ddp)
 
 
 def load_discriminator(ckpt: Path) -> tuple[ConditionalPatchGAN, dict]:
@@ -433,10 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="build the crop pools (once), then train or resume")
     defaults = DiscConfig()
-    for f in fields(DiscConfig):
-        kind = next(a for a in getattr(f.type, "__args__", (f.type,)) if a is not type(None))
-        t.add_argument("--" + f.name.replace("_", "-"), type=kind, default=getattr(defaults, f.name),
-                       help=f"default: {getattr(defaults, f.name)}")
+    add_options(t, DiscConfig)
     e = sub.add_parser("export", help="write weights/gc-v2-score/ from a run's checkpoint")
     e.add_argument("--out", default=defaults.out, help="the run folder")
     e.add_argument("--dest", default=str(SCORE_DIR))
@@ -444,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.command == "train":
-            train(DiscConfig(**{f.name: getattr(args, f.name) for f in fields(DiscConfig)}))
+            train(from_options(args, DiscConfig))
         else:
             export(Path(args.out), Path(args.dest), args.photos)
     except CodecError as e:

@@ -87,7 +87,7 @@ def prepare_run(tcfg: TrainConfig) -> tuple[Path, CropDataset, list[Path]]:
 
 
 @contextmanager
-def _stop_signals():
+def stop_signals():
     """SIGTERM and Ctrl-C end the run after the current step, with a checkpoint."""
     stop = {"now": False}
     handlers = {sig: signal.signal(sig, lambda *_: stop.update(now=True)) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -98,7 +98,7 @@ def _stop_signals():
             signal.signal(sig, handler)
 
 
-class _Log:
+class RunLog:
     """OUT/log.jsonl, one JSON object a line, flushed at once; written by the main process only."""
 
     def __init__(self, path: Path, main: bool):
@@ -127,7 +127,7 @@ def run(trainer: Trainer, tcfg: TrainConfig, images: CropDataset, out: Path, dev
     if resumed:  # after the loader, whose creation draws a seed: the crops continue exactly
         torch.set_rng_state(resumed["rng"])
     ckpt = out / "checkpoint.pt"
-    log = _Log(out / "log.jsonl", ddp.main)
+    log = RunLog(out / "log.jsonl", ddp.main)
     started = last_save = time.time()
 
     def save():
@@ -139,7 +139,7 @@ def run(trainer: Trainer, tcfg: TrainConfig, images: CropDataset, out: Path, dev
                dynamic_ncols=True, disable=not ddp.main)
     if ddp.main and step == 0 and trainer.validate_at_start:
         log.write({"step": 0, "time": time.time(), "val": trainer.validate()})
-    with _stop_signals() as stop:
+    with stop_signals() as stop:
         while step < tcfg.steps:
             out_of_time = bool(tcfg.hours) and time.time() - started > tcfg.hours * 3600
             if ddp.any(stop["now"] or out_of_time):

@@ -1,0 +1,81 @@
+"""The decoder's post-filter (models.postfilter) on ONNX Runtime, whichever backend decodes the file.
+
+    weights/NAME-postfilter/
+        postfilter.onnx   (x (1,3,h,w) float32 in [0,1], s (1,) float32) → x + r
+        postfilter.json   format, the base model's name and sha256, the graph's sha256, margin, how it was
+                          trained and what it measured
+
+It is found beside the weights it was trained for and used only with them (same sha256). The filter
+runs in horizontal stripes that overlap by its receptive field, so a 24-megapixel image costs a stripe of
+activations, and the stripes join exactly: every output pixel sees the same inputs as in one pass.
+It filters the decoded 8-bit image, as it was trained.
+"""
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CodecError
+
+FILTER_FORMAT = "ibc-postfilter-1"
+STRIPE = 128  # output rows per run
+
+
+def filter_dir(weights: Path) -> Path:
+    """weights/NAME.pt → weights/NAME-postfilter/."""
+    weights = Path(weights)
+    return weights.with_name(weights.stem + "-postfilter")
+
+
+class PostFilterRunner:
+    """One ONNX session of the filter, one thread (the same sums on any machine), opened on first use
+    (an encoder never needs it)."""
+
+    def __init__(self, folder: Path, info: dict):
+        self.folder, self.info, self.margin, self.sha256 = Path(folder), info, int(info["margin"]), info["sha256"]
+        self._opened = None
+
+    @property
+    def _session(self):
+        if self._opened is None:
+            import onnxruntime as ort
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            self._opened = ort.InferenceSession(str(self.folder / "postfilter.onnx"), opts,
+                                                providers=["CPUExecutionProvider"])
+        return self._opened
+
+    def __call__(self, image: np.ndarray, step: float) -> np.ndarray:
+        """The decoded (H,W,3) uint8 image (what the filter was trained on) → (H,W,3) uint8, filtered."""
+        import math
+        H, W, _ = image.shape
+        s = np.array([math.log2(step) / 8], np.float32)
+        out = np.empty((H, W, 3), np.uint8)
+        m = self.margin
+        for r0 in range(0, H, STRIPE):
+            r1 = min(r0 + STRIPE, H)
+            a, b = max(r0 - m, 0), min(r1 + m, H)
+            x = (image[a:b].astype(np.float32) / 255).transpose(2, 0, 1)[None]
+            (y,) = self._session.run(None, {"x": x, "s": s})
+            out[r0:r1] = np.clip(np.round(y[0, :, r0 - a:r1 - a] * 255), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+        return out
+
+
+def load_postfilter(weights: Path, sha256: str) -> PostFilterRunner | None:
+    """The post-filter trained for `weights` (whose sha256 is given), or None if it has none."""
+    folder = filter_dir(weights)
+    if not (folder / "postfilter.json").is_file():
+        return None
+    try:
+        info = json.loads((folder / "postfilter.json").read_text())
+        if info.get("format") != FILTER_FORMAT:
+            raise CodecError(f"{folder}: unknown post-filter format {info.get('format')!r}")
+        if hashlib.sha256((folder / "postfilter.onnx").read_bytes()).hexdigest() != info["sha256"]:
+            raise CodecError(f"{folder / 'postfilter.onnx'}: damaged (sha256 does not match postfilter.json)")
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise CodecError(f"{folder}: not a usable post-filter ({type(e).__name__}: {e})") from None
+    if info["base"]["sha256"] != sha256:
+        raise CodecError(f"{folder}: trained for other weights than {weights} (retrain or remove it)")
+    return PostFilterRunner(folder, info)

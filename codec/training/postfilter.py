@@ -1,0 +1,262 @@
+"""Train the Shannon-AE v2 post-filter (models.postfilter) on the fixed shannon-v2 bitstream, and export it.
+
+    python -m ibc.codec.training.postfilter train --data ../shared/data/train --out runs/postfilter --minutes 60
+    python -m ibc.codec.training.postfilter export --out runs/postfilter
+
+1. A pool built once into OUT/pool/ (chunks written atomically, so an interrupted build resumes): each
+   training photo (BSDS500 val held out, Kodak never read) is coded by shannon-v2 at a quality drawn
+   uniformly in QUALITIES, decoded, and `crops` random CROP² crops of (original, decoded, step) kept.
+   The validation pool: BSDS500 val photos at VAL_QUALITIES, a centre crop each.
+2. Training: MSE of filter(decoded, step) against the original, random flips, Adam. The filter starts
+   as the identity, so step 0 is the codec without it.
+3. Every `val_every` steps: the PSNR gain on the validation pool at each quality, into OUT/log.jsonl.
+   Checkpoints (OUT/checkpoint.pt) are atomic, every `checkpoint_minutes`, on SIGTERM/Ctrl-C and at
+   the end; `train` on the same OUT resumes (weights, Adam, RNGs, the log).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...models.postfilter import PostFilter, step_feature
+from ..errors import CodecError
+from ..image_io import read_image
+from ..step_code import code_of_quality, step_from_code
+from .pool_loop import build_pool, run_pooled
+from .config import add_options, from_options
+from .discriminator import split
+
+CROP = 128
+QUALITIES = (10.0, 80.0)
+VAL_QUALITIES = (18.0, 34.0, 50.0, 66.0)
+VAL_CROP = 256
+
+
+@dataclass
+class FilterConfig:
+    data: str = "../shared/data/train"
+    out: str = "runs/postfilter"
+    base: str = "shannon-v2"
+    width: int = 16
+    depth: int = 4
+    batch: int = 16
+    lr: float = 5e-4
+    crops: int = 6
+    steps: int = 10 ** 9
+    minutes: float | None = None
+    val_every: int = 250
+    log_every: int = 25
+    checkpoint_minutes: float = 3.0
+    threads: int = 1
+    seed: int = 0
+    limit: int | None = None      # only the first N images of each split (tests, probes)
+
+
+def _say(message: str) -> None:
+    print(f"postfilter: {message}", file=sys.stderr, flush=True)
+
+
+def _code(rgb: np.ndarray, base, q: float) -> np.ndarray:
+    from ..api import compress, decompress
+    return decompress(compress(rgb, base, quality=q), base, realism=0.0)
+
+
+def _chunk(files: list[Path], base, rng: np.random.Generator, crops: int, val: bool) -> dict:
+    xs, cs, ss = [], [], []
+    for path in files:
+        rgb = read_image(path)
+        H, W = rgb.shape[:2]
+        side = VAL_CROP if val else CROP
+        if min(H, W) < side:
+            continue
+        qs = VAL_QUALITIES if val else (float(rng.uniform(*QUALITIES)),)
+        for q in qs:
+            c = _code(rgb, base, q)
+            places = [((H - side) // 2, (W - side) // 2)] if val else \
+                [(int(rng.integers(H - side + 1)), int(rng.integers(W - side + 1))) for _ in range(crops)]
+            for r, k in places:
+                xs.append(rgb[r:r + side, k:k + side]), cs.append(c[r:r + side, k:k + side])
+                ss.append(step_from_code(code_of_quality(q)))
+    return {"x": np.array(xs), "c": np.array(cs), "step": np.array(ss)}
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def _steps(s: np.ndarray) -> torch.Tensor:
+    return torch.tensor([step_feature(float(v)) for v in s])
+
+
+def psnr(mse: float) -> float:
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
+class FilterTrainer:
+    def __init__(self, cfg: FilterConfig, pool: dict, val: dict, resumed: dict | None = None):
+        self.cfg, self.pool, self.val = cfg, pool, val
+        torch.manual_seed(cfg.seed)
+        self.f = PostFilter(cfg.width, cfg.depth)
+        self.opt = torch.optim.Adam(self.f.parameters(), lr=cfg.lr)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.step, self.seconds = 0, 0.0
+        if resumed:
+            self.f.load_state_dict(resumed["f"])
+            self.opt.load_state_dict(resumed["opt"])
+            self.rng.bit_generator.state = resumed["np_rng"]
+            torch.set_rng_state(resumed["torch_rng"])
+            self.step, self.seconds = resumed["step"], resumed["train_seconds"]
+
+    def train_step(self) -> dict:
+        i = self.rng.integers(len(self.pool["x"]), size=self.cfg.batch)
+        x, c = self.pool["x"][i], self.pool["c"][i]
+        flips = self.rng.integers(2, size=(len(i), 2)).astype(bool)
+        for a in (x, c):
+            a[flips[:, 0]] = a[flips[:, 0], ::-1]
+            a[flips[:, 1]] = a[flips[:, 1], :, ::-1]
+        x, c = _tensor(x), _tensor(c)
+        loss = torch.mean((self.f(c, _steps(self.pool["step"][i])) - x) ** 2)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.step += 1
+        return {"mse": float(loss.detach())}
+
+    @torch.no_grad()
+    def validate(self, batch: int = 8) -> dict:
+        """PSNR of the decoded crops and gain of the filtered ones (rounded to 8 bits, as shipped), per quality."""
+        out = {}
+        for step in np.unique(self.val["step"]):
+            sel = np.flatnonzero(self.val["step"] == step)
+            before, after = [], []
+            for k in range(0, len(sel), batch):
+                j = sel[k:k + batch]
+                x, c = _tensor(self.val["x"][j]), _tensor(self.val["c"][j])
+                y = torch.round(self.f(c, _steps(self.val["step"][j])).clamp(0, 1) * 255) / 255
+                before += [float(v) for v in ((c - x) ** 2).mean((1, 2, 3))]
+                after += [float(v) for v in ((y - x) ** 2).mean((1, 2, 3))]
+            b = np.mean([psnr(v) for v in before])
+            out[f"{step:.1f}"] = {"psnr": round(b, 3), "gain": round(np.mean([psnr(v) for v in after]) - b, 4)}
+        return out
+
+    @property
+    def module(self) -> torch.nn.Module:
+        return self.f
+
+    @staticmethod
+    def summary(v: dict) -> str:
+        return " ".join(f"step {k}: {d['psnr']:.2f} dB {d['gain']:+.3f}" for k, d in v.items())
+
+    def state(self) -> dict:
+        return {"f": self.f.state_dict(), "opt": self.opt.state_dict(), "np_rng": self.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "step": self.step, "train_seconds": self.seconds,
+                "config": asdict(self.cfg), "f_config": self.f.config()}
+
+
+def train(cfg: FilterConfig) -> Path:
+    from ..weights import load_model
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "checkpoint.pt"
+    resumed = torch.load(ckpt, map_location="cpu", weights_only=False) if ckpt.exists() else None
+    if resumed:
+        cfg = FilterConfig(**{**resumed["config"], "steps": cfg.steps, "minutes": cfg.minutes})
+    base = load_model(cfg.base)
+    meta = out / "pool" / "base.json"
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    if meta.exists() and json.loads(meta.read_text())["sha256"] != base.sha256:
+        raise CodecError(f"{meta.parent}: built with another {cfg.base} than the installed one (use a new run folder)")
+    meta.write_text(json.dumps({"name": base.name, "sha256": base.sha256}))
+    train_files, val_files = split(Path(cfg.data), cfg.limit)
+    val = build_pool(val_files, out / "pool", "val", lambda files, rng: _chunk(files, base, rng, 1, True), cfg.seed, _say)
+    pool = build_pool(train_files, out / "pool", "train", lambda files, rng: _chunk(files, base, rng, cfg.crops, False),
+                      cfg.seed, _say)
+    _say(f"pools: {len(pool['x'])} training crops, {len(val['x'])} validation crops")
+    return run_pooled(FilterTrainer(cfg, pool, val, resumed), cfg, out, resumed, _say)
+
+
+def export(run: Path, dest: Path | None = None) -> Path:
+    """The run's filter as weights/BASE-postfilter/ (postfilter.onnx + postfilter.json), checked against the
+    checkpoint on random input; the validation figures of its last log record go into the json."""
+    import hashlib
+    import warnings
+    from ..postfilter import FILTER_FORMAT, filter_dir
+    from ..weights import load_model, resolve
+    from .export import DATA_SOURCES
+    torch.set_num_threads(1)
+    run = Path(run)
+    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    cfg = FilterConfig(**state["config"])
+    f = PostFilter(**state["f_config"])
+    f.load_state_dict(state["f"])
+    f.eval()
+    base = load_model(cfg.base)
+    trained = json.loads((run / "pool" / "base.json").read_text())
+    if trained["sha256"] != base.sha256:
+        raise CodecError(f"{run}: trained on another {cfg.base} than the installed one")
+    dest = Path(dest) if dest else filter_dir(resolve(cfg.base))
+    dest.mkdir(parents=True, exist_ok=True)
+    onnx_path = dest / "postfilter.onnx"
+    tmp = onnx_path.with_name(onnx_path.name + ".tmp")
+    example = (torch.rand(1, 3, 64, 96), torch.tensor([0.7]))
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(f, example, str(tmp), input_names=["x", "s"], output_names=["y"],
+                          dynamic_axes={"x": {2: "h", 3: "w"}, "y": {2: "h", 3: "w"}}, opset_version=17, dynamo=False)
+    os.replace(tmp, onnx_path)
+    import onnxruntime as ort
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    x, s = torch.rand(1, 3, 80, 112), torch.tensor([0.6])
+    with torch.no_grad():
+        want = f(x, s).numpy()
+    got = session.run(None, {"x": x.numpy(), "s": s.numpy()})[0]
+    if not np.allclose(got, want, atol=1e-5):
+        raise CodecError("the ONNX post-filter differs from the checkpoint's")
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line]
+    last_val = [r for r in records if "val" in r][-1]
+    info = {"format": FILTER_FORMAT, "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+            "base": {"name": base.name, "sha256": base.sha256}, "margin": f.margin, "config": f.config(),
+            "training": {"steps": state["step"], "cpu_core_hours": round(state["train_seconds"] / 3600, 2),
+                         "recipe": f"MSE against the original, Adam lr {cfg.lr}, batch {cfg.batch} of {CROP}² crops "
+                                   f"of shannon-v2 decodes at q uniform in {QUALITIES[0]:g}…{QUALITIES[1]:g}",
+                         "data": f"{cfg.data}: the training split (BSDS500 val held out for validation; Kodak never "
+                                 "read)",
+                         "command": f"python -m ibc.codec.training.postfilter train --out {run}"},
+            "validation": {"what": f"BSDS500 val centre crops {VAL_CROP}², PSNR of the decode and the filter's gain "
+                                   "(dB), by quantiser step", "step": last_val["step"], "by_step": last_val["val"]},
+            "data_sources": DATA_SOURCES}
+    (dest / "postfilter.json").write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n")
+    _say(f"exported step {state['step']} into {dest}")
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ibc.codec.training.postfilter", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="build the pools (once), then train or resume")
+    defaults = FilterConfig()
+    add_options(t, FilterConfig)
+    e = sub.add_parser("export", help="write weights/BASE-postfilter/ from a run's checkpoint")
+    e.add_argument("--out", default=defaults.out, help="the run folder")
+    e.add_argument("--dest", help="default: weights/BASE-postfilter/ beside the base model")
+    args = p.parse_args(argv)
+    try:
+        if args.command == "train":
+            train(from_options(args, FilterConfig))
+        else:
+            export(Path(args.out), args.dest)
+    except CodecError as e:
+        print(f"postfilter: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The decoder post-filter: identity at the start, ONNX equal to torch, stripes equal to one pass, used
+only at realism 0 and only with the weights it was trained for, `--no-postfilter`, and its trainer."""
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ibc.codec import postfilter as runtime
+from ibc.codec import weights
+from ibc.codec.api import compress, decompress, read_header
+from ibc.codec.coding_bundle import bundle_dir
+from ibc.codec.errors import CodecError
+from ibc.codec.image_io import read_image
+from ibc.codec.step_code import step_from_code
+from ibc.codec.training import postfilter as trainer
+from ibc.codec.weights import WEIGHTS_DIR, load_model
+from ibc.models.postfilter import PostFilter
+
+from conftest import natural_like, one_line_error, run
+
+DATA = Path(__file__).parent / "data"
+SAMPLE = DATA / "sample.png"
+SHIPPED = WEIGHTS_DIR / "shannon-v2.pt"
+
+
+@pytest.fixture
+def fresh_cache():
+    weights._load.cache_clear()
+    yield
+    weights._load.cache_clear()
+
+
+def _run_folder(folder: Path, base_sha: str, seed: int = 0) -> Path:
+    """A run folder holding a checkpoint of a filter with random (non-zero) weights, as a trained one."""
+    torch.manual_seed(seed)
+    f = PostFilter()
+    with torch.no_grad():
+        f.net[-1].weight.normal_(0, 0.05)
+    cfg = trainer.FilterConfig(out=str(folder))
+    (folder / "pool").mkdir(parents=True)
+    (folder / "pool" / "base.json").write_text(json.dumps({"name": "shannon-v2", "sha256": base_sha}))
+    (folder / "log.jsonl").write_text(json.dumps({"step": 0, "val": {"56.2": {"psnr": 28.0, "gain": 0.0}}}) + "\n")
+    torch.save({"f": f.state_dict(), "f_config": f.config(), "config": asdict(cfg), "step": 0,
+                "train_seconds": 0.0}, folder / "checkpoint.pt")
+    return folder
+
+
+@pytest.fixture
+def filtered(tmp_path, fresh_cache) -> Path:
+    """A copy of the shipped model with a (random) post-filter exported beside it."""
+    pt = tmp_path / "w" / SHIPPED.name
+    pt.parent.mkdir()
+    shutil.copy(SHIPPED, pt)
+    shutil.copytree(bundle_dir(SHIPPED), bundle_dir(pt))
+    sha = load_model(str(SHIPPED)).sha256
+    trainer.export(_run_folder(tmp_path / "run", sha), runtime.filter_dir(pt))
+    return pt
+
+
+def test_an_untrained_filter_is_the_identity():
+    x = torch.rand(2, 3, 24, 40)
+    assert torch.equal(PostFilter()(x, torch.tensor([0.5, 0.9])), x)
+
+
+def test_stripes_join_exactly(filtered, monkeypatch):
+    lm = load_model(str(filtered))
+    img = natural_like(300, 200, seed=3)
+    whole = lm.postfilter(img, 40.0)
+    monkeypatch.setattr(runtime, "STRIPE", 17)  # many stripes, a ragged last one
+    assert np.array_equal(lm.postfilter(img, 40.0), whole)
+    assert not np.array_equal(whole, img)  # a filter with weights changes the image
+
+
+def test_onnx_equals_the_checkpoint(filtered, tmp_path):
+    lm = load_model(str(filtered))
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    f = PostFilter(**state["f_config"])
+    f.load_state_dict(state["f"])
+    img = natural_like(64, 96, seed=1)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        want = np.clip(np.round(f(x, torch.tensor([np.log2(40.0) / 8])).numpy()[0] * 255), 0, 255)
+    got = lm.postfilter(img, 40.0).transpose(2, 0, 1)
+    assert np.abs(got.astype(int) - want).max() <= 1  # float32 sums in another order: a rounding tie at most
+
+
+def test_decoding_uses_it_at_realism_zero_only(filtered):
+    lm, plain = load_model(str(filtered)), load_model(str(SHIPPED))
+    assert plain.postfilter is None and lm.postfilter is not None
+    img = read_image(SAMPLE)
+    data = compress(img, lm, quality=30)
+    assert data == compress(img, plain, quality=30)  # the filter changes no bit
+    raw = decompress(data, plain)
+    assert np.array_equal(decompress(data, lm, postfilter=False), raw)
+    filtered_image = decompress(data, lm)
+    assert np.array_equal(filtered_image, lm.postfilter(raw, step_from_code(read_header(data).step)))
+    assert not np.array_equal(filtered_image, raw)
+    gc = load_model("gc-v2")
+    assert np.array_equal(decompress(data, gc, realism=1.0), decompress(data, gc, realism=1.0, postfilter=False))
+
+
+def test_no_postfilter_on_the_command_line(filtered, tmp_path, capsys):
+    ibc = tmp_path / "a.ibc"
+    assert run("compress", SAMPLE, "-o", ibc, "--model", filtered, "-q", "30", "--quiet") == 0
+    assert run("decompress", ibc, "-o", tmp_path / "on.png", "--model", filtered, "--quiet") == 0
+    assert run("decompress", ibc, "-o", tmp_path / "off.png", "--model", filtered, "--quiet", "--no-postfilter") == 0
+    on, off = read_image(tmp_path / "on.png"), read_image(tmp_path / "off.png")
+    assert not np.array_equal(on, off)
+    assert np.array_equal(off, decompress(ibc.read_bytes(), load_model(str(SHIPPED))))
+
+
+def test_a_filter_for_other_weights_or_damaged_is_refused(filtered, tmp_path, capsys):
+    folder = runtime.filter_dir(filtered)
+    info = json.loads((folder / "postfilter.json").read_text())
+    (folder / "postfilter.json").write_text(json.dumps({**info, "base": {**info["base"], "sha256": "0" * 64}}))
+    with pytest.raises(CodecError, match="trained for other weights"):
+        load_model(str(filtered))
+    (folder / "postfilter.json").write_text(json.dumps(info))
+    (folder / "postfilter.onnx").write_bytes((folder / "postfilter.onnx").read_bytes()[:-10])
+    weights._load.cache_clear()
+    with pytest.raises(CodecError, match="damaged"):
+        load_model(str(filtered))
+    assert run("decompress", DATA / "sample.ibc", "-o", tmp_path / "x.png", "--model", filtered) == 2
+    assert "damaged" in one_line_error(capsys)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_training_lowers_the_error_and_resumes(tmp_path):
+    """A few steps on the shipped sample photo and its flips: the validation gain rises above zero; a
+    resumed run goes on from the checkpoint's step."""
+    data = tmp_path / "photos"
+    data.mkdir()
+    from PIL import Image
+    img = read_image(SAMPLE)
+    for name, a in [("a.png", img), ("b.png", img[::-1]), ("bsds_val_c.png", img[:, ::-1]), ("bsds_val_d.png", img[::-1, ::-1])]:
+        Image.fromarray(np.ascontiguousarray(a)).save(data / name)
+    cfg = trainer.FilterConfig(data=str(data), out=str(tmp_path / "run"), steps=60, val_every=60, crops=8, lr=2e-3)
+    trainer.train(cfg)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    first, last = log[0]["val"], [r for r in log if "val" in r][-1]["val"]
+    assert all(v["gain"] == 0 for v in first.values())  # step 0: the identity
+    assert np.mean([v["gain"] for v in last.values()]) > 0
+    trainer.train(trainer.FilterConfig(**{**asdict(cfg), "steps": 70}))
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["step"] == 70

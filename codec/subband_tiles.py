@@ -62,7 +62,7 @@ def _scalars(io, values, rows, counts, which: str) -> np.ndarray:
     return out
 
 
-def _run(io, bands, priors, cmag, t: TileIndices | None) -> TileIndices:
+def _run(io, bands, priors, cmag, t: TileIndices | None, context: int) -> TileIndices:
     reading = t is None
     if reading:  # narrow integers (indices ≤ NC, escapes < 2^26): a 24-MP image's indices in 0.3 GB, not 0.7
         t = TileIndices(np.zeros((3,) + bands[0].shape, np.int64),
@@ -88,25 +88,26 @@ def _run(io, bands, priors, cmag, t: TileIndices | None) -> TileIndices:
             t.idx[b - 1][ch][part], t.escq[b - 1][ch][part] = idx, escq
         return idx, escq
 
-    walk(bands, priors, cmag, visit_ll, visit_pass)
+    walk(bands, priors, cmag, visit_ll, visit_pass, context)
     mark = io.code(_MARK, np.zeros(_MARK.size, np.int64), _BIT)
     if not np.array_equal(mark, _MARK):
         raise CodecError("corrupt payload (end mark missing)")
     return t
 
 
-def encode_tile(t: TileIndices, bands: list, priors: dict, cmag: np.ndarray) -> bytes:
-    """TileIndices of a tile with bands `bands` (models.subband_context.tile_bands) → payload bytes."""
+def encode_tile(t: TileIndices, bands: list, priors: dict, cmag: np.ndarray, context: int = 1) -> bytes:
+    """TileIndices of a tile with bands `bands` (models.subband_context.tile_bands) → payload bytes, under
+    the model's context version."""
     io = _Writer()
-    _run(io, bands, priors, cmag, t)
+    _run(io, bands, priors, cmag, t, context)
     return io.enc.to_bytes()
 
 
-def decode_tile(payload: bytes, bands: list, priors: dict, cmag: np.ndarray) -> TileIndices:
+def decode_tile(payload: bytes, bands: list, priors: dict, cmag: np.ndarray, context: int = 1) -> TileIndices:
     """payload → TileIndices; raises CodecError on a payload that is not exactly one tile's symbols."""
     io = _Reader(payload)
     try:
-        t = _run(io, bands, priors, cmag, None)
+        t = _run(io, bands, priors, cmag, None, context)
     except CodecError:
         raise
     except Exception as e:  # the range decoder on foreign data
@@ -119,7 +120,7 @@ def encode_image(model, tiles: list, H: int, W: int) -> list[bytes]:
     """One payload per tile of model.tiles(H, W)."""
     from ..models.subband_context import tile_bands
     priors, cmag = model.priors(), np.asarray(model.cmag)
-    return [encode_tile(t, tile_bands(tl[2], tl[3]), priors, cmag) for t, tl in zip(tiles, model.tiles(H, W))]
+    return [encode_tile(t, tile_bands(tl[2], tl[3]), priors, cmag, model.context) for t, tl in zip(tiles, model.tiles(H, W))]
 
 
 def decode_image(model, payloads: list, H: int, W: int) -> list:
@@ -128,4 +129,4 @@ def decode_image(model, payloads: list, H: int, W: int) -> list:
     if len(payloads) != len(layout):
         raise CodecError(f"expected {len(layout)} tiles, got {len(payloads)}")
     priors, cmag = model.priors(), np.asarray(model.cmag)
-    return [decode_tile(p, tile_bands(tl[2], tl[3]), priors, cmag) for p, tl in zip(payloads, layout)]
+    return [decode_tile(p, tile_bands(tl[2], tl[3]), priors, cmag, model.context) for p, tl in zip(payloads, layout)]

@@ -36,7 +36,7 @@ def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=N
     for k, tile in enumerate(layout):
         bands = tile_bands(tile[2], tile[3])
         t = model.encode_tile([y[:, r, c] / step for r, c in model.band_slices(Hp, Wp, tile)], bands)
-        out.append(encode_tile(t, bands, priors, cmag))
+        out.append(encode_tile(t, bands, priors, cmag, model.context))
         if progress:
             progress(k + 1, len(layout))
     return out
@@ -128,7 +128,7 @@ def decode_tiles(lm: LoadedModel, payloads: list, H: int, W: int, step_code: int
         raise CodecError(f"corrupt header ({len(payloads)} chunks for {len(layout)} tiles)")
     priors, cmag = model.priors(), model.cmag
     return [filler_tile(model, tile, step_from_code(step_code)) if p is None
-            else decode_tile(p, tile_bands(tile[2], tile[3]), priors, cmag) for p, tile in zip(payloads, layout)]
+            else decode_tile(p, tile_bands(tile[2], tile[3]), priors, cmag, model.context) for p, tile in zip(payloads, layout)]
 
 
 def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step_code: int,

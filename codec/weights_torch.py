@@ -41,13 +41,15 @@ def load_torch(path: Path) -> LoadedModel:
     return LoadedModel(name, sha256_of(path), model, model.frequencies.numpy().astype(np.float64), blob.get("meta", {}))
 
 
-WAVELET_OPTIONS = ("hidden", "mode", "lmbda", "tile")  # WaveletCodec's constructor arguments in the config
+# WaveletCodec's constructor arguments in the config ("context" is absent from shannon-v2's: version 1)
+WAVELET_OPTIONS = ("hidden", "mode", "lmbda", "tile", "context")
 
 
 def wavelet_config(model: WaveletCodec) -> dict:
     corrections = model.transform.wavelet.corrections
     hidden = corrections[0][0].net[0].out_channels if corrections is not None else 0
-    return {"arch": "wavelet", "hidden": hidden, "mode": model.mode, "lmbda": model.lmbda, "tile": model.tile}
+    return {"arch": "wavelet", "hidden": hidden, "mode": model.mode, "lmbda": model.lmbda, "tile": model.tile,
+            "context": model.context}
 
 
 def _is_statistic(key: str) -> bool:
@@ -58,7 +60,7 @@ def _is_statistic(key: str) -> bool:
 def _load_wavelet(path: Path, blob: dict) -> LoadedModel:
     try:
         cfg = blob["config"]
-        model = WaveletCodec(**{k: cfg[k] for k in WAVELET_OPTIONS})
+        model = WaveletCodec(**{k: cfg[k] for k in WAVELET_OPTIONS if k in cfg})
         missing, unexpected = model.load_state_dict(blob["state_dict"], strict=False)
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
         raise CodecError(f"{path}: weights do not match the wavelet architecture ({str(e).splitlines()[0]})") from None

@@ -5,14 +5,19 @@ Decode order inside a tile (every context reads only symbols decoded in earlier 
     LL (3 channels): scalar residuals of a plane predictor, one row per channel
     for each detail band, coarsest first; for each channel Y, Co, Cg; for each half of a checkerboard
     of its 2×2 vectors (anchors i+j even, then the rest), split into SPLITS parts by vector row:
-        anchors:     context = bucket(2·parent + 2·colour)
-        non-anchors: context = NB + bucket(cross + 2·parent + 2·colour)
+        anchors:     context = bucket(other)
+        non-anchors: context = NB + bucket(cross + other)
         then counts[row, symbol] += INC for every symbol of the part (both sides, integers only)
+
+    context 1 (shannon-v2):  other = 2·parent + 2·colour
+    context 2 (shannon-v3):  other = 2·parent + ⌊parent's 4 neighbours / 2⌋ + 2·colour + sibling
 
 parent: the rounded magnitude of the parent band's coefficient at the vector's place (the child's
 vector grid is the parent's coefficient grid); colour: vector magnitudes of the earlier channels at
-the same place; cross: magnitudes of the 4 anchor neighbours. Magnitudes come from integer tables
-frozen with the codebooks, so encoder and decoder compute the same rows on any machine.
+the same place; sibling: the vector magnitudes, same channel and place, of the level's bands decoded
+before (HL for LH; HL and LH for HH); cross: magnitudes of the 4 anchor neighbours. Magnitudes come
+from integer tables frozen with the codebooks, so encoder and decoder compute the same rows on any
+machine. Context 2's additions were measured before they were adopted (bench/context_probe.md).
 """
 from dataclasses import dataclass
 
@@ -32,6 +37,7 @@ INC = PRIOR_TOTAL // PRIOR_WEIGHT
 SPLITS = 2                   # parts per checkerboard half, so later parts adapt to earlier ones
 N_ROWS = 3 * 3 * LEVELS * SUB
 MAG_CAP = 255                # magnitudes saturate here in contexts (buckets stop at 16.5 anyway)
+CONTEXTS = (1, 2)            # context versions (above); a model records the one it was designed with
 
 
 @dataclass(frozen=True)
@@ -122,18 +128,28 @@ class Counts:
         t[lo:hi] += INC * np.bincount((rows - lo) * K + symbols, minlength=(hi - lo) * K).reshape(hi - lo, K)
 
 
-def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass) -> Counts:
+def check_context(context: int) -> int:
+    if context not in CONTEXTS:
+        raise ValueError(f"unknown context version {context} (this version knows {', '.join(map(str, CONTEXTS))})")
+    return context
+
+
+def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass, context: int = 1) -> Counts:
     """Run one tile's passes in decode order.
 
     visit_ll(counts) → (3,h,w) LL indices; visit_pass(b, ch, part, rows, counts) → (idx (n,), escq (n,4))
     for the vectors of band b, channel ch selected by the bool mask part (hv,wv), with table rows (n,).
-    cmag (N_CLASSES, NC, 4) int: rounded magnitudes of the codewords. Returns the final counts."""
+    cmag (N_CLASSES, NC, 4) int: rounded magnitudes of the codewords; `context` the version (above).
+    Returns the final counts."""
+    check_context(context)
     counts = Counts(priors)
     visit_ll(counts)
-    coeff_mag = {}
+    coeff_mag, vec_mag = {}, {}
     for b, band in enumerate(bands[1:], start=1):
         hv, wv = band.shape[0] // 2, band.shape[1] // 2
         parent = coeff_mag[band.parent] if band.parent is not None else np.zeros((3, hv, wv), np.int64)
+        siblings = ORIENTATIONS.index(band.orientation)  # bands of this level decoded before this one
+        sibling = sum((vec_mag[b - k] for k in range(1, siblings + 1)), np.zeros((3, hv, wv), np.int64))
         anchor = checkerboard(hv, wv)
         part_of = (np.arange(hv) * SPLITS // max(hv, 1))[:, None]
         parts = [(half is anchor, part) for half in (anchor, ~anchor) for k in range(SPLITS)
@@ -142,6 +158,8 @@ def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass) -> C
         mags = np.zeros((3, hv, wv, 4), np.int64)
         for ch in range(3):
             base = 2 * parent[ch] + 2 * vmag[:ch].sum(0)
+            if context == 2:
+                base = base + cross_sum(parent[ch]) // 2 + sibling[ch]
             cls = vq_class(band.level, band.orientation, ch)
             cross = None
             for is_anchor, part in parts:
@@ -162,5 +180,6 @@ def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass) -> C
                     m = cmag[cls][idx]
                 mags[ch][part] = m
                 vmag[ch][part] = m.sum(-1)
+        vec_mag[b] = vmag
         coeff_mag[b] = np.minimum(mags.reshape(3, hv, wv, 2, 2).swapaxes(2, 3).reshape(3, 2 * hv, 2 * wv), MAG_CAP)
     return counts

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .lifting import WINDOW, LiftingSpec, WindowedLifting
-from .subband_context import K_MAG, N_ROWS, PRIOR_TOTAL, SUB, TileIndices
+from .subband_context import K_MAG, N_ROWS, PRIOR_TOTAL, SUB, TileIndices, check_context
 from .subband_vq import LEVELS, N_CLASSES, NC, Codebooks, grid_codebook
 from .wavelet import WaveletTransform
 from .wavelet_coder import ALIGN, LMBDA, TILE, WaveletCoder, eg_bits  # noqa: F401  (re-exported)
@@ -86,11 +86,11 @@ class WaveletCodec(nn.Module):
     the integer priors and the codewords' integer magnitudes once.
     """
 
-    def __init__(self, hidden: int = 0, mode: str = "vq", lmbda: float = LMBDA, tile: int = TILE):
+    def __init__(self, hidden: int = 0, mode: str = "vq", lmbda: float = LMBDA, tile: int = TILE, context: int = 1):
         super().__init__()
         if mode not in ("vq", "scalar") or tile % ALIGN:
             raise ValueError("mode must be vq or scalar, tile a multiple of 64")
-        self.mode, self.lmbda, self.tile = mode, lmbda, tile
+        self.mode, self.lmbda, self.tile, self.context = mode, lmbda, tile, check_context(context)
         self.transform = WaveletTransform(LEVELS, hidden)
         self.vq = SubbandVQ()
         for name, k in (("vec", NC + 1), ("mag", K_MAG)):
@@ -126,7 +126,7 @@ class WaveletCodec(nn.Module):
         if self._coding is None:
             self._coding = WindowedLifting(lifting_spec(self.transform), TorchSteps(self.transform))
         return WaveletCoder(self._coding, self.vq.books(), self.priors(), self.cmag.numpy(), self.mode,
-                            self.lmbda, self.tile)
+                            self.lmbda, self.tile, self.context)
 
     def analysis(self, rgb: np.ndarray, window: int = WINDOW) -> np.ndarray:
         return self.coder().analysis(rgb, window)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .lifting import ORIENTATIONS, WINDOW, WindowedLifting, band_reader
-from .subband_context import ESC, MAX_EXP, TileIndices, tile_bands, walk
+from .subband_context import ESC, MAX_EXP, TileIndices, check_context, tile_bands, walk
 from .subband_vq import LEVELS, NC, Codebooks, blocks, dequant, grid_index, quant, unblocks, vq_class
 
 TILE = 256                  # tile side in pixels: contexts and counts never cross a tile's edge
@@ -34,15 +34,16 @@ class WaveletCoder:
 
     `mode` "vq" is the ECVQ codec; "scalar" keeps the scalar dead-zone quantiser (grid codewords, no RD
     choice) through the same contexts and coder. books (N_CLASSES,NC,4) float64 in step units; priors
-    {"vec", "mag", "ll"} int64 tables; cmag (N_CLASSES,NC,4) int64 rounded codeword magnitudes.
+    {"vec", "mag", "ll"} int64 tables; cmag (N_CLASSES,NC,4) int64 rounded codeword magnitudes;
+    `context` the context version the priors were designed with (models.subband_context).
     """
 
     def __init__(self, transform: WindowedLifting, books: np.ndarray, priors: dict, cmag: np.ndarray,
-                 mode: str = "vq", lmbda: float = LMBDA, tile: int = TILE):
+                 mode: str = "vq", lmbda: float = LMBDA, tile: int = TILE, context: int = 1):
         if mode not in ("vq", "scalar") or tile % ALIGN:
             raise ValueError("mode must be vq or scalar, tile a multiple of 64")
         self.transform, self.vq, self._priors, self.cmag = transform, Codebooks(books), priors, cmag
-        self.mode, self.lmbda, self.tile = mode, lmbda, tile
+        self.mode, self.lmbda, self.tile, self.context = mode, lmbda, tile, check_context(context)
 
     def priors(self) -> dict:
         return self._priors
@@ -137,7 +138,7 @@ class WaveletCoder:
                 collect(b, ch, u, idx, rows, escq)
             return idx, escq
 
-        walk(bands, self.priors(), self.cmag, lambda counts: out.ll, visit_pass)
+        walk(bands, self.priors(), self.cmag, lambda counts: out.ll, visit_pass, self.context)
         return out
 
     def dequantise_tile(self, t: TileIndices, bands: list) -> list:

@@ -31,10 +31,10 @@ def photo_like(h: int, w: int, seed: int) -> np.ndarray:
 def models():
     train = [photo_like(128, 192, s) for s in range(3)]
     out = {}
-    for mode in ("vq", "scalar"):
-        m = WaveletCodec(mode=mode, tile=128)
+    for name, mode, context in (("vq", "vq", 1), ("scalar", "scalar", 1), ("vq-context2", "vq", 2)):
+        m = WaveletCodec(mode=mode, tile=128, context=context)
         design(m, train, (12.0, 40.0), rounds=1)
-        out[mode] = m
+        out[name] = m
     return out
 
 
@@ -44,7 +44,7 @@ def same(a, b) -> bool:
 
 
 @pytest.mark.parametrize("shape", [(200, 130), (1, 1), (3, 1500), (64, 64), (77, 300)])
-@pytest.mark.parametrize("mode", ["vq", "scalar"])
+@pytest.mark.parametrize("mode", ["vq", "scalar", "vq-context2"])
 def test_round_trip_is_exact(models, mode, shape):
     m = models[mode]
     for rgb in (photo_like(*shape, 7), np.random.default_rng(1).integers(0, 256, shape + (3,), dtype=np.uint8)):
@@ -181,3 +181,35 @@ def test_windowed_analysis_and_synthesis_change_no_index_and_no_pixel(models, mo
     ref = np.clip(np.round(x_hat[:, :H, :W]), 0, 255).astype(np.uint8).transpose(1, 2, 0)
     assert np.array_equal(m.synthesis(y_hat, H, W, window=64), ref)
     assert np.array_equal(m.decode(tiles["whole"], H, W, step), ref)
+
+
+def test_context_2_reads_the_parent_neighbourhood_and_the_siblings(models):
+    """The same indices walk to other rows under context 2 (so its tables are used as designed), and the
+    rows differ where the version adds something: bands with siblings or a parent."""
+    rgb = photo_like(128, 128, 3)
+    t = models["vq"].encode(rgb, 12.0)[0]
+    bands = tile_bands(128, 128)
+    rows = {}
+    for context in (1, 2):
+        seen = []
+
+        def visit_pass(b, ch, part, r, counts, seen=seen):
+            seen.append((b, r.copy()))
+            return t.idx[b - 1][ch][part], t.escq[b - 1][ch][part]
+
+        subband_context.walk(bands, models["vq"].priors(), models["vq"].cmag.numpy(), lambda c: t.ll, visit_pass, context)
+        rows[context] = seen
+    differ = {b for (b, r1), (_, r2) in zip(rows[1], rows[2]) if not np.array_equal(r1, r2)}
+    assert differ and 1 not in differ  # the coarsest HL has no parent and no sibling: the same rows
+    with pytest.raises(ValueError, match="unknown context version 3"):
+        WaveletCodec(context=3)
+
+
+def test_the_context_version_survives_saving_and_an_old_config_means_version_1(models, tmp_path):
+    from ibc.codec.weights_torch import load_torch, save_weights
+    save_weights(models["vq-context2"], tmp_path / "c2.pt", "c2")
+    assert load_torch(tmp_path / "c2.pt").coder.context == 2
+    blob = torch.load(tmp_path / "c2.pt", weights_only=False)
+    del blob["config"]["context"]  # as shannon-v2.pt, written before context versions
+    torch.save(blob, tmp_path / "old.pt")
+    assert load_torch(tmp_path / "old.pt").coder.context == 1

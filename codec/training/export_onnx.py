@@ -60,7 +60,7 @@ def write_coding_bundle(weights: Path) -> Path:
     files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tmp.iterdir())}
     config = wavelet_config(model)
     info = {"format": BUNDLE_FORMAT, "name": lm.name, "weights_sha256": lm.sha256, "mode": config["mode"],
-            "lmbda": config["lmbda"], "tile": config["tile"], "levels": spec.levels, "margin": spec.margin,
+            "lmbda": config["lmbda"], "tile": config["tile"], "context": config["context"], "levels": spec.levels, "margin": spec.margin,
             "opset": OPSET, "meta": lm.meta, "files": files}
     (tmp / "coding.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     if out.exists():

@@ -30,8 +30,9 @@ def design_images(train_files: list[Path], n: int, seed: int = 0) -> list[np.nda
 
 
 def new_wavelet_model(train_files: list[Path], n: int = 30, seed: int = 0, steps: tuple = STEPS,
-                      rounds: int = ROUNDS, hidden: int = 0, log=None) -> WaveletCodec:
-    """A designed (frozen) WaveletCodec from `n` of `train_files` (training images only)."""
-    model = WaveletCodec(hidden=hidden)
+                      rounds: int = ROUNDS, hidden: int = 0, log=None, context: int = 1) -> WaveletCodec:
+    """A designed (frozen) WaveletCodec from `n` of `train_files` (training images only), with the
+    contexts of version `context` (models.subband_context)."""
+    model = WaveletCodec(hidden=hidden, context=context)
     design(model, design_images(train_files, n, seed), steps, rounds=rounds, log=log)
     return model

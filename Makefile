@@ -36,7 +36,7 @@ KODAK ?= ../shared/data/kodak
 .PHONY: bench
 bench: $(STAMP)
 	mkdir -p bench
-	$(BIN)/ibc eval $(KODAK) --codec ibc --codec jpeg --codec webp --codec avif --codec jpeg2000 -o bench/kodak.json --record
+	$(BIN)/ibc eval $(KODAK) --codec ibc --codec ibc:shannon-v2 --codec jpeg --codec webp --codec avif --codec jpeg2000 -o bench/kodak.json --record
 	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --table bench/kodak_bdrate.md --title "Kodak (24 images)"
 	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --anchor webp --table bench/kodak_bdrate_webp.md --title "Kodak (24 images)"
 	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --anchor jpeg2000 --table bench/kodak_bdrate_jpeg2000.md --title "Kodak (24 images)"
@@ -56,15 +56,16 @@ bench-gc: $(STAMP)
 	$(BIN)/python bench/gc_crops.py --image $(KODAK)/kodim13.png --model $(GC_MODEL) -o bench/gc_crops.png
 	$(BIN)/python bench/splice.py BENCHMARKS.md gc bench/kodak_gc_bdrate.md
 
-# gc-v2, the generative decoder of the default model, on Kodak: its realism sweep at two low rates, the
+# The generative decoder of the default model (gc-v3 on shannon-v3; GC_WAVELET=gc-v2 for shannon-v2's), on Kodak: its realism sweep at two low rates, the
 # issue's targets against WebP at the same size (needs bench/kodak.json from `make bench`), and crops.
+GC_WAVELET ?= gc-v3
 .PHONY: bench-gc-v2
 bench-gc-v2: $(STAMP)
-	$(BIN)/ibc eval $(KODAK) --codec ibc:gc-v2 --levels 22 26 --realism 0 0.5 1 -o bench/kodak_gc_v2.json
-	$(BIN)/python bench/gc_v2_targets.py bench/kodak_gc_v2.json bench/kodak.json -o bench/kodak_gc_v2_targets.md
-	$(BIN)/python bench/gc_crops.py --model gc-v2 --quality 22 --image $(KODAK)/kodim13.png $(KODAK)/kodim15.png \
-		$(KODAK)/kodim23.png -o bench/gc_v2_crops.png
-	$(BIN)/python bench/splice.py BENCHMARKS.md gc-v2 bench/kodak_gc_v2_targets.md
+	$(BIN)/ibc eval $(KODAK) --codec ibc:$(GC_WAVELET) --levels 22 26 --realism 0 0.5 1 -o bench/kodak_$(GC_WAVELET).json
+	$(BIN)/python bench/gc_v2_targets.py bench/kodak_$(GC_WAVELET).json bench/kodak.json -o bench/kodak_$(GC_WAVELET)_targets.md
+	$(BIN)/python bench/gc_crops.py --model $(GC_WAVELET) --quality 22 --image $(KODAK)/kodim13.png $(KODAK)/kodim15.png \
+		$(KODAK)/kodim23.png -o bench/$(GC_WAVELET)_crops.png
+	$(BIN)/python bench/splice.py BENCHMARKS.md gc-v2 bench/kodak_$(GC_WAVELET)_targets.md
 
 # Speed and memory of the default model through the product, beside the previous block model, Pillow and
 # CompressAI (BENCHMARKS.md); one thread, minimum of 3 runs per image; run it on an otherwise idle machine.

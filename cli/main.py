@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-j", "--jobs", type=int, default=1, help="files coded in parallel (folders; default: 1)")
     q = c.add_mutually_exclusive_group()
     q.add_argument("-q", "--quality", type=float, metavar="Q",
-                   help="wavelet models (the default shannon-v2): quality 0 (smallest) … 100 in fine steps, "
+                   help="wavelet models (the default shannon-v3): quality 0 (smallest) … 100 in fine steps, "
                         "log-linear in the quantiser step; 50 is about 0.5 bpp on photos, 0 about 0.05, 100 about "
                         "2–3 (default: 50); block models (shannon-rvq5, gc): level 1 … the model's top level "
                         "(default: the middle level)")
@@ -419,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("checkpoint", help="a checkpoint.pt written by `ibc train` (with --onnx-only: a weights file)")
     e.add_argument("--name", help="the model's name, stored in every file it writes (no default: required unless --onnx-only)")
     e.add_argument("--onnx-only", action="store_true",
-                   help="write only the coding bundle of an existing wavelet weights file (e.g. weights/shannon-v2.pt), "
+                   help="write only the coding bundle of an existing wavelet weights file (e.g. weights/shannon-v3.pt), "
                         "leaving the file itself unchanged (default: off)")
     e.add_argument("-o", "--output", help="default: weights/NAME.pt (and an entry in weights/manifest.json)")
     e.add_argument("-f", "--force", action="store_true", help="overwrite an existing weights file")

@@ -35,8 +35,9 @@ def reconstructions(rgb: np.ndarray, base, gc, quality: float, seeds=(SEED,)) ->
     from .api import compress, read_indices, render
     data = compress(rgb, base, quality=quality)
     read = read_indices(data, gc)
-    c = render(gc, read.header, read.indices, SEED, 0.0, postfilter=False)  # what the discriminator was trained on
-    return data, c, [render(gc, read.header, read.indices, s, 1.0) for s in seeds]
+    # the discriminator was trained on the decoders without the post-filter, which came after it
+    c = render(gc, read.header, read.indices, SEED, 0.0, postfilter=False)
+    return data, c, [render(gc, read.header, read.indices, s, 1.0, postfilter=False) for s in seeds]
 
 
 def _planar(rgb: np.ndarray) -> np.ndarray:

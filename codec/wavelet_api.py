@@ -134,15 +134,23 @@ def decode_tiles(lm: LoadedModel, payloads: list, H: int, W: int, step_code: int
 def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step_code: int,
                  progress=None, seed: int = 0, realism: float = 0.0, postfilter: bool = True) -> np.ndarray:
     """TileIndices per tile → (H,W,3) uint8, synthesised over the whole image on one thread; with
-    `realism` above 0, through `lm`'s randomized decoder with noise from `seed`. The Shannon-AE
-    reconstruction (realism 0) goes through `lm`'s post-filter when it has one and `postfilter` is on;
-    the generative one does not (the filter was trained to remove what the noise puts back)."""
+    `realism` above 0, through `lm`'s randomized decoder with noise from `seed`.
+
+    With `postfilter` on and a model that has one, the Shannon-AE reconstruction x̂ goes through it; the
+    noise's detail is added after it, unfiltered (the filter was trained to remove what the noise puts
+    back): filter(x̂) + (x̂_A − x̂), which the linear synthesis makes A times the detail of realism 1, so
+    realism still moves continuously from the filtered Shannon-AE image."""
     fill = lm.noise.filler(seed, realism) if realism > 0 else None
     step = step_from_code(step_code)
     with one_thread():
         image = lm.coder.decode(tiles, H, W, step, fill=fill)
-        if realism == 0 and postfilter and lm.postfilter is not None:
-            image = lm.postfilter(image, step)
+        if postfilter and lm.postfilter is not None:
+            if fill is None:
+                image = lm.postfilter(image, step)
+            else:
+                plain = lm.coder.decode(tiles, H, W, step)
+                detail = image.astype(np.int16) - plain
+                image = np.clip(lm.postfilter(plain, step) + detail, 0, 255).astype(np.uint8)
     if progress:
         progress(1, 1)
     return image

@@ -54,13 +54,17 @@ def test_the_same_seed_reproduces_and_another_seed_draws_other_detail(gc, photo)
 
 def test_realism_scales_the_added_detail_linearly(gc, photo):
     """ŷ + A·σ·u through a linear synthesis: A = ½ lands halfway between 0 and 1 (within rounding, where
-    no pixel clips at 0 or 255)."""
+    no pixel clips at 0 or 255), with the post-filter (the detail is added after it) and without."""
     data = compress(photo, gc, quality=8)
-    lo, hi, mid = (decode(data, gc, realism=a).image.astype(float) for a in (0, 1, 0.5))
-    inside = (np.minimum(np.minimum(lo, hi), mid) > 0) & (np.maximum(np.maximum(lo, hi), mid) < 255)
-    assert inside.mean() > 0.9
-    assert np.abs(mid - (lo + hi) / 2)[inside].max() <= 1.0
-    assert np.abs(mid - lo).mean() > 0.3
+    for postfilter in (False, True):
+        lo, hi, mid = (decode(data, gc, realism=a, postfilter=postfilter).image.astype(float) for a in (0, 1, 0.5))
+        if not postfilter:
+            inside = (np.minimum(np.minimum(lo, hi), mid) > 0) & (np.maximum(np.maximum(lo, hi), mid) < 255)
+        else:  # … where the unfiltered ones did not clip either
+            inside &= (np.minimum(np.minimum(lo, hi), mid) > 0) & (np.maximum(np.maximum(lo, hi), mid) < 255)
+        assert inside.mean() > 0.9
+        assert np.abs(mid - (lo + hi) / 2)[inside].max() <= 1.0
+        assert np.abs(mid - lo).mean() > 0.3
 
 
 def test_noise_goes_only_where_nothing_was_sent(gc, photo):

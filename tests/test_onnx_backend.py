@@ -35,7 +35,7 @@ from test_wavelet_codec import photo_like
 
 DATA = Path(__file__).parent / "data"
 SAMPLE, GOLDEN = DATA / "sample.png", DATA / "sample.ibc"
-SHIPPED = WEIGHTS_DIR / "shannon-v2.pt"
+SHIPPED = WEIGHTS_DIR / "shannon-v3.pt"  # the default
 
 
 def backends(path=None) -> tuple:
@@ -127,7 +127,7 @@ def test_the_coding_path_runs_without_torch(tmp_path):
                    "ibc_pixels": expected, "cli_compress": 0, "cli_bytes": True, "cli_decompress": 0,
                    "cli_pixels": expected, "cli_info": 0, "blocker": "works", "torch_modules": []}
     info = json.loads(proc.stdout[proc.stdout.index("{"):proc.stdout.index("}") + 1])  # `info --json`
-    assert (info["model"], info["width"], info["height"], info["bytes"]) == ("shannon-v2", 384, 256, len(golden))
+    assert (info["model"], info["width"], info["height"], info["bytes"]) == ("shannon-v3", 384, 256, len(golden))
 
 
 # -- 2. both ways, the shipped model ------------------------------------------------------------------

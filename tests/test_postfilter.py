@@ -1,5 +1,6 @@
-"""The decoder post-filter: identity at the start, ONNX equal to torch, stripes equal to one pass, used
-only at realism 0 and only with the weights it was trained for, `--no-postfilter`, and its trainer."""
+"""The decoder post-filter: identity at the start, ONNX equal to torch, stripes equal to one pass, the
+generative detail added after it, only with the weights it was trained for, `--no-postfilter`, the
+shipped models' filters, and its trainer."""
 import json
 import shutil
 from dataclasses import asdict
@@ -24,7 +25,7 @@ from conftest import natural_like, one_line_error, run
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "sample.png"
-SHIPPED = WEIGHTS_DIR / "shannon-v2.pt"
+SHIPPED = WEIGHTS_DIR / "shannon-v2.pt"  # its bundle is copied; its own shipped post-filter is not
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def _run_folder(folder: Path, base_sha: str, seed: int = 0) -> Path:
     f = PostFilter()
     with torch.no_grad():
         f.net[-1].weight.normal_(0, 0.05)
-    cfg = trainer.FilterConfig(out=str(folder))
+    cfg = trainer.FilterConfig(out=str(folder), base="shannon-v2")
     (folder / "pool").mkdir(parents=True)
     (folder / "pool" / "base.json").write_text(json.dumps({"name": "shannon-v2", "sha256": base_sha}))
     (folder / "log.jsonl").write_text(json.dumps({"step": 0, "val": {"56.2": {"psnr": 28.0, "gain": 0.0}}}) + "\n")
@@ -49,13 +50,24 @@ def _run_folder(folder: Path, base_sha: str, seed: int = 0) -> Path:
     return folder
 
 
+def _copy(folder: Path) -> Path:
+    pt = folder / SHIPPED.name
+    folder.mkdir()
+    shutil.copy(SHIPPED, pt)
+    shutil.copytree(bundle_dir(SHIPPED), bundle_dir(pt))
+    return pt
+
+
+@pytest.fixture
+def plain(tmp_path, fresh_cache) -> Path:
+    """A copy of the shipped model without a post-filter."""
+    return _copy(tmp_path / "plain")
+
+
 @pytest.fixture
 def filtered(tmp_path, fresh_cache) -> Path:
     """A copy of the shipped model with a (random) post-filter exported beside it."""
-    pt = tmp_path / "w" / SHIPPED.name
-    pt.parent.mkdir()
-    shutil.copy(SHIPPED, pt)
-    shutil.copytree(bundle_dir(SHIPPED), bundle_dir(pt))
+    pt = _copy(tmp_path / "w")
     sha = load_model(str(SHIPPED)).sha256
     trainer.export(_run_folder(tmp_path / "run", sha), runtime.filter_dir(pt))
     return pt
@@ -88,8 +100,8 @@ def test_onnx_equals_the_checkpoint(filtered, tmp_path):
     assert np.abs(got.astype(int) - want).max() <= 1  # float32 sums in another order: a rounding tie at most
 
 
-def test_decoding_uses_it_at_realism_zero_only(filtered):
-    lm, plain = load_model(str(filtered)), load_model(str(SHIPPED))
+def test_decoding_filters_the_shannon_image_and_adds_the_detail_after(filtered, plain):
+    lm, plain = load_model(str(filtered)), load_model(str(plain))
     assert plain.postfilter is None and lm.postfilter is not None
     img = read_image(SAMPLE)
     data = compress(img, lm, quality=30)
@@ -99,18 +111,21 @@ def test_decoding_uses_it_at_realism_zero_only(filtered):
     filtered_image = decompress(data, lm)
     assert np.array_equal(filtered_image, lm.postfilter(raw, step_from_code(read_header(data).step)))
     assert not np.array_equal(filtered_image, raw)
-    gc = load_model("gc-v2")
-    assert np.array_equal(decompress(data, gc, realism=1.0), decompress(data, gc, realism=1.0, postfilter=False))
+    gc = load_model("gc-v2")  # realism 1: filter(x̂) + (x̂₁ − x̂), the noise's detail unfiltered
+    base, noisy = (decompress(data, gc, realism=a, postfilter=False).astype(int) for a in (0.0, 1.0))
+    step = step_from_code(read_header(data).step)
+    want = np.clip(gc.postfilter(base.astype(np.uint8), step) + noisy - base, 0, 255)
+    assert np.array_equal(decompress(data, gc, realism=1.0), want) and not np.array_equal(want, noisy)
 
 
-def test_no_postfilter_on_the_command_line(filtered, tmp_path, capsys):
+def test_no_postfilter_on_the_command_line(filtered, plain, tmp_path, capsys):
     ibc = tmp_path / "a.ibc"
     assert run("compress", SAMPLE, "-o", ibc, "--model", filtered, "-q", "30", "--quiet") == 0
     assert run("decompress", ibc, "-o", tmp_path / "on.png", "--model", filtered, "--quiet") == 0
     assert run("decompress", ibc, "-o", tmp_path / "off.png", "--model", filtered, "--quiet", "--no-postfilter") == 0
     on, off = read_image(tmp_path / "on.png"), read_image(tmp_path / "off.png")
     assert not np.array_equal(on, off)
-    assert np.array_equal(off, decompress(ibc.read_bytes(), load_model(str(SHIPPED))))
+    assert np.array_equal(off, decompress(ibc.read_bytes(), load_model(str(plain))))
 
 
 def test_a_filter_for_other_weights_or_damaged_is_refused(filtered, tmp_path, capsys):
@@ -146,3 +161,9 @@ def test_training_lowers_the_error_and_resumes(tmp_path):
     assert np.mean([v["gain"] for v in last.values()]) > 0
     trainer.train(trainer.FilterConfig(**{**asdict(cfg), "steps": 70}))
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["step"] == 70
+
+
+def test_the_shipped_wavelet_models_ship_their_filters():
+    for name in ("shannon-v2", None):  # the previous default and the default
+        lm = load_model(name)
+        assert lm.postfilter is not None and lm.postfilter.info["base"]["sha256"] == lm.sha256

@@ -1,10 +1,10 @@
-"""Train the Shannon-AE v2 post-filter (models.postfilter) on the fixed shannon-v2 bitstream, and export it.
+"""Train a wavelet model's post-filter (models.postfilter) on its fixed bitstream, and export it.
 
-    python -m ibc.codec.training.postfilter train --data ../shared/data/train --out runs/postfilter --minutes 60
-    python -m ibc.codec.training.postfilter export --out runs/postfilter
+    python -m ibc.codec.training.postfilter train --data ../shared/data/train --base shannon-v3 --out runs/pf --minutes 60
+    python -m ibc.codec.training.postfilter export --out runs/pf     # → weights/shannon-v3-postfilter/
 
 1. A pool built once into OUT/pool/ (chunks written atomically, so an interrupted build resumes): each
-   training photo (BSDS500 val held out, Kodak never read) is coded by shannon-v2 at a quality drawn
+   training photo (BSDS500 val held out, Kodak never read) is coded by the base model at a quality drawn
    uniformly in QUALITIES, decoded, and `crops` random CROP² crops of (original, decoded, step) kept.
    The validation pool: BSDS500 val photos at VAL_QUALITIES, a centre crop each.
 2. Training: MSE of filter(decoded, step) against the original, random flips, Adam. The filter starts
@@ -42,7 +42,7 @@ VAL_CROP = 256
 class FilterConfig:
     data: str = "../shared/data/train"
     out: str = "runs/postfilter"
-    base: str = "shannon-v2"
+    base: str = "shannon-v3"      # the model whose decodes it filters
     width: int = 16
     depth: int = 4
     batch: int = 16
@@ -56,6 +56,7 @@ class FilterConfig:
     threads: int = 1
     seed: int = 0
     limit: int | None = None      # only the first N images of each split (tests, probes)
+    init: str | None = None       # start from this run's checkpoint.pt filter (e.g. another base model's)
 
 
 def _say(message: str) -> None:
@@ -106,6 +107,8 @@ class FilterTrainer:
         self.opt = torch.optim.Adam(self.f.parameters(), lr=cfg.lr)
         self.rng = np.random.default_rng(cfg.seed)
         self.step, self.seconds = 0, 0.0
+        if cfg.init and not resumed:
+            self.f.load_state_dict(torch.load(cfg.init, map_location="cpu", weights_only=False)["f"])
         if resumed:
             self.f.load_state_dict(resumed["f"])
             self.opt.load_state_dict(resumed["opt"])
@@ -225,10 +228,12 @@ def export(run: Path, dest: Path | None = None) -> Path:
             "base": {"name": base.name, "sha256": base.sha256}, "margin": f.margin, "config": f.config(),
             "training": {"steps": state["step"], "cpu_core_hours": round(state["train_seconds"] / 3600, 2),
                          "recipe": f"MSE against the original, Adam lr {cfg.lr}, batch {cfg.batch} of {CROP}² crops "
-                                   f"of shannon-v2 decodes at q uniform in {QUALITIES[0]:g}…{QUALITIES[1]:g}",
+                                   f"of {cfg.base} decodes at q uniform in {QUALITIES[0]:g}…{QUALITIES[1]:g}",
                          "data": f"{cfg.data}: the training split (BSDS500 val held out for validation; Kodak never "
                                  "read)",
-                         "command": f"python -m ibc.codec.training.postfilter train --out {run}"},
+                         "command": f"python -m ibc.codec.training.postfilter train --base {cfg.base} --out {run}"
+                                    + (f" --init {cfg.init}" if cfg.init else ""),
+                         **({"warm_start": cfg.init} if cfg.init else {})},
             "validation": {"what": f"BSDS500 val centre crops {VAL_CROP}², PSNR of the decode and the filter's gain "
                                    "(dB), by quantiser step", "step": last_val["step"], "by_step": last_val["val"]},
             "data_sources": DATA_SOURCES}

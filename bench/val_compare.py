@@ -1,0 +1,65 @@
+"""Installed wavelet models against each other on BSDS500 validation photos (never Kodak): real files at the
+eval sweep, PSNR with and without each model's post-filter, BD-rate against the first model's plain
+decoder. What a model must win here before it is shipped as the default.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/val_compare.py shannon-v2 shannon-v3 --images 24 --md bench/val_compare.md
+"""
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ibc.codec.api import compress, decompress
+from ibc.codec.wavelet_api import EVAL_QUALITIES
+from ibc.codec.dataset import list_images, split_train_val
+from ibc.codec.evaluation.plot import bd_rate
+from ibc.codec.image_io import read_image
+from ibc.codec.metrics import psnr
+from ibc.codec.weights import load_model
+
+
+def curve(lm, images: list, postfilter: bool) -> tuple[np.ndarray, np.ndarray]:
+    rates, quality = [], []
+    for q in EVAL_QUALITIES:
+        bits = pixels = 0
+        values = []
+        for rgb in images:
+            data = compress(rgb, lm, quality=q)
+            bits, pixels = bits + 8 * len(data), pixels + rgb.shape[0] * rgb.shape[1]
+            values.append(psnr(rgb, decompress(data, lm, realism=0.0, postfilter=postfilter)))
+        rates.append(bits / pixels)
+        quality.append(float(np.mean(values)))
+    return np.array(rates), np.array(quality)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--data", default="../shared/data/train")
+    ap.add_argument("--images", type=int, default=24, help="the first N of BSDS500's val split")
+    ap.add_argument("--md", help="also write the table here")
+    args = ap.parse_args()
+    _, val = split_train_val(list_images(Path(args.data)))
+    images = [read_image(p) for p in val[:args.images]]
+    rows, anchor = [], None
+    t0 = time.time()
+    for name in args.models:
+        lm = load_model(name)
+        for filtered in ([False, True] if lm.postfilter is not None else [False]):
+            r, d = curve(lm, images, filtered)
+            anchor = anchor or (r, d)
+            label = f"{name}" + (" + post-filter" if filtered else "")
+            rows.append(f"| {label} | {' '.join(f'{a:.3f}/{b:.2f}' for a, b in zip(r, d))} | "
+                        f"{bd_rate(*anchor, r, d):+.2f} % |")
+            print(rows[-1], flush=True)
+    table = [f"# Wavelet models on {len(images)} BSDS500 validation photos", "",
+             f"`python bench/val_compare.py {' '.join(args.models)} --images {args.images}` ({time.time() - t0:.0f} s): "
+             f"real files at q {', '.join(map(str, EVAL_QUALITIES))}; mean PSNR; BD-rate (PSNR) against the first row.", "",
+             "| model | bpp/PSNR per q | BD-rate |", "|---|---|---:|"] + rows
+    if args.md:
+        Path(args.md).write_text("\n".join(table) + "\n")
+
+
+if __name__ == "__main__":
+    main()

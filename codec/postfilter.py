@@ -51,7 +51,7 @@ class PostFilterRunner:
         """The decoded (H,W,3) uint8 image (what the filter was trained on) → (H,W,3) uint8, filtered."""
         import math
         H, W, _ = image.shape
-        s = np.array([math.log2(step) / 8], np.float32)
+        s = np.array([math.log2(step) / 8], np.float32)  # models.postfilter.step_feature, which imports torch
         out = np.empty((H, W, 3), np.uint8)
         m = self.margin
         for r0 in range(0, H, STRIPE):

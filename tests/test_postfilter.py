@@ -167,3 +167,17 @@ def test_the_shipped_wavelet_models_ship_their_filters():
     for name in ("shannon-v2", None):  # the previous default and the default
         lm = load_model(name)
         assert lm.postfilter is not None and lm.postfilter.info["base"]["sha256"] == lm.sha256
+
+
+def test_export_validates_a_checkpoint_newer_than_its_last_validation(tmp_path):
+    """The exported json's figures are the exported filter's: measured on the run's validation pool when
+    the log's last validation is older than the checkpoint."""
+    run_dir = _run_folder(tmp_path / "run", load_model(str(SHIPPED)).sha256, seed=1)
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    torch.save({**state, "step": 7}, run_dir / "checkpoint.pt")
+    img = read_image(SAMPLE)[:256, :256]
+    np.savez(run_dir / "pool" / "val-000.npz", x=img[None], c=np.clip(img.astype(int) + 3, 0, 255).astype(np.uint8)[None],
+             step=np.array([40.0]))
+    info = json.loads((trainer.export(run_dir, tmp_path / "out") / "postfilter.json").read_text())
+    assert info["validation"]["step"] == 7 and list(info["validation"]["by_step"]) == ["40.0"]
+    assert info["validation"]["by_step"]["40.0"]["gain"] != 0.0  # a filter with weights changes the crop

@@ -187,7 +187,8 @@ def train(cfg: FilterConfig) -> Path:
 
 def export(run: Path, dest: Path | None = None) -> Path:
     """The run's filter as weights/BASE-postfilter/ (postfilter.onnx + postfilter.json), checked against the
-    checkpoint on random input; the validation figures of its last log record go into the json."""
+    checkpoint on random input; the json gets the checkpoint's validation figures (from the log, or
+    measured now on the run's validation pool when the checkpoint came after the last validation)."""
     import hashlib
     import warnings
     from ..postfilter import FILTER_FORMAT, filter_dir
@@ -224,6 +225,12 @@ def export(run: Path, dest: Path | None = None) -> Path:
         raise CodecError("the ONNX post-filter differs from the checkpoint's")
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line]
     last_val = [r for r in records if "val" in r][-1]
+    if last_val["step"] != state["step"]:  # the checkpoint is later than the last validation: validate it
+        parts = [dict(np.load(p)) for p in sorted((run / "pool").glob("val-*.npz"))]
+        val = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        judge = FilterTrainer(cfg, val, val)
+        judge.f = f
+        last_val = {"step": state["step"], "val": judge.validate()}
     info = {"format": FILTER_FORMAT, "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
             "base": {"name": base.name, "sha256": base.sha256}, "margin": f.margin, "config": f.config(),
             "training": {"steps": state["step"], "cpu_core_hours": round(state["train_seconds"] / 3600, 2),

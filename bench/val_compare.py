@@ -3,6 +3,10 @@ eval sweep, PSNR with and without each model's post-filter, BD-rate against the 
 decoder. What a model must win here before it is shipped as the default.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/val_compare.py shannon-v2 shannon-v3 --images 24 --md bench/val_compare.md
+
+`--lmbda L …` codes each model once per encoder λ (the RD trade-off of the index choice, in step² per
+bit; the decoder and the tables stay as they are, so every such file decodes with the model), a probe of
+the encoder alone; `--filtered-only` skips the plain decoder of models with a post-filter.
 """
 import argparse
 import time
@@ -39,6 +43,8 @@ def main() -> None:
     ap.add_argument("--data", default="../shared/data/train")
     ap.add_argument("--images", type=int, default=24, help="the first N of BSDS500's val split")
     ap.add_argument("--md", help="also write the table here")
+    ap.add_argument("--lmbda", type=float, nargs="+", help="encoder λ values to try (default: the model's own)")
+    ap.add_argument("--filtered-only", action="store_true")
     args = ap.parse_args()
     _, val = split_train_val(list_images(Path(args.data)))
     images = [read_image(p) for p in val[:args.images]]
@@ -46,15 +52,22 @@ def main() -> None:
     t0 = time.time()
     for name in args.models:
         lm = load_model(name)
-        for filtered in ([False, True] if lm.postfilter is not None else [False]):
-            r, d = curve(lm, images, filtered)
-            anchor = anchor or (r, d)
-            label = f"{name}" + (" + post-filter" if filtered else "")
-            rows.append(f"| {label} | {' '.join(f'{a:.3f}/{b:.2f}' for a, b in zip(r, d))} | "
-                        f"{bd_rate(*anchor, r, d):+.2f} % |")
-            print(rows[-1], flush=True)
+        own = lm.coder.lmbda
+        for lmbda in args.lmbda or [own]:
+            lm.coder.lmbda = lmbda  # the encoder's choice only
+            choices = [True] if args.filtered_only else [False, True]
+            for filtered in (choices if lm.postfilter is not None else [False]):
+                r, d = curve(lm, images, filtered)
+                anchor = anchor or (r, d)
+                label = f"{name}" + (" + post-filter" if filtered else "") + (f", λ {lmbda:g}" if args.lmbda else "")
+                rows.append(f"| {label} | {' '.join(f'{a:.3f}/{b:.2f}' for a, b in zip(r, d))} | "
+                            f"{bd_rate(*anchor, r, d):+.2f} % |")
+                print(rows[-1], flush=True)
+        lm.coder.lmbda = own
     table = [f"# Wavelet models on {len(images)} BSDS500 validation photos", "",
-             f"`python bench/val_compare.py {' '.join(args.models)} --images {args.images}` ({time.time() - t0:.0f} s): "
+             f"`python bench/val_compare.py {' '.join(args.models)} --images {args.images}"
+             + (f" --lmbda {' '.join(map(str, args.lmbda))}" if args.lmbda else "")
+             + (" --filtered-only" if args.filtered_only else "") + f"` ({time.time() - t0:.0f} s): "
              f"real files at q {', '.join(map(str, EVAL_QUALITIES))}; mean PSNR; BD-rate (PSNR) against the first row.", "",
              "| model | bpp/PSNR per q | BD-rate |", "|---|---|---:|"] + rows
     if args.md:

@@ -53,7 +53,7 @@ from .config import add_options, from_options
 from .distributed import Distributed
 from .export import DATA_SOURCES
 from .loop import resolve_device
-from .pool_loop import build_pool, run_pooled
+from .pool_loop import build_pool, flip_alike, run_pooled, to_tensor
 
 CROP = 128
 QUALITIES = (4.0, 30.0)   # q drawn log-uniformly in this range for each training image
@@ -119,10 +119,6 @@ def _pool_chunk(files: list[Path], base, gc, rng: np.random.Generator, crops: in
     return {"x": np.array(xs), "c": np.array(cs), "fake": np.array(fs), "q": np.array(qs), "bpp": np.array(bpps)}
 
 
-def _tensor(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float() / 255.0
-
-
 class DiscriminatorTrainer:
     def __init__(self, cfg: DiscConfig, pool: dict, val: dict, resumed: dict | None = None,
                  device: torch.device = torch.device("cpu"), ddp: Distributed = Distributed()):
@@ -149,10 +145,8 @@ class DiscriminatorTrainer:
         s = self.rng.integers(self.pool["fake"].shape[1], size=W * B)[mine]
         x, c, f = self.pool["x"][i], self.pool["c"][i], self.pool["fake"][i, s]
         flips = self.rng.integers(2, size=(W * B, 2)).astype(bool)[mine]
-        for a in (x, c, f):  # the same flips for the three images of a crop
-            a[flips[:, 0]] = a[flips[:, 0], ::-1]
-            a[flips[:, 1]] = a[flips[:, 1], :, ::-1]
-        return _tensor(x).to(self.device), _tensor(c).to(self.device), _tensor(f).to(self.device)
+        flip_alike(flips, x, c, f)  # the same flips for the three images of a crop
+        return to_tensor(x).to(self.device), to_tensor(c).to(self.device), to_tensor(f).to(self.device)
 
     def mean_gradients(self) -> None:
         """The gradients averaged over the ranks, in one all-reduce: by hand rather than with DDP's wrapper,
@@ -191,7 +185,7 @@ class DiscriminatorTrainer:
         self.d.eval()
         sr, sf, hinge = [], [], []
         for k in range(0, len(self.val["x"]), batch):
-            x, c, f = (_tensor(a).to(self.device) for a in
+            x, c, f = (to_tensor(a).to(self.device) for a in
                        (self.val["x"][k:k + batch], self.val["c"][k:k + batch], self.val["fake"][k:k + batch, 0]))
             real, fake = self.d(x, c), self.d(f, c)
             hinge.append(float(hinge_loss(real, fake)) * len(x))

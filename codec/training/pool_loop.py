@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .checkpoint import save_checkpoint
 from .distributed import Distributed
@@ -39,13 +40,36 @@ def build_pool(files: list[Path], folder: Path, name: str, make_chunk, seed: int
             np.savez(tmp, **part)
             os.replace(tmp, path)
             say(f"pool {name}: images {k}–{min(k + CHUNK, len(files))} of {len(files)} in {time.time() - t:.0f} s")
-    parts = []
     for path in paths.values():
         while not path.exists():  # another rank's chunk, written atomically
             time.sleep(1)
+    return _concatenated(paths.values())
+
+
+def read_pool(folder: Path, name: str) -> dict:
+    """A pool `build_pool` wrote, read back whole (e.g. to validate an exported checkpoint)."""
+    return _concatenated(sorted(p for p in Path(folder).glob(f"{name}-*.npz") if not p.name.endswith(".tmp.npz")))
+
+
+def _concatenated(paths) -> dict:
+    parts = []
+    for path in paths:
         with np.load(path) as z:
             parts.append({key: z[key] for key in z.files})
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def flip_alike(flips: np.ndarray, *crops: np.ndarray) -> None:
+    """Flip crop i of every array (B,H,W,3) in place, vertically where flips[i, 0], horizontally where
+    flips[i, 1]: the images of one training example get the same flips."""
+    for a in crops:
+        a[flips[:, 0]] = a[flips[:, 0], ::-1]
+        a[flips[:, 1]] = a[flips[:, 1], :, ::-1]
+
+
+def to_tensor(a: np.ndarray) -> torch.Tensor:
+    """(B,H,W,3) uint8 crops → (B,3,H,W) float in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float() / 255.0
 
 
 def truncate_log(path: Path, step: int) -> None:

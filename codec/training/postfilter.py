@@ -28,7 +28,7 @@ from ...models.postfilter import PostFilter, step_feature
 from ..errors import CodecError
 from ..image_io import read_image
 from ..step_code import code_of_quality, step_from_code
-from .pool_loop import build_pool, run_pooled
+from .pool_loop import build_pool, flip_alike, read_pool, run_pooled, to_tensor
 from .config import add_options, from_options
 from .discriminator import split
 
@@ -87,10 +87,6 @@ def _chunk(files: list[Path], base, rng: np.random.Generator, crops: int, val: b
     return {"x": np.array(xs), "c": np.array(cs), "step": np.array(ss)}
 
 
-def _tensor(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float() / 255.0
-
-
 def _steps(s: np.ndarray) -> torch.Tensor:
     return torch.tensor([step_feature(float(v)) for v in s])
 
@@ -120,10 +116,8 @@ class FilterTrainer:
         i = self.rng.integers(len(self.pool["x"]), size=self.cfg.batch)
         x, c = self.pool["x"][i], self.pool["c"][i]
         flips = self.rng.integers(2, size=(len(i), 2)).astype(bool)
-        for a in (x, c):
-            a[flips[:, 0]] = a[flips[:, 0], ::-1]
-            a[flips[:, 1]] = a[flips[:, 1], :, ::-1]
-        x, c = _tensor(x), _tensor(c)
+        flip_alike(flips, x, c)
+        x, c = to_tensor(x), to_tensor(c)
         loss = torch.mean((self.f(c, _steps(self.pool["step"][i])) - x) ** 2)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -140,7 +134,7 @@ class FilterTrainer:
             before, after = [], []
             for k in range(0, len(sel), batch):
                 j = sel[k:k + batch]
-                x, c = _tensor(self.val["x"][j]), _tensor(self.val["c"][j])
+                x, c = to_tensor(self.val["x"][j]), to_tensor(self.val["c"][j])
                 y = torch.round(self.f(c, _steps(self.val["step"][j])).clamp(0, 1) * 255) / 255
                 before += [float(v) for v in ((c - x) ** 2).mean((1, 2, 3))]
                 after += [float(v) for v in ((y - x) ** 2).mean((1, 2, 3))]
@@ -226,8 +220,7 @@ def export(run: Path, dest: Path | None = None) -> Path:
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line]
     last_val = [r for r in records if "val" in r][-1]
     if last_val["step"] != state["step"]:  # the checkpoint is later than the last validation: validate it
-        parts = [dict(np.load(p)) for p in sorted((run / "pool").glob("val-*.npz"))]
-        val = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        val = read_pool(run / "pool", "val")
         judge = FilterTrainer(cfg, val, val)
         judge.f = f
         last_val = {"step": state["step"], "val": judge.validate()}

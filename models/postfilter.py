@@ -40,6 +40,34 @@ class PostFilter(nn.Module):
         plane = s.view(-1, 1, 1, 1).expand(-1, 1, x.shape[2], x.shape[3]).to(x.dtype)
         return x + self.net(torch.cat([x - 0.5, plane], 1))
 
+    @torch.no_grad()
+    def grown(self, width: int, depth: int) -> "PostFilter":
+        """A wider and/or deeper filter that computes exactly what this one does (Net2Net, Chen et al.
+        2016), so a bigger filter warm-starts from a trained one instead of from the identity. New
+        channels get random inputs and zero outputs; new layers, inserted before the last, are identity
+        convolutions with PReLU slope 1."""
+        if width < self.width or depth < self.depth:
+            raise ValueError("a filter can only grow")
+        big = PostFilter(width, depth)
+        old_convs, new_convs = self.net[0::2], big.net[0::2]
+        old_acts, new_acts = self.net[1::2], big.net[1::2]
+        for k in range(self.depth - 1):  # the trained hidden layers, in their first channels
+            o, i = old_convs[k].weight.shape[:2]
+            new_convs[k].weight[:o] = 0
+            new_convs[k].weight[:o, :i] = old_convs[k].weight
+            new_convs[k].bias[:o] = old_convs[k].bias
+            new_acts[k].weight[:o] = old_acts[k].weight
+        for k in range(self.depth - 1, depth - 1):  # the inserted identity layers
+            new_convs[k].weight.zero_()
+            new_convs[k].weight[:, :, 1, 1] = torch.eye(width)
+            new_convs[k].bias.zero_()
+            new_acts[k].weight.fill_(1.0)
+        last = old_convs[-1].weight.shape[1]
+        big.net[-1].weight.zero_()
+        big.net[-1].weight[:, :last] = self.net[-1].weight
+        big.net[-1].bias.copy_(self.net[-1].bias)
+        return big
+
 
 def step_feature(step: float) -> float:
     """The step as the filter sees it: log2(step)/8 (steps 4 … 256 → 0.25 … 1)."""

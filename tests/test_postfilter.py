@@ -163,6 +163,51 @@ def test_training_lowers_the_error_and_resumes(tmp_path):
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["step"] == 70
 
 
+def test_a_grown_filter_computes_what_it_grew_from():
+    torch.manual_seed(3)
+    small = PostFilter()
+    with torch.no_grad():
+        for q in small.parameters():
+            q.normal_(0, 0.2)
+    x, s = torch.rand(2, 3, 24, 40), torch.tensor([0.4, 0.9])
+    for width, depth in [(16, 8), (32, 4), (24, 6)]:
+        big = small.grown(width, depth)
+        assert (big.width, big.depth, big.margin) == (width, depth, depth)
+        assert torch.allclose(big(x, s), small(x, s), atol=1e-6)
+    with pytest.raises(ValueError):
+        small.grown(8, 4)
+
+
+def test_a_grown_run_starts_where_its_init_ended_reuses_its_pool_and_exports_its_best(tmp_path):
+    """--init from a smaller filter (grown), --pool from another run (no pool built), best.pt kept at the
+    best validation, and export ships best.pt with that step's figures."""
+    data = tmp_path / "photos"
+    data.mkdir()
+    from PIL import Image
+    img = read_image(SAMPLE)
+    for name, a in [("a.png", img), ("bsds_val_c.png", img[:, ::-1])]:
+        Image.fromarray(np.ascontiguousarray(a)).save(data / name)
+    first = trainer.FilterConfig(data=str(data), out=str(tmp_path / "small"), steps=30, val_every=30, crops=8,
+                                 lr=2e-3, base="shannon-v2")
+    trainer.train(first)
+    small_val = [json.loads(line) for line in (tmp_path / "small" / "log.jsonl").read_text().splitlines()][-1]["val"]
+    grown = trainer.FilterConfig(**{**asdict(first), "out": str(tmp_path / "big"), "depth": 6, "steps": 12,
+                                    "val_every": 4, "init": str(tmp_path / "small" / "checkpoint.pt"),
+                                    "pool": str(tmp_path / "small")})
+    trainer.train(grown)
+    big = tmp_path / "big"
+    assert not (big / "pool").exists()
+    log = [json.loads(line) for line in (big / "log.jsonl").read_text().splitlines()]
+    vals = [r for r in log if "val" in r]
+    for q, v in vals[0]["val"].items():  # step 0: the grown filter is the small one
+        assert abs(v["gain"] - small_val[q]["gain"]) < 2e-3
+    best = max(vals, key=lambda r: trainer.FilterTrainer.score(r["val"]))
+    assert torch.load(big / "best.pt", weights_only=False)["step"] == best["step"]
+    info = json.loads((trainer.export(big, tmp_path / "out") / "postfilter.json").read_text())
+    assert info["validation"]["step"] == best["step"] and info["config"] == {"width": 16, "depth": 6}
+    assert info["training"]["cpu_core_hours_with_warm_start"] >= info["training"]["cpu_core_hours"]
+
+
 def test_the_shipped_wavelet_models_ship_their_filters():
     for name in ("shannon-v2", None):  # the previous default and the default
         lm = load_model(name)

@@ -7,7 +7,8 @@ with the JSONL log, validation, timed atomic checkpoints and exact resume.
 
 A trainer brings `train_step() → dict`, `validate() → dict`, `summary(val) → str`, `state() → dict`,
 its `step` and `seconds` (CPU seconds of training so far), and `module` (what data-parallel replicas must
-agree on); `cfg` has steps, minutes, log_every, val_every and checkpoint_minutes. Under torchrun every rank
+agree on); a trainer with `score(val) → float` (higher is better) also gets OUT/best.pt, the checkpoint
+that validated best so far, which is what its export should ship; `cfg` has steps, minutes, log_every, val_every and checkpoint_minutes. Under torchrun every rank
 runs the loop, only rank 0 writes the log and the checkpoints, and all stop at the same step.
 """
 import json
@@ -91,15 +92,25 @@ def run_pooled(trainer, cfg, out: Path, resumed: dict | None, say, ddp: Distribu
     def cpu() -> float:
         return seconds0 + time.process_time() - cpu0
 
-    def save():
+    def save(path: Path = ckpt):
         trainer.seconds = cpu()
         if ddp.main:
-            save_checkpoint(ckpt, trainer.state())
+            save_checkpoint(path, {**trainer.state(), "best_score": best[0]})
+
+    scored = hasattr(trainer, "score") and ddp.main
+    best = [resumed.get("best_score", -float("inf")) if resumed else -float("inf")]
+
+    def validated(v: dict) -> None:
+        if scored and trainer.score(v) > best[0]:
+            best[0] = trainer.score(v)
+            save(out / "best.pt")
 
     try:
         with stop_signals() as stop:
             if not resumed and ddp.main:
-                log.write({"step": 0, "val": trainer.validate(), "cpu_s": 0.0})
+                v = trainer.validate()
+                log.write({"step": 0, "val": v, "cpu_s": 0.0})
+                validated(v)
             while trainer.step < cfg.steps:
                 if ddp.any(stop["now"] or bool(cfg.minutes) and time.time() - started > cfg.minutes * 60):
                     break
@@ -110,6 +121,7 @@ def run_pooled(trainer, cfg, out: Path, resumed: dict | None, say, ddp: Distribu
                     v = trainer.validate()
                     log.write({"step": trainer.step, "val": v, "cpu_s": cpu()})
                     say(f"step {trainer.step} {trainer.summary(v)}")
+                    validated(v)
                 if time.time() - last_save > cfg.checkpoint_minutes * 60:
                     save()
                     last_save = time.time()

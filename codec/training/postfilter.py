@@ -11,7 +11,11 @@
    as the identity, so step 0 is the codec without it.
 3. Every `val_every` steps: the PSNR gain on the validation pool at each quality, into OUT/log.jsonl.
    Checkpoints (OUT/checkpoint.pt) are atomic, every `checkpoint_minutes`, on SIGTERM/Ctrl-C and at
-   the end; `train` on the same OUT resumes (weights, Adam, RNGs, the log).
+   the end; `train` on the same OUT resumes (weights, Adam, RNGs, the log). OUT/best.pt is the step that
+   validated best (mean gain over the qualities): what `export` ships.
+4. `--init` warm-starts from another run's filter, grown (models.postfilter.PostFilter.grown) when
+   `--width`/`--depth` are larger, so the bigger filter starts where the smaller one ended; `--pool`
+   reuses another run's pool of the same base model.
 """
 import argparse
 import json
@@ -56,7 +60,8 @@ class FilterConfig:
     threads: int = 1
     seed: int = 0
     limit: int | None = None      # only the first N images of each split (tests, probes)
-    init: str | None = None       # start from this run's checkpoint.pt filter (e.g. another base model's)
+    init: str | None = None       # start from this checkpoint's filter (another base model's, or a smaller one, grown)
+    pool: str | None = None       # use this run folder's pool (same base model) instead of building one in OUT
 
 
 def _say(message: str) -> None:
@@ -102,15 +107,20 @@ class FilterTrainer:
         self.f = PostFilter(cfg.width, cfg.depth)
         self.opt = torch.optim.Adam(self.f.parameters(), lr=cfg.lr)
         self.rng = np.random.default_rng(cfg.seed)
-        self.step, self.seconds = 0, 0.0
+        self.step, self.seconds, self.inherited = 0, 0.0, 0.0  # inherited: the warm start's CPU seconds
         if cfg.init and not resumed:
-            self.f.load_state_dict(torch.load(cfg.init, map_location="cpu", weights_only=False)["f"])
+            start = torch.load(cfg.init, map_location="cpu", weights_only=False)
+            self.inherited = start.get("train_seconds", 0.0) + start.get("inherited_seconds", 0.0)
+            small = PostFilter(**start["f_config"])
+            small.load_state_dict(start["f"])
+            self.f.load_state_dict(small.grown(cfg.width, cfg.depth).state_dict())
         if resumed:
             self.f.load_state_dict(resumed["f"])
             self.opt.load_state_dict(resumed["opt"])
             self.rng.bit_generator.state = resumed["np_rng"]
             torch.set_rng_state(resumed["torch_rng"])
             self.step, self.seconds = resumed["step"], resumed["train_seconds"]
+            self.inherited = resumed.get("inherited_seconds", 0.0)
 
     def train_step(self) -> dict:
         i = self.rng.integers(len(self.pool["x"]), size=self.cfg.batch)
@@ -142,6 +152,11 @@ class FilterTrainer:
             out[f"{step:.1f}"] = {"psnr": round(b, 3), "gain": round(np.mean([psnr(v) for v in after]) - b, 4)}
         return out
 
+    @staticmethod
+    def score(v: dict) -> float:
+        """What the best checkpoint is chosen by: the mean gain over the validation qualities."""
+        return float(np.mean([d["gain"] for d in v.values()]))
+
     @property
     def module(self) -> torch.nn.Module:
         return self.f
@@ -153,7 +168,12 @@ class FilterTrainer:
     def state(self) -> dict:
         return {"f": self.f.state_dict(), "opt": self.opt.state_dict(), "np_rng": self.rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(), "step": self.step, "train_seconds": self.seconds,
+                "inherited_seconds": self.inherited,
                 "config": asdict(self.cfg), "f_config": self.f.config()}
+
+
+def _pool_dir(cfg: FilterConfig, out: Path) -> Path:
+    return Path(cfg.pool) / "pool" if cfg.pool else Path(out) / "pool"
 
 
 def train(cfg: FilterConfig) -> Path:
@@ -166,23 +186,25 @@ def train(cfg: FilterConfig) -> Path:
     if resumed:
         cfg = FilterConfig(**{**resumed["config"], "steps": cfg.steps, "minutes": cfg.minutes})
     base = load_model(cfg.base)
-    meta = out / "pool" / "base.json"
+    pool_dir = _pool_dir(cfg, out)
+    meta = pool_dir / "base.json"
     meta.parent.mkdir(parents=True, exist_ok=True)
     if meta.exists() and json.loads(meta.read_text())["sha256"] != base.sha256:
         raise CodecError(f"{meta.parent}: built with another {cfg.base} than the installed one (use a new run folder)")
     meta.write_text(json.dumps({"name": base.name, "sha256": base.sha256}))
     train_files, val_files = split(Path(cfg.data), cfg.limit)
-    val = build_pool(val_files, out / "pool", "val", lambda files, rng: _chunk(files, base, rng, 1, True), cfg.seed, _say)
-    pool = build_pool(train_files, out / "pool", "train", lambda files, rng: _chunk(files, base, rng, cfg.crops, False),
+    val = build_pool(val_files, pool_dir, "val", lambda files, rng: _chunk(files, base, rng, 1, True), cfg.seed, _say)
+    pool = build_pool(train_files, pool_dir, "train", lambda files, rng: _chunk(files, base, rng, cfg.crops, False),
                       cfg.seed, _say)
     _say(f"pools: {len(pool['x'])} training crops, {len(val['x'])} validation crops")
     return run_pooled(FilterTrainer(cfg, pool, val, resumed), cfg, out, resumed, _say)
 
 
-def export(run: Path, dest: Path | None = None) -> Path:
+def export(run: Path, dest: Path | None = None, checkpoint: str | None = None) -> Path:
     """The run's filter as weights/BASE-postfilter/ (postfilter.onnx + postfilter.json), checked against the
-    checkpoint on random input; the json gets the checkpoint's validation figures (from the log, or
-    measured now on the run's validation pool when the checkpoint came after the last validation)."""
+    checkpoint on random input: best.pt (the best-validated step) when the run has one, else
+    checkpoint.pt. The json gets the checkpoint's validation figures (from the log, or measured now on
+    the run's validation pool when the log has none at its step)."""
     import hashlib
     import warnings
     from ..postfilter import FILTER_FORMAT, filter_dir
@@ -190,13 +212,14 @@ def export(run: Path, dest: Path | None = None) -> Path:
     from .export import DATA_SOURCES
     torch.set_num_threads(1)
     run = Path(run)
-    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    checkpoint = checkpoint or ("best.pt" if (run / "best.pt").exists() else "checkpoint.pt")
+    state = torch.load(run / checkpoint, map_location="cpu", weights_only=False)
     cfg = FilterConfig(**state["config"])
     f = PostFilter(**state["f_config"])
     f.load_state_dict(state["f"])
     f.eval()
     base = load_model(cfg.base)
-    trained = json.loads((run / "pool" / "base.json").read_text())
+    trained = json.loads((_pool_dir(cfg, run) / "base.json").read_text())
     if trained["sha256"] != base.sha256:
         raise CodecError(f"{run}: trained on another {cfg.base} than the installed one")
     dest = Path(dest) if dest else filter_dir(resolve(cfg.base))
@@ -218,21 +241,24 @@ def export(run: Path, dest: Path | None = None) -> Path:
     if not np.allclose(got, want, atol=1e-5):
         raise CodecError("the ONNX post-filter differs from the checkpoint's")
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line]
-    last_val = [r for r in records if "val" in r][-1]
-    if last_val["step"] != state["step"]:  # the checkpoint is later than the last validation: validate it
-        val = read_pool(run / "pool", "val")
+    last_val = ([r for r in records if "val" in r and r["step"] == state["step"]] or [None])[-1]
+    if last_val is None:  # the checkpoint is later than the last validation: validate it
+        val = read_pool(_pool_dir(cfg, run), "val")
         judge = FilterTrainer(cfg, val, val)
         judge.f = f
         last_val = {"step": state["step"], "val": judge.validate()}
     info = {"format": FILTER_FORMAT, "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
             "base": {"name": base.name, "sha256": base.sha256}, "margin": f.margin, "config": f.config(),
             "training": {"steps": state["step"], "cpu_core_hours": round(state["train_seconds"] / 3600, 2),
+                         "cpu_core_hours_with_warm_start":
+                             round((state["train_seconds"] + state.get("inherited_seconds", 0.0)) / 3600, 2),
                          "recipe": f"MSE against the original, Adam lr {cfg.lr}, batch {cfg.batch} of {CROP}² crops "
                                    f"of {cfg.base} decodes at q uniform in {QUALITIES[0]:g}…{QUALITIES[1]:g}",
                          "data": f"{cfg.data}: the training split (BSDS500 val held out for validation; Kodak never "
                                  "read)",
                          "command": f"python -m ibc.codec.training.postfilter train --base {cfg.base} --out {run}"
-                                    + (f" --init {cfg.init}" if cfg.init else ""),
+                                    + "".join(f" --{k.replace('_', '-')} {v}" for k, v in asdict(cfg).items()
+                                              if k in ("width", "depth", "lr", "init", "pool") and v != getattr(FilterConfig, k)),
                          **({"warm_start": cfg.init} if cfg.init else {})},
             "validation": {"what": f"BSDS500 val centre crops {VAL_CROP}², PSNR of the decode and the filter's gain "
                                    "(dB), by quantiser step", "step": last_val["step"], "by_step": last_val["val"]},
@@ -251,12 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="write weights/BASE-postfilter/ from a run's checkpoint")
     e.add_argument("--out", default=defaults.out, help="the run folder")
     e.add_argument("--dest", help="default: weights/BASE-postfilter/ beside the base model")
+    e.add_argument("--checkpoint", help="a file in the run folder (default: best.pt if there is one, else checkpoint.pt)")
     args = p.parse_args(argv)
     try:
         if args.command == "train":
             train(from_options(args, FilterConfig))
         else:
-            export(Path(args.out), args.dest)
+            export(Path(args.out), args.dest, args.checkpoint)
     except CodecError as e:
         print(f"postfilter: error: {e}", file=sys.stderr)
         return 2

@@ -124,8 +124,9 @@ def run(trainer: Trainer, tcfg: TrainConfig, images: CropDataset, out: Path, dev
     cuda = device.type == "cuda"
     loader = iter(torch.utils.data.DataLoader(images, batch_size=tcfg.batch, num_workers=4 if cuda else 0,
                                               pin_memory=cuda))
-    if resumed:  # after the loader, whose creation draws a seed: the crops continue exactly
-        torch.set_rng_state(resumed["rng"])
+    if resumed and ddp.world == 1:  # after the loader, whose creation draws a seed: the crops continue exactly
+        torch.set_rng_state(resumed["rng"])  # (under torchrun the checkpoint holds rank 0's RNG only: each
+        # rank keeps the seed above, its own and the step's, so the ranks still draw different crops)
     ckpt = out / "checkpoint.pt"
     log = RunLog(out / "log.jsonl", ddp.main)
     started = last_save = time.time()

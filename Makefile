@@ -56,9 +56,9 @@ bench-gc: $(STAMP)
 	$(BIN)/python bench/gc_crops.py --image $(KODAK)/kodim13.png --model $(GC_MODEL) -o bench/gc_crops.png
 	$(BIN)/python bench/splice.py BENCHMARKS.md gc bench/kodak_gc_bdrate.md
 
-# The generative decoder of the default model (gc-v3 on shannon-v3; GC_WAVELET=gc-v2 for shannon-v2's), on Kodak: its realism sweep at two low rates, the
+# The generative decoder of the default model (gc-v4 on shannon-v4; GC_WAVELET=gc-v3 or gc-v2 for the earlier ones), on Kodak: its realism sweep at two low rates, the
 # issue's targets against WebP at the same size (needs bench/kodak.json from `make bench`), and crops.
-GC_WAVELET ?= gc-v3
+GC_WAVELET ?= gc-v4
 .PHONY: bench-gc-v2
 bench-gc-v2: $(STAMP)
 	$(BIN)/ibc eval $(KODAK) --codec ibc:$(GC_WAVELET) --levels 22 26 --realism 0 0.5 1 -o bench/kodak_$(GC_WAVELET).json

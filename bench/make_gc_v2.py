@@ -9,6 +9,7 @@
 
     .venv/bin/python bench/make_gc_v2.py --data ../shared/data/train       (≈ 3 CPU-minutes)
     .venv/bin/python bench/make_gc_v2.py --base shannon-v3 --name gc-v3 -o weights/gc-v3.npz --table bench/gc_v3_design.md
+    .venv/bin/python bench/make_gc_v2.py --base shannon-v4 --name gc-v4 -o weights/gc-v4.npz --table bench/gc_v4_design.md
 
 Writes weights/gc-v2.npz and its manifest entry, and the validation curve to bench/gc_v2_design.md.
 """

@@ -7,10 +7,11 @@ Decode order inside a tile (every context reads only symbols decoded in earlier 
     of its 2×2 vectors (anchors i+j even, then the rest), split into SPLITS parts by vector row:
         anchors:     context = bucket(other)
         non-anchors: context = NB + bucket(cross + other)
-        then counts[row, symbol] += INC for every symbol of the part (both sides, integers only)
+        then counts[row, symbol] += PRIOR_TOTAL / PRIOR_WEIGHT for every symbol of the part (both sides, integers only)
 
     context 1 (shannon-v2):  other = 2·parent + 2·colour
     context 2 (shannon-v3):  other = 2·parent + ⌊parent's 4 neighbours / 2⌋ + 2·colour + sibling
+    context 3 (shannon-v4):  context 2's rows, with the trained priors worth 128 symbols instead of 32
 
 parent: the rounded magnitude of the parent band's coefficient at the vector's place (the child's
 vector grid is the parent's coefficient grid); colour: vector magnitudes of the earlier channels at
@@ -32,12 +33,12 @@ ESC = 17                     # scalar magnitudes 0..16 are symbols, 17 escapes t
 K_MAG = ESC + 1
 MAX_EXP = 24                 # Exp-Golomb exponent bound: |q| < 17 + 2^25
 PRIOR_TOTAL = 1 << 16        # each trained row sums to about this
-PRIOR_WEIGHT = 32            # a trained row is worth this many symbols against the image's own counts
-INC = PRIOR_TOTAL // PRIOR_WEIGHT
+PRIOR_WEIGHT = {1: 32, 2: 32, 3: 128}  # by context version: a trained row is worth this many symbols
+                             # against the tile's own counts (3: measured in bench/tile_probe.md)
 SPLITS = 2                   # parts per checkerboard half, so later parts adapt to earlier ones
 N_ROWS = 3 * 3 * LEVELS * SUB
 MAG_CAP = 255                # magnitudes saturate here in contexts (buckets stop at 16.5 anyway)
-CONTEXTS = (1, 2)            # context versions (above); a model records the one it was designed with
+CONTEXTS = (1, 2, 3)         # context versions (above); a model records the one it was designed with
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,11 @@ def ll_from_residual(r: np.ndarray) -> np.ndarray:
 
 
 class Counts:
-    """The adaptive integer tables of one tile: trained priors plus INC per symbol coded so far."""
+    """The adaptive integer tables of one tile: trained priors plus `inc` per symbol coded so far."""
 
-    def __init__(self, priors: dict):
+    def __init__(self, priors: dict, context: int = 1):
         self.t = {k: v.copy() for k, v in priors.items()}  # "vec" (N_ROWS,NC+1), "mag" (N_ROWS,K_MAG), "ll" (3,K_MAG)
+        self.inc = PRIOR_TOTAL // PRIOR_WEIGHT[context]
 
     @staticmethod
     def used(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,7 +127,7 @@ class Counts:
             return
         t, K = self.t[which], self.t[which].shape[1]
         lo, hi = rows.min(), rows.max() + 1
-        t[lo:hi] += INC * np.bincount((rows - lo) * K + symbols, minlength=(hi - lo) * K).reshape(hi - lo, K)
+        t[lo:hi] += self.inc * np.bincount((rows - lo) * K + symbols, minlength=(hi - lo) * K).reshape(hi - lo, K)
 
 
 def check_context(context: int) -> int:
@@ -142,7 +144,7 @@ def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass, cont
     cmag (N_CLASSES, NC, 4) int: rounded magnitudes of the codewords; `context` the version (above).
     Returns the final counts."""
     check_context(context)
-    counts = Counts(priors)
+    counts = Counts(priors, context)
     visit_ll(counts)
     coeff_mag, vec_mag = {}, {}
     for b, band in enumerate(bands[1:], start=1):
@@ -158,7 +160,7 @@ def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass, cont
         mags = np.zeros((3, hv, wv, 4), np.int64)
         for ch in range(3):
             base = 2 * parent[ch] + 2 * vmag[:ch].sum(0)
-            if context == 2:
+            if context >= 2:
                 base = base + cross_sum(parent[ch]) // 2 + sibling[ch]
             cls = vq_class(band.level, band.orientation, ch)
             cross = None

@@ -78,7 +78,7 @@ class WaveletCodec(nn.Module):
           ─ ÷ step, per 256×256 tile, in decode order (models.subband_context):
               LL: q = round(u)                     ─► TileIndices.ll
               details: 2×2 blocks u ─ argmin ‖u − c‖² + λ·bits(row) ─► TileIndices.idx (+ escq)
-                       bits(row) from the tile's adaptive counts: frozen priors + INC per symbol
+                       bits(row) from the tile's adaptive counts: frozen priors + a fixed increment per symbol
         decode: indices ─ codewords / dequant ─ × step ─ synthesis ─ crop ─► x̂ (H,W,3) uint8
 
     `mode` "vq" is the ECVQ codec; "scalar" keeps the scalar dead-zone quantiser (grid codewords, no RD

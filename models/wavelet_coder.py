@@ -4,7 +4,7 @@ coefficients ⇄ indices (the RD choice of ECVQ under the real contexts) and ind
     encode: (H,W,3) uint8 ─ pad to 64 ─ WindowedLifting.forward ─► y ─ ÷ step, per 256×256 tile:
               LL: q = round(u)                     ─► TileIndices.ll
               details: 2×2 blocks u ─ argmin ‖u − c‖² + λ·bits(row) ─► TileIndices.idx (+ escq)
-                       bits(row) from the tile's adaptive counts: frozen priors + INC per symbol
+                       bits(row) from the tile's adaptive counts: frozen priors + a fixed increment per symbol
     decode: TileIndices ─ codewords / dequant ─ × step ─ WindowedLifting.inverse ─ crop ─► uint8
 
 Nothing here imports torch: the same object codes with the torch steps (`WaveletCodec.coder()`) or the

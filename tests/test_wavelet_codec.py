@@ -31,7 +31,7 @@ def photo_like(h: int, w: int, seed: int) -> np.ndarray:
 def models():
     train = [photo_like(128, 192, s) for s in range(3)]
     out = {}
-    for name, mode, context in (("vq", "vq", 1), ("scalar", "scalar", 1), ("vq-context2", "vq", 2)):
+    for name, mode, context in (("vq", "vq", 1), ("scalar", "scalar", 1), ("vq-context2", "vq", 2), ("vq-context3", "vq", 3)):
         m = WaveletCodec(mode=mode, tile=128, context=context)
         design(m, train, (12.0, 40.0), rounds=1)
         out[name] = m
@@ -44,7 +44,7 @@ def same(a, b) -> bool:
 
 
 @pytest.mark.parametrize("shape", [(200, 130), (1, 1), (3, 1500), (64, 64), (77, 300)])
-@pytest.mark.parametrize("mode", ["vq", "scalar", "vq-context2"])
+@pytest.mark.parametrize("mode", ["vq", "scalar", "vq-context2", "vq-context3"])
 def test_round_trip_is_exact(models, mode, shape):
     m = models[mode]
     for rgb in (photo_like(*shape, 7), np.random.default_rng(1).integers(0, 256, shape + (3,), dtype=np.uint8)):
@@ -201,8 +201,28 @@ def test_context_2_reads_the_parent_neighbourhood_and_the_siblings(models):
         rows[context] = seen
     differ = {b for (b, r1), (_, r2) in zip(rows[1], rows[2]) if not np.array_equal(r1, r2)}
     assert differ and 1 not in differ  # the coarsest HL has no parent and no sibling: the same rows
-    with pytest.raises(ValueError, match="unknown context version 3"):
-        WaveletCodec(context=3)
+    with pytest.raises(ValueError, match="unknown context version 4"):
+        WaveletCodec(context=4)
+
+
+def test_context_3_walks_context_2s_rows_with_priors_worth_four_times_as_much(models):
+    """Version 3 changes only how fast a tile's counts move away from the trained priors: the same rows
+    as version 2, and each coded symbol adds a quarter of what it adds there."""
+    rgb = photo_like(128, 128, 5)
+    t = models["vq"].encode(rgb, 12.0)[0]
+    bands, priors = tile_bands(128, 128), models["vq"].priors()
+    rows, grown = {}, {}
+    for context in (2, 3):
+        seen = []
+
+        def visit_pass(b, ch, part, r, counts, seen=seen):
+            seen.append(r.copy())
+            return t.idx[b - 1][ch][part], t.escq[b - 1][ch][part]
+
+        counts = subband_context.walk(bands, priors, models["vq"].cmag.numpy(), lambda c: t.ll, visit_pass, context)
+        rows[context], grown[context] = seen, counts.t["vec"] - priors["vec"]
+    assert all(np.array_equal(a, b) for a, b in zip(rows[2], rows[3]))
+    assert grown[2].sum() > 0 and np.array_equal(grown[2], 4 * grown[3])
 
 
 def test_the_context_version_survives_saving_and_an_old_config_means_version_1(models, tmp_path):

@@ -1,7 +1,7 @@
 """Train a wavelet model's post-filter (models.postfilter) on its fixed bitstream, and export it.
 
-    python -m ibc.codec.training.postfilter train --data ../shared/data/train --base shannon-v3 --out runs/pf --minutes 60
-    python -m ibc.codec.training.postfilter export --out runs/pf     # → weights/shannon-v3-postfilter/
+    python -m ibc.codec.training.postfilter train --data ../shared/data/train --base shannon-v4 --out runs/pf --minutes 60
+    python -m ibc.codec.training.postfilter export --out runs/pf     # → weights/shannon-v4-postfilter/
 
 1. A pool built once into OUT/pool/ (chunks written atomically, so an interrupted build resumes): each
    training photo (BSDS500 val held out, Kodak never read) is coded by the base model at a quality drawn
@@ -46,7 +46,7 @@ VAL_CROP = 256
 class FilterConfig:
     data: str = "../shared/data/train"
     out: str = "runs/postfilter"
-    base: str = "shannon-v3"      # the model whose decodes it filters
+    base: str = "shannon-v4"      # the model whose decodes it filters
     width: int = 16
     depth: int = 4
     batch: int = 16

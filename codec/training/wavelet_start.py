@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...models.wavelet_codec import WaveletCodec
+from ...models.wavelet_codec import TILE, WaveletCodec
 from ...models.wavelet_design import design
 from ..dataset import load_rgb
 
@@ -30,9 +30,10 @@ def design_images(train_files: list[Path], n: int, seed: int = 0) -> list[np.nda
 
 
 def new_wavelet_model(train_files: list[Path], n: int = 30, seed: int = 0, steps: tuple = STEPS,
-                      rounds: int = ROUNDS, hidden: int = 0, log=None, context: int = 1) -> WaveletCodec:
+                      rounds: int = ROUNDS, hidden: int = 0, log=None, context: int = 1,
+                      tile: int = TILE) -> WaveletCodec:
     """A designed (frozen) WaveletCodec from `n` of `train_files` (training images only), with the
-    contexts of version `context` (models.subband_context)."""
-    model = WaveletCodec(hidden=hidden, context=context)
+    contexts of version `context` (models.subband_context) and `tile`-pixel tiles."""
+    model = WaveletCodec(hidden=hidden, context=context, tile=tile)
     design(model, design_images(train_files, n, seed), steps, rounds=rounds, log=log)
     return model

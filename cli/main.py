@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-j", "--jobs", type=int, default=1, help="files coded in parallel (folders; default: 1)")
     q = c.add_mutually_exclusive_group()
     q.add_argument("-q", "--quality", type=float, metavar="Q",
-                   help="wavelet models (the default shannon-v3): quality 0 (smallest) … 100 in fine steps, "
+                   help="wavelet models (the default shannon-v4): quality 0 (smallest) … 100 in fine steps, "
                         "log-linear in the quantiser step; 50 is about 0.5 bpp on photos, 0 about 0.05, 100 about "
                         "2–3 (default: 50); block models (shannon-rvq5, gc): level 1 … the model's top level "
                         "(default: the middle level)")

@@ -69,24 +69,27 @@ def test_version_1_and_unknown_versions_are_named(tmp_path, tiny_wavelet_weights
 
 
 def test_mode_gc_uses_the_gc_model_built_on_the_chosen_model(tmp_path, capsys, one_thread):
-    """The default (shannon-v3) takes gc-v3, a q and a step code; shannon-v2 takes gc-v2; the block model
+    """The default (shannon-v4) takes gc-v4, a q and a step code; shannon-v3 and v2 take gc-v3 and gc-v2; the block model
     takes gc-rvq5 and levels."""
     src = tmp_path / "p.png"
     Image.fromarray(natural_like(48, 64)).save(src)
     assert run("compress", src, "--mode", "gc", "-q", "10", "--quiet") == 0
     info = info_of(src.with_suffix(".ibc"), capsys)
-    assert (info["mode"], info["model"], info["quality"]) == ("gc", "gc-v3", 10) and "level" not in info
+    assert (info["mode"], info["model"], info["quality"]) == ("gc", "gc-v4", 10) and "level" not in info
     assert run("decompress", src.with_suffix(".ibc"), "-o", tmp_path / "g.png", "--quiet") == 0
     assert run("compress", src, "--mode", "gc", "--model", "shannon-v2", "-q", "10", "-o", tmp_path / "v2gc.ibc",
                "--quiet") == 0
     assert info_of(tmp_path / "v2gc.ibc", capsys)["model"] == "gc-v2"
+    assert run("compress", src, "--mode", "gc", "--model", "shannon-v3", "-q", "10", "-o", tmp_path / "v3gc.ibc",
+               "--quiet") == 0
+    assert info_of(tmp_path / "v3gc.ibc", capsys)["model"] == "gc-v3"
     assert run("compress", src, "--mode", "gc", "--model", "shannon-rvq5", "-q", "1", "-o", tmp_path / "b.ibc",
                "--quiet") == 0
     info = info_of(tmp_path / "b.ibc", capsys)
     assert (info["mode"], info["model"], info["level"]) == ("gc", "gc-rvq5", 1) and "step" not in info
     assert run("decompress", tmp_path / "b.ibc", "-o", tmp_path / "b.png", "--quiet") == 0
-    assert run("compress", src, "-o", tmp_path / "v3.ibc", "--quiet") == 0  # the default: shannon-v3
-    assert info_of(tmp_path / "v3.ibc", capsys)["model"] == "shannon-v3"
+    assert run("compress", src, "-o", tmp_path / "v4.ibc", "--quiet") == 0  # the default: shannon-v4
+    assert info_of(tmp_path / "v4.ibc", capsys)["model"] == "shannon-v4"
 
 
 def test_eval_sweeps_q_values(tmp_path, tiny_wavelet_weights, one_thread):

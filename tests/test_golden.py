@@ -1,12 +1,14 @@
 """A guard against unintended change of the format or the shipped default model.
 
-tests/data/sample.ibc is tests/data/sample.png compressed by the shipped default model (shannon-v3, format
-version 3) at its default quality; tests/data/sample-shannon-v2.ibc is the same image by the previous
-default, shannon-v2 (context version 1), and tests/data/sample-v2-block.ibc in the previous format
-(version 2) by the block model shannon-rvq5: both must still decode to their recorded pixels (through
-the post-filters now shipped, which change the pixels of old files as of new ones, never their bits). A change to the container, the coder, the entropy tables, the networks or the window layout,
-even one that keeps files readable, breaks these tests. A deliberate change (a new format version, a
-new default model) regenerates the file and the figures below on purpose:
+tests/data/sample.ibc is tests/data/sample.png compressed by the shipped default model (shannon-v4, format
+version 3) at its default quality; tests/data/sample-shannon-v3.ibc and sample-shannon-v2.ibc are the same
+image by the previous defaults, shannon-v3 (context version 2, 256-pixel tiles) and shannon-v2 (context
+version 1), and tests/data/sample-v2-block.ibc in the previous format (version 2) by the block model
+shannon-rvq5: all must still decode to their recorded pixels (through the post-filters now shipped, which
+change the pixels of old files as of new ones, never their bits). A change to the container, the coder,
+the entropy tables, the networks or the window layout, even one that keeps files readable, breaks these
+tests. A deliberate change (a new format version, a new default model) regenerates the file and the
+figures below on purpose:
 
     ibc compress tests/data/sample.png -o tests/data/sample.ibc --force --verbose
 """
@@ -21,8 +23,9 @@ from ibc.codec.metrics import psnr
 from ibc.codec.weights import load_model
 
 DATA = Path(__file__).parent / "data"
-GOLDEN_PIXELS_SHA256 = "9d301e33c776931ae6a7216d174d9b643d8b99df77b87e0c8f748cf40e179abb"
-PREVIOUS_DEFAULT_PIXELS_SHA256 = "cc8214ec8cbd1743fdfbfe9a938a5c573cc4c72d779d1a83918a2e8644697fdd"
+GOLDEN_PIXELS_SHA256 = "c0540e113c3e4717e6b69248d80f10fd0b49ba2434cf9556c2beedb38fabe88b"
+PREVIOUS_DEFAULTS = [("sample-shannon-v3.ibc", "shannon-v3", "9d301e33c776931ae6a7216d174d9b643d8b99df77b87e0c8f748cf40e179abb"),
+                     ("sample-shannon-v2.ibc", "shannon-v2", "cc8214ec8cbd1743fdfbfe9a938a5c573cc4c72d779d1a83918a2e8644697fdd")]
 V2_BLOCK_PIXELS_SHA256 = "dd9a4099f8ce5b8d649309838f70ba99a1e20245178541dfbbef432cd15bf259"
 # The default model on the sample: 0.3219 bpp, 32.67 dB with its post-filter (shannon-v2: 0.3251 bpp,
 # 32.58 dB with its post-filter, 32.18 dB without; the block model: 0.3398 bpp, 30.53 dB).
@@ -36,14 +39,15 @@ def golden() -> bytes:
 
 def test_the_golden_file_decodes_to_the_recorded_pixels(golden):
     header = read_header(golden)
-    assert (header.model, header.width, header.height, golden[4]) == ("shannon-v3", 384, 256, 3)
+    assert (header.model, header.width, header.height, golden[4]) == ("shannon-v4", 384, 256, 3)
     assert hashlib.sha256(decompress(golden).tobytes()).hexdigest() == GOLDEN_PIXELS_SHA256
 
 
-def test_a_file_of_the_previous_default_model_still_decodes_to_its_recorded_pixels():
-    old = (DATA / "sample-shannon-v2.ibc").read_bytes()
-    assert (read_header(old).model, old[4]) == ("shannon-v2", 3)
-    assert hashlib.sha256(decompress(old).tobytes()).hexdigest() == PREVIOUS_DEFAULT_PIXELS_SHA256
+@pytest.mark.parametrize("file, model, recorded", PREVIOUS_DEFAULTS)
+def test_a_file_of_a_previous_default_model_still_decodes_to_its_recorded_pixels(file, model, recorded):
+    old = (DATA / file).read_bytes()
+    assert (read_header(old).model, old[4]) == (model, 3)
+    assert hashlib.sha256(decompress(old).tobytes()).hexdigest() == recorded
 
 
 def test_a_previous_format_file_still_decodes_to_its_recorded_pixels():
@@ -65,11 +69,12 @@ def test_the_default_model_codes_the_sample_at_its_measured_level(golden):
 
 
 # Every level of both shipped block models on the sample: the sha256 of each file (gc-rvq5 with seed 42)
-# and of the gc files' pixels at realism 0.5 and 1, chained in that order; shannon-v2's and shannon-v3's files
-# at q 0, 25, … 100.
+# and of the gc files' pixels at realism 0.5 and 1, chained in that order; the wavelet models' files at
+# q 0, 25, … 100.
 SHIPPED_SHA256 = "06572c6aa3e2677f0a73253645b1a4f6768d9dd49498c64e19b5718c167dba7e"
 V2_SHA256 = "8d67873e4506751a35a53d90ab4191387abcb503eb18ce993de2b949691fbe23"
 V3_SHA256 = "6ffc46fe3e50ce6c9d3949e2a69a3acbcda682df4a15eee0a313cea6fd4b877e"
+V4_SHA256 = "8167ece5552d78bd111995994ba4dcda1889e2aec67de487559d901ce8757183"
 
 
 def test_both_shipped_models_code_and_decode_the_sample_as_recorded(one_thread):
@@ -83,7 +88,8 @@ def test_both_shipped_models_code_and_decode_the_sample_as_recorded(one_thread):
     assert hashlib.sha256("".join(digests).encode()).hexdigest() == SHIPPED_SHA256
 
 
-@pytest.mark.parametrize("name, recorded", [("shannon-v2", V2_SHA256), ("shannon-v3", V3_SHA256)])
+@pytest.mark.parametrize("name, recorded", [("shannon-v2", V2_SHA256), ("shannon-v3", V3_SHA256),
+                                            ("shannon-v4", V4_SHA256)])
 def test_the_wavelet_models_code_the_sample_as_recorded(name, recorded):
     rgb = read_image(DATA / "sample.png")
     lm = load_model(name)

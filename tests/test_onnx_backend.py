@@ -35,7 +35,7 @@ from test_wavelet_codec import photo_like
 
 DATA = Path(__file__).parent / "data"
 SAMPLE, GOLDEN = DATA / "sample.png", DATA / "sample.ibc"
-SHIPPED = WEIGHTS_DIR / "shannon-v3.pt"  # the default
+SHIPPED = WEIGHTS_DIR / "shannon-v4.pt"  # the default
 
 
 def backends(path=None) -> tuple:
@@ -127,11 +127,11 @@ def test_the_coding_path_runs_without_torch(tmp_path):
                    "ibc_pixels": expected, "cli_compress": 0, "cli_bytes": True, "cli_decompress": 0,
                    "cli_pixels": expected, "cli_info": 0, "blocker": "works", "torch_modules": []}
     info = json.loads(proc.stdout[proc.stdout.index("{"):proc.stdout.index("}") + 1])  # `info --json`
-    assert (info["model"], info["width"], info["height"], info["bytes"]) == ("shannon-v3", 384, 256, len(golden))
+    assert (info["model"], info["width"], info["height"], info["bytes"]) == ("shannon-v4", 384, 256, len(golden))
 
 
 # -- 2. both ways, the shipped model ------------------------------------------------------------------
-@pytest.mark.parametrize("shape", [(200, 330), (64, 64), (264, 290)])  # the last: 2×2 tiles of 256
+@pytest.mark.parametrize("shape", [(200, 330), (64, 64), (520, 580)])  # the last: 2×2 tiles of 512
 def test_both_backends_write_the_same_files_and_read_each_others(shape):
     onnx, torch_ = backends()
     img = photo_like(*shape, seed=shape[1])

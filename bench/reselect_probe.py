@@ -12,14 +12,16 @@ the one-pass encoder.
     OMP_NUM_THREADS=1 .venv/bin/python bench/reselect_probe.py --images 12 --md bench/reselect_probe.md
 """
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ibc.codec.dataset import list_images, split_train_val
+sys.path.insert(0, str(Path(__file__).parent))
+from val_compare import add_val_options, val_photos  # noqa: E402  (bench/val_compare.py)
+
 from ibc.codec.evaluation.plot import bd_rate
-from ibc.codec.image_io import read_image
 from ibc.codec.metrics import psnr
 from ibc.codec.step_code import code_of_quality, step_from_code
 from ibc.codec.subband_tiles import encode_tile
@@ -71,15 +73,11 @@ def rounds(lm, rgb: np.ndarray, q: float, alpha: float, n: int) -> list[tuple[in
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="../shared/data/train")
-    ap.add_argument("--images", type=int, default=12, help="the first N of BSDS500's val split")
-    ap.add_argument("--model", default="shannon-v3")
+    add_val_options(ap, 12, "shannon-v3")
     ap.add_argument("--alpha", type=float, nargs="+", default=[1.0, 0.5, 0.25])
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--md", help="also write the table here")
     args = ap.parse_args()
-    _, val = split_train_val(list_images(Path(args.data)))
-    images = [read_image(p) for p in val[:args.images]]
+    images = val_photos(args)
     pixels = sum(rgb.shape[0] * rgb.shape[1] for rgb in images)
     lm = load_model(args.model)
     t0 = time.time()

@@ -12,6 +12,7 @@ against Pillow's WebP (method 6) on the same photos.
     OMP_NUM_THREADS=1 .venv/bin/python bench/step_weights_probe.py --images 24 --md bench/step_weights_probe.md
 """
 import argparse
+import sys
 import io
 import time
 from pathlib import Path
@@ -19,10 +20,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).parent))
+from val_compare import add_val_options, val_photos  # noqa: E402  (bench/val_compare.py)
+
 from ibc.codec.api import compress, decompress
-from ibc.codec.dataset import list_images, split_train_val
 from ibc.codec.evaluation.plot import bd_rate
-from ibc.codec.image_io import read_image
 from ibc.codec.metrics import db, ms_ssim, psnr
 from ibc.codec.wavelet_api import EVAL_QUALITIES
 from ibc.codec.weights import load_model
@@ -98,13 +100,9 @@ class Weighted:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="../shared/data/train")
-    ap.add_argument("--images", type=int, default=24, help="the first N of BSDS500's val split")
-    ap.add_argument("--model", default="shannon-v3")
-    ap.add_argument("--md", help="also write the table here")
+    add_val_options(ap, 24, "shannon-v3")
     args = ap.parse_args()
-    _, val = split_train_val(list_images(Path(args.data)))
-    images = [read_image(p) for p in val[:args.images]]
+    images = val_photos(args)
     lm = load_model(args.model)
     t0 = time.time()
     W = measure(images, webp)

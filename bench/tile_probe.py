@@ -16,10 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import val_compare  # noqa: E402  (bench/val_compare.py: the same curve)
+from val_compare import add_val_options, val_photos  # noqa: E402
 
-from ibc.codec.dataset import list_images, split_train_val  # noqa: E402
 from ibc.codec.evaluation.plot import bd_rate  # noqa: E402
-from ibc.codec.image_io import read_image  # noqa: E402
 from ibc.codec.weights import load_model  # noqa: E402
 from ibc.models import subband_context  # noqa: E402
 
@@ -28,13 +27,9 @@ ROWS = [(256, 32), (512, 32), (1024, 32), (256, 16), (256, 64), (512, 64), (512,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="../shared/data/train")
-    ap.add_argument("--images", type=int, default=12, help="the first N of BSDS500's val split")
-    ap.add_argument("--model", default="shannon-v3")
-    ap.add_argument("--md", help="also write the table here")
+    add_val_options(ap, 12, "shannon-v3")
     args = ap.parse_args()
-    _, val = split_train_val(list_images(Path(args.data)))
-    images = [read_image(p) for p in val[:args.images]]
+    images = val_photos(args)
     lm = load_model(args.model)
     context, own = lm.coder.context, (lm.coder.tile, subband_context.PRIOR_WEIGHT[lm.coder.context])
     t0, base, rows = time.time(), None, []

@@ -23,6 +23,21 @@ from ibc.codec.metrics import psnr
 from ibc.codec.weights import load_model
 
 
+def add_val_options(ap: argparse.ArgumentParser, images: int, model: str | None = None) -> None:
+    """The options every validation probe shares: the photos, how many, the model, the table."""
+    ap.add_argument("--data", default="../shared/data/train")
+    ap.add_argument("--images", type=int, default=images, help="the first N of BSDS500's val split")
+    if model:
+        ap.add_argument("--model", default=model)
+    ap.add_argument("--md", help="also write the table here")
+
+
+def val_photos(args) -> list[np.ndarray]:
+    """The first `args.images` BSDS500 validation photos under `args.data` (never Kodak)."""
+    _, val = split_train_val(list_images(Path(args.data)))
+    return [read_image(p) for p in val[:args.images]]
+
+
 def curve(lm, images: list, postfilter: bool) -> tuple[np.ndarray, np.ndarray]:
     rates, quality = [], []
     for q in EVAL_QUALITIES:
@@ -40,14 +55,11 @@ def curve(lm, images: list, postfilter: bool) -> tuple[np.ndarray, np.ndarray]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="+")
-    ap.add_argument("--data", default="../shared/data/train")
-    ap.add_argument("--images", type=int, default=24, help="the first N of BSDS500's val split")
-    ap.add_argument("--md", help="also write the table here")
+    add_val_options(ap, 24)
     ap.add_argument("--lmbda", type=float, nargs="+", help="encoder λ values to try (default: the model's own)")
     ap.add_argument("--filtered-only", action="store_true")
     args = ap.parse_args()
-    _, val = split_train_val(list_images(Path(args.data)))
-    images = [read_image(p) for p in val[:args.images]]
+    images = val_photos(args)
     rows, anchor = [], None
     t0 = time.time()
     for name in args.models:

@@ -36,7 +36,7 @@ KODAK ?= ../shared/data/kodak
 .PHONY: bench
 bench: $(STAMP)
 	mkdir -p bench
-	$(BIN)/ibc eval $(KODAK) --codec ibc --codec ibc:shannon-v2 --codec jpeg --codec webp --codec avif --codec jpeg2000 -o bench/kodak.json --record
+	$(BIN)/ibc eval $(KODAK) --codec ibc --codec ibc:shannon-v3 --codec ibc:shannon-v2 --codec jpeg --codec webp --codec avif --codec jpeg2000 -o bench/kodak.json --record
 	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --table bench/kodak_bdrate.md --title "Kodak (24 images)"
 	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --anchor webp --table bench/kodak_bdrate_webp.md --title "Kodak (24 images)"
 	$(BIN)/ibc plot bench/kodak.json -o bench/kodak_rdp.png --anchor jpeg2000 --table bench/kodak_bdrate_jpeg2000.md --title "Kodak (24 images)"

@@ -8,8 +8,9 @@ with the JSONL log, validation, timed atomic checkpoints and exact resume.
 A trainer brings `train_step() → dict`, `validate() → dict`, `summary(val) → str`, `state() → dict`,
 its `step` and `seconds` (CPU seconds of training so far), and `module` (what data-parallel replicas must
 agree on); a trainer with `score(val) → float` (higher is better) also gets OUT/best.pt, the checkpoint
-that validated best so far, which is what its export should ship; `cfg` has steps, minutes, log_every, val_every and checkpoint_minutes. Under torchrun every rank
-runs the loop, only rank 0 writes the log and the checkpoints, and all stop at the same step.
+that validated best so far, which is what its export should ship; `cfg` has steps, minutes, log_every,
+val_every and checkpoint_minutes. Under torchrun every rank runs the loop, only rank 0 writes the log and
+the checkpoints, and all stop at the same step.
 """
 import json
 import os
@@ -98,7 +99,9 @@ def run_pooled(trainer, cfg, out: Path, resumed: dict | None, say, ddp: Distribu
             save_checkpoint(path, {**trainer.state(), "best_score": best[0]})
 
     scored = hasattr(trainer, "score") and ddp.main
-    best = [resumed.get("best_score", -float("inf")) if resumed else -float("inf")]
+    best = [-float("inf")]  # the score of OUT/best.pt, which may be newer than the checkpoint resumed
+    if resumed and (out / "best.pt").exists():
+        best[0] = torch.load(out / "best.pt", map_location="cpu", weights_only=False)["best_score"]
 
     def validated(v: dict) -> None:
         if scored and trainer.score(v) > best[0]:

@@ -1,5 +1,5 @@
 """The coding path of wavelet (Shannon-AE v2) models behind `codec.api`: a quality number q, rate
-control over real payload lengths, one chunk per 256-pixel tile, and salvage of damaged tiles.
+control over real payload lengths, one chunk per tile (the model's side: 512 pixels for shannon-v4, 256 before), and salvage of damaged tiles.
 
     encode: RGB uint8 ─ analysis once (whole image) ─► y ─ per tile: ÷ step, RD choice, range coding
             ─► one payload per tile                      (a --size search repeats only this part)

@@ -75,7 +75,7 @@ class WaveletCodec(nn.Module):
     """One model for every rate (the step is a per-image number); `forward` trains, `encode`/`decode` code.
 
         x (H,W,3) ─ pad to 64 ─ colour + 5-level CDF 9/7 lifting (+ learned corrections) ─► y
-          ─ ÷ step, per 256×256 tile, in decode order (models.subband_context):
+          ─ ÷ step, per tile (`tile` pixels square), in decode order (models.subband_context):
               LL: q = round(u)                     ─► TileIndices.ll
               details: 2×2 blocks u ─ argmin ‖u − c‖² + λ·bits(row) ─► TileIndices.idx (+ escq)
                        bits(row) from the tile's adaptive counts: frozen priors + a fixed increment per symbol

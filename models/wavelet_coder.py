@@ -1,7 +1,7 @@
 """The coding engine of Shannon-AE v2, in numpy: pixels ⇄ coefficients (windowed lifting on any backend),
 coefficients ⇄ indices (the RD choice of ECVQ under the real contexts) and indices → pixels.
 
-    encode: (H,W,3) uint8 ─ pad to 64 ─ WindowedLifting.forward ─► y ─ ÷ step, per 256×256 tile:
+    encode: (H,W,3) uint8 ─ pad to 64 ─ WindowedLifting.forward ─► y ─ ÷ step, per tile (the model's side, 256 or 512):
               LL: q = round(u)                     ─► TileIndices.ll
               details: 2×2 blocks u ─ argmin ‖u − c‖² + λ·bits(row) ─► TileIndices.idx (+ escq)
                        bits(row) from the tile's adaptive counts: frozen priors + a fixed increment per symbol

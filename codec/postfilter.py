@@ -12,6 +12,7 @@ It filters the decoded 8-bit image, as it was trained.
 """
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,12 @@ from .errors import CodecError
 
 FILTER_FORMAT = "ibc-postfilter-1"
 STRIPE = 128  # output rows per run
+
+
+def step_feature(step: float) -> float:
+    """The step as the filter sees it (its input plane; the trainer's too): log2(step)/8, so steps
+    4 … 256 → 0.25 … 1."""
+    return math.log2(step) / 8
 
 
 def filter_dir(weights: Path) -> Path:
@@ -49,9 +56,8 @@ class PostFilterRunner:
 
     def __call__(self, image: np.ndarray, step: float) -> np.ndarray:
         """The decoded (H,W,3) uint8 image (what the filter was trained on) → (H,W,3) uint8, filtered."""
-        import math
         H, W, _ = image.shape
-        s = np.array([math.log2(step) / 8], np.float32)  # models.postfilter.step_feature, which imports torch
+        s = np.array([step_feature(step)], np.float32)
         out = np.empty((H, W, 3), np.uint8)
         m = self.margin
         for r0 in range(0, H, STRIPE):

@@ -67,9 +67,3 @@ class PostFilter(nn.Module):
         big.net[-1].weight[:, :last] = self.net[-1].weight
         big.net[-1].bias.copy_(self.net[-1].bias)
         return big
-
-
-def step_feature(step: float) -> float:
-    """The step as the filter sees it: log2(step)/8 (steps 4 … 256 → 0.25 … 1)."""
-    import math
-    return math.log2(step) / 8

@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...models.postfilter import PostFilter, step_feature
+from ...models.postfilter import PostFilter
 from ..errors import CodecError
 from ..image_io import read_image
+from ..postfilter import step_feature
 from ..step_code import code_of_quality, step_from_code
 from .pool_loop import build_pool, flip_alike, read_pool, run_pooled, to_tensor
 from .config import add_options, from_options

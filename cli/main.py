@@ -57,11 +57,12 @@ def _decompress(args) -> int:
     # NAME.ibc → NAME.ibc.png: never the photo NAME.ibc was made from
     free = args.force or args.samples is not None  # samples have names of their own, checked later
     out = None if src.is_dir() else _file_output(src, args.output, src.name + ".png", free)
+    quality = _output_quality(args.output_quality)
     from ..codec.files import decompress_file, folder_jobs
 
     options = dict(model=args.model, force=args.force, salvage=args.salvage, seed=args.seed,
                    realism=args.realism, samples=args.samples, backend=args.backend,
-                   postfilter=not args.no_postfilter)
+                   postfilter=not args.no_postfilter, output_quality=quality)
     if out is None:
         pairs = folder_jobs(src, _folder_output(src, args.output, "-png"), compressing=False)
         return _run_folder(decompress_file, pairs, args, options)
@@ -70,6 +71,13 @@ def _decompress(args) -> int:
     if r["damaged_tiles"]:
         print(f"ibc: warning: {src}: tile(s) {', '.join(map(str, r['damaged_tiles']))} failed their CRC "
               "and were filled in", file=sys.stderr)
+    if r["missing_tiles"]:
+        print(f"ibc: warning: {src}: tile(s) {', '.join(map(str, r['missing_tiles']))} are missing (the file "
+              "ends early) and were filled in", file=sys.stderr)
+    if r["written_as"] and not args.quiet:
+        names = r["out"] if len(r["outputs"]) == 1 else f"{r['outputs'][0]} … {r['outputs'][-1]}"
+        print(f"{names}: written as {r['written_as']} (a second lossy step; PNG keeps the decoded pixels "
+              "exactly)", file=sys.stderr)
     if not args.quiet:
         source = f", from {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, {_setting(r)}, model {r['model']}"
         for out, seed in zip(r["outputs"], r["seeds"]):
@@ -78,9 +86,24 @@ def _decompress(args) -> int:
     return 0
 
 
+def _output_quality(text: str | None) -> int | None:
+    """--output-quality, checked before any model loads (None: the default, codec.image_io.OUTPUT_QUALITY)."""
+    if text is None:
+        return None
+    try:
+        quality = int(text)
+    except ValueError:
+        quality = 0
+    if not 1 <= quality <= 100:
+        raise _error(f"--output-quality takes a whole number in 1..100 (got {text!r})")
+    return quality
+
+
 def _setting(r: dict) -> str:
-    """A file's quality setting as its model counts it: a level, or q (and the step code) for wavelet models."""
-    return f"q {r['quality']:g} (step code {r['step']})" if r["step"] else f"level {r['level']}"
+    """A file's quality setting as its model counts it: a level, or q and the real quantiser step (with the
+    header's code for it) for wavelet models."""
+    return (f"q {r['quality']:g}, step {r['step']:.1f} (code {r['step_code']})" if r["step_code"]
+            else f"level {r['level']}")
 
 
 class _WindowBar:
@@ -131,22 +154,28 @@ def _run_folder(job, pairs, args, options) -> int:
 
 def _info(args) -> int:
     from ..codec.bitstream import parse_header
-    from ..codec.step_code import quality_of_code
+    from ..codec.step_code import quality_of_code, step_from_code
 
     data = _read_bytes(Path(args.input))
     header, _ = parse_header(data)
-    # the quality setting as the file's model counts it: a wavelet model's q and step code, else a level
-    setting = ({"quality": quality_of_code(header.step), "step": header.step} if header.step
-               else {"level": header.level})
+    # the quality setting as the file's model counts it: a wavelet model's q, its real quantiser step and
+    # the header's code for that step, else a level
+    setting = ({"quality": quality_of_code(header.step), "step": step_from_code(header.step),
+                "step_code": header.step} if header.step else {"level": header.level})
     info = {"file": args.input, "bytes": len(data), "bpp": len(data) * 8 / (header.width * header.height),
-            "width": header.width, "height": header.height, "mode": header.mode, **setting,
+            "width": header.width, "height": header.height, "channels": 1 if header.grey else 3,
+            "grey": header.grey, "mode": header.mode, **setting,
             "seed": header.seed, "tile": header.tile, "model": header.model,
             "weights_hash": header.weights_hash.hex(), "chunks": header.chunks}
     if args.json:
         print(json.dumps(info, indent=2))
     else:
+        info["channels"] = "1 (greyscale)" if header.grey else "3 (colour)"
+        if header.step:
+            info["step"] = f"{info['step']:.1f} (code {header.step})"
         for k, v in info.items():
-            print(f"{k:13s} {v:.4f}" if k == "bpp" else f"{k:13s} {v}")
+            if k not in ("grey", "step_code"):  # said by channels and step
+                print(f"{k:13s} {v:.4f}" if k == "bpp" else f"{k:13s} {v}")
     return 0
 
 
@@ -161,33 +190,53 @@ def _score(args) -> int:
     return 0
 
 
-GC_LR = 2e-4  # the generative decoder's default learning rate (it starts trained, as the Shannon-AE decoder)
-WAVELET_LR = 1e-4  # v2's default: its lifting corrections start at zero next to a good closed form
+def _parse_rates(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise _error(f"--rates takes LOW:HIGH in bits per pixel, e.g. 0.1:1.0 (got {text!r})") from None
+    if not 0 < lo < hi:
+        raise _error(f"--rates LOW:HIGH needs 0 < LOW < HIGH (got {text!r})")
+    return lo, hi
 
 
 def _train(args) -> int:
-    """The arch and mode choose the trainer; the options that name a TrainConfig field set it."""
-    gc = args.mode == "gc"
-    if gc and (args.arch != "ibc" or args.target_bpp):
-        raise _error("--mode gc trains a decoder for the frozen bitstream of a Shannon-AE model: "
-                     "it takes neither --arch nor --target-bpp (choose the base with --init)")
-    from ..codec.training.config import TrainConfig
+    """The one recipe (codec.training.recipe): a complete model into the user model directory."""
+    _source(args.data)
+    rates = _parse_rates(args.rates)
+    from ..codec.training.recipe import Recipe, train
+    from ..codec.weights import user_dir
 
-    wavelet = args.arch == "wavelet"
-    tcfg = TrainConfig.from_options({**vars(args), "lr": args.lr or (GC_LR if gc else WAVELET_LR if wavelet else None)})
-    if wavelet:
-        from ..codec.training.wavelet import train_wavelet
-        ckpt = train_wavelet(tcfg, resume=args.resume)
-    elif args.arch != "ibc":
-        from ..codec.training.peer import train_peer
-        ckpt = train_peer(tcfg, resume=args.resume)
-    elif gc:
-        from ..codec.training.generative import train_gc
-        ckpt = train_gc(tcfg, resume=args.resume)
-    else:
-        from ..codec.training.shannon import train_shannon
-        ckpt = train_shannon(tcfg, resume=args.resume)
-    print(f"checkpoint: {ckpt}")
+    recipe = Recipe(data=str(Path(args.data)), name=args.name, rates=rates, hours=args.hours, mode=args.mode,
+                    val=args.val, images=args.images, seed=args.seed)
+    dest = Path(args.dest) if args.dest else user_dir()
+    run_dir = Path(args.run_dir) if args.run_dir else dest.parent / "runs" / args.name
+    command = "ibc train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else f"ibc train {args.data} --name {args.name}"
+    weights = train(recipe, run_dir, dest, command, restart=args.restart, force=args.force)
+    print(f"{args.name}: {weights} (use it with --model {args.name})")
+    return 0
+
+
+def _models(args) -> int:
+    """Every installed model, shipped and the user's, with its origin, rates and measured figures."""
+    from ..codec.weights import WEIGHTS_DIR, entries, user_dir
+
+    rows = []
+    for folder, e in entries():
+        figures = e.get("measured", {})
+        kodak = next(iter(figures.items()), None)
+        pf = e.get("training", {}).get("postfilter", {}).get("validation", {}).get("by_step")
+        rows.append({"name": e["name"], "mode": e.get("mode"), "origin": "shipped" if folder == WEIGHTS_DIR else str(folder),
+                     "rates": e.get("quality") or (f"levels 1–{e['levels']}" if "levels" in e else ""),
+                     "measured": (f"{kodak[0]}: {len(kodak[1])} settings" if kodak else
+                                  f"post-filter +{max(d['gain'] for d in pf.values()):.2f} dB on validation" if pf else ""),
+                     "sha256": e["sha256"][:16]})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"user model directory: {user_dir()} (IBC_MODEL_PATH sets it)")
+    for r in rows:
+        print(f"{r['name']:16s} {r['mode'] or '':8s} {r['origin']:8s} {r['rates']}" + (f"; {r['measured']}" if r["measured"] else ""))
     return 0
 
 
@@ -273,7 +322,8 @@ class _Version(argparse.Action):
 
 
 BACKEND_HELP = ("what runs the model: onnx (ONNX Runtime + numpy, no PyTorch: the wavelet models' exported "
-                "graphs), torch (PyTorch; needs ibc[train]; block and gc models always use it), or auto: onnx when "
+                "graphs), torch (PyTorch; needs ibc[train]; the block models shannon-rvq5 and gc-rvq5 always use "
+                "it, while the default gc model gc-v4 is numpy on its base's backend), or auto: onnx when "
                 "the model ships its graphs and onnxruntime is installed, else torch (default: auto). Both give "
                 "the same indices, so files from either decode with either")
 
@@ -322,10 +372,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("input", help="an .ibc file, or a folder of them")
     d.add_argument("-o", "--output", help="output image, or an existing folder to write into (default: INPUT.png, "
                                           "e.g. photo.ibc → photo.ibc.png, so it never collides with the photo "
-                                          "it came from); for a folder, the output folder (default: INPUT-png)")
+                                          "it came from); for a folder, the output folder (default: INPUT-png). "
+                                          "The suffix names the format: PNG (also BMP, TIFF, PPM, JPEG 2000) keeps "
+                                          "the decoded pixels exactly; JPEG, WebP and AVIF lose detail a second "
+                                          "time, at --output-quality, and GIF keeps at most 256 colours")
+    d.add_argument("--output-quality", metavar="Q",
+                   help="quality 1..100 of a lossy output format (.jpg, .webp, .avif), stated on stderr; lossless "
+                        "formats ignore it (default: 95)")
     d.add_argument("-j", "--jobs", type=int, default=1, help="files decoded in parallel (folders; default: 1)")
     d.add_argument("--salvage", action="store_true",
-                   help="decode a file with damaged tiles anyway, filling them in (and say which)")
+                   help="decode a file with damaged tiles, or one cut short after its header, anyway: every "
+                        "whole tile as usual, the damaged or missing ones filled in (mid-grey for wavelet models), "
+                        "saying which")
     d.add_argument("--model", help="weights to decode with (default: the shipped model named in the file)")
     d.add_argument("--realism", type=float, metavar="A",
                    help="0: the Shannon-AE (lowest-distortion) reconstruction; 1: the generative one (realistic "
@@ -342,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-v", "--verbose", action="store_true",
                    help="also print the file's size, bpp, quality setting and model")
     d.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
-                   help=BACKEND_HELP + "; a gc file's generative decoder runs on torch until it ships graphs of its own")
+                   help=BACKEND_HELP + "; gc-rvq5's generative decoder runs on torch until it ships graphs of its "
+                                       "own (gc-v4's noise fill is numpy)")
     d.add_argument("--no-postfilter", action="store_true",
                    help="leave out the model's post-filter (a small CNN that removes ringing from the "
                         "Shannon-AE reconstruction; it changes no bits, only the rendering): the plain "
@@ -363,54 +422,42 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--json", action="store_true", help="print JSON: a list of one object per image")
     n.set_defaults(run=_score)
 
-    t = sub.add_parser("train", help="train a model", description=(
-        "Train a Shannon-AE model (or, with --mode gc, a generative decoder for one) on a folder of photographs. Checkpoints go to OUT/checkpoint.pt every few "
-        "minutes and on Ctrl-C or SIGTERM; --resume continues exactly. Under torchrun it trains data-parallel "
-        "(NCCL on GPUs, gloo on CPUs)."))
-    t.add_argument("--data", required=True, help="folder of training images (never the evaluation set)")
-    t.add_argument("--out", required=True, help="run folder for checkpoint.pt and log.jsonl")
-    t.add_argument("--val", help="validation folder (default: BSDS500 val files held out of --data)")
-    t.add_argument("--target-bpp", type=float, nargs="+",
-                   help="target bpp of each quality level (default: 0.12 0.25 0.45 0.7 1.0)")
-    t.add_argument("--steps", type=int, default=10 ** 9, help="stop after this many steps (default: never)")
-    t.add_argument("--hours", type=float, help="stop after this much wall time (default: no limit)")
-    t.add_argument("--batch", type=int, default=8, help="crops per step (default: 8)")
-    t.add_argument("--crop", type=int, default=128, help="crop side in pixels (default: 128)")
+    t = sub.add_parser("train", help="build a complete model from a folder of photos", description=(
+        "Build a complete model from a folder of photos, in stages: the split (1 in 10 photos held out for "
+        "validation, by the hash of the file name, or --val), the steps that reach --rates on the training "
+        "photos, the design (ECVQ codebooks and integer context priors, closed form), the post-filter (SGD on "
+        "the model's own decodes over the rate range, for the rest of --hours), with --mode gc the randomized "
+        "decoder, and the export of the coding bundle into the user model directory ($IBC_MODEL_PATH, else the "
+        "platform's data directory: see `ibc models`), never into the installed package. Each stage is kept "
+        "in a run folder: re-run the same command after an interruption and it continues. Then: ibc compress "
+        "photo.png --model NAME."),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("data", metavar="PHOTOS", help="folder of training photos (any file names; never the evaluation set)")
+    t.add_argument("--name", required=True, help="the model's name (not a shipped model's); files made with it carry it")
+    t.add_argument("--rates", default="0.1:1.0", metavar="LOW:HIGH",
+                   help="the bits per pixel the model is fitted to, on the training photos (default: 0.1:1.0). The "
+                        "model codes any -q 0..100 and any --target-bpp; the codebooks and post-filter are fitted "
+                        "to the q range that reaches LOW..HIGH, which the command prints (about q 20..75 for "
+                        "photos at the default)")
+    t.add_argument("--hours", type=float, default=4.0,
+                   help="wall-clock budget of the whole recipe, set-up included (default: 4); a small one gives a "
+                        "weaker but complete model")
     t.add_argument("--mode", default="shannon", choices=["shannon", "gc"],
-                   help="shannon: the Shannon-AE, L = H + λ·C (eq. 35); gc: generative compression, a randomized "
-                        "decoder and a discriminator, L = H + λ·C + β·D (eq. 36), trained on the frozen "
-                        "bitstream of the Shannon-AE weights given by --init (default: the shipped default)")
-    t.add_argument("--gc-levels", type=int, default=3, help="gc: quality levels the decoder learns, 1..N (default: 3)")
-    t.add_argument("--beta", type=float, default=1.0,
-                   help="gc: initial weight β of the adversarial term D (default: 1)")
-    t.add_argument("--mse-ratio", type=float, default=1.7,
-                   help="gc: β is steered so the decoder's MSE is this × the Shannon-AE decoder's (≤ 2: "
-                        "the Blau–Michaeli bound; default 1.7)")
-    t.add_argument("--beta-gain", type=float, default=0.01,
-                   help="gc: how fast β is steered toward --mse-ratio; 0 fixes β at --beta (also on --resume; "
-                        "default: 0.01)")
-    t.add_argument("--d-lr-scale", type=float, default=1.0,
-                   help="gc: the discriminator's learning rate as a multiple of --lr (default: 1)")
-    t.add_argument("--adversarial", default="ns", choices=["ns", "hinge"],
-                   help="gc: form of term D, non-saturating (f-divergence) or hinge (default: ns)")
-    t.add_argument("--lr", type=float, help="learning rate after warm-up (default: 1e-3; gc: 2e-4; wavelet: 1e-4)")
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                   help="auto: CUDA when there is one (with bf16 autocast), else the CPU (default: auto)")
-    t.add_argument("--threads", type=int, default=1,
-                   help="CPU threads (default: 1; leave a core free for other work)")
-    t.add_argument("--arch", default="ibc", choices=["ibc", "wavelet", "compressai-factorized", "compressai-mean"],
-                   help="ibc; wavelet: Shannon-AE v2, lifting corrections from the closed-form start (--init: its "
-                        "design or weights), every rate at once; or a CompressAI peer trained by the same recipe "
-                        "(rate control on the first target; default: ibc)")
-    t.add_argument("--val-every", type=int, default=500, help="validate every N steps (default: 500)")
-    t.add_argument("--checkpoint-minutes", type=float, default=5.0,
-                   help="save a checkpoint this often (default: 5)")
-    t.add_argument("--seed", type=int, default=0,
-                   help="seed of the crops, the initialisation and the validation split (default: 0)")
-    t.add_argument("--resume", help="continue from this checkpoint exactly (default: start afresh)")
-    t.add_argument("--init", help="warm-start from this checkpoint or exported weights file (default: the "
-                                  "closed-form start; gc: the shipped default model)")
+                   help="gc also builds NAME-gc, the generative decoder on the model's bitstream (default: shannon)")
+    t.add_argument("--val", help="folder of validation photos (default: 1 in 10 of PHOTOS, chosen by name hash)")
+    t.add_argument("--images", type=int, default=30, help="photos the codebooks are designed on (default: 30)")
+    t.add_argument("--seed", type=int, default=0, help="seed of the choices of photos and crops (default: 0)")
+    t.add_argument("--run", dest="run_dir", help="run folder (default: runs/NAME beside the user model directory)")
+    t.add_argument("--dest", help="model directory to install into (default: the user model directory)")
+    t.add_argument("--restart", action="store_true", help="start the run folder afresh instead of continuing it")
+    t.add_argument("-f", "--force", action="store_true", help="replace an installed user model of the same name")
     t.set_defaults(run=_train)
+
+    m = sub.add_parser("models", help="list the installed models", description=(
+        "List the shipped models and the user's (from `ibc train`, in the user model directory), with their "
+        "origin, rate range and measured figures."))
+    m.add_argument("--json", action="store_true", help="print JSON")
+    m.set_defaults(run=_models)
 
     e = sub.add_parser("export", help="checkpoint → weights (+ ONNX coding graphs)", description=(
         "Freeze a checkpoint into a weights file. A wavelet model also gets its coding bundle beside it "

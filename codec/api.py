@@ -31,7 +31,9 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
     A generative model (mode "gc") writes the same payload as its Shannon-AE base, marks the file for its
     randomized decoder and stores `seed`, the decoder noise's seed.
     `progress(done, total)` is called as the image's windows are encoded.
-    `rgb` may also be a path or a PIL image (read as `ibc compress` reads files)."""
+    `rgb` may also be a path, a PIL image (read as `ibc compress` reads files) or an (H,W) greyscale array.
+    A wavelet model codes a greyscale image (R = G = B everywhere) as one channel, marked in the header
+    (`Header.grey`); a block model codes it as RGB."""
     rgb = as_rgb(rgb)
     lm = lm or load_model()
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
@@ -99,6 +101,8 @@ def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.
 
 
 def _check_decodes(lm: LoadedModel, header: Header, realism: float) -> None:
+    if header.grey and lm.arch != "wavelet":
+        raise CodecError(f"corrupt header (greyscale flag on a file of block model {lm.name})")
     if lm.arch == "wavelet" or header.step:
         if (lm.arch != "wavelet" or not FINEST_CODE <= header.step <= COARSEST_CODE
                 or header.mode not in ("shannon", "gc") or header.tile != lm.coder.tile):
@@ -121,33 +125,36 @@ class ReadFile:
     indices: np.ndarray | list   # what the file carries, all that decoding needs besides the model: block
                                  # models (level,G,h,w); wavelet models one TileIndices per tile
     damaged_tiles: list[int]     # tiles whose CRC failed and were filled in (only with salvage)
+    missing_tiles: list[int]     # tiles a file cut short lacks, filled in (only with salvage)
 
 
-def _damaged(payloads: list, salvage: bool) -> list[int]:
-    """The tiles whose CRC failed: an error, or with `salvage` the list of them."""
+def _chunks(data: bytes, offset: int, expected: int, salvage: bool) -> tuple[list, list[int], list[int]]:
+    """The payloads (None: to be filled in), the tiles whose CRC failed and the tiles a file cut short
+    lacks: either kind is an error, or with `salvage` listed."""
+    payloads = parse_chunks(data, offset, expected, salvage)
+    missing = list(range(len(payloads), expected))
     damaged = [i for i, p in enumerate(payloads) if p is None]
     if damaged and not salvage:
         raise CodecError(f"corrupt file: CRC mismatch in tile(s) {', '.join(map(str, damaged))} "
                          "(--salvage decodes the rest)")
-    return damaged
+    return payloads + [None] * len(missing), damaged, missing
 
 
 def read_indices(data: bytes, lm: LoadedModel, salvage: bool = False) -> ReadFile:
     """.ibc bytes → header and indices, range-decoded with `lm`'s tables (a gc model reads its base's files).
-    A tile whose CRC fails is an error, or with `salvage` is filled in and listed (block models: each
-    stage's most probable index; wavelet models: details zero, LL at mid-grey). The indices do not
+    A tile whose CRC fails, or that a file cut short lacks, is an error, or with `salvage` is filled in
+    and listed (block models: each stage's most probable index; wavelet models: details zero, LL at
+    mid-grey); a cut inside the header is always an error. The indices do not
     depend on the seed or the realism: `render` them as often as wanted."""
     header, offset = parse_header(data)
     _check_decodes(lm, header, 0.0)
     if lm.arch == "wavelet":
-        payloads = parse_chunks(data, offset, tile_count(lm, header.height, header.width))
-        damaged = _damaged(payloads, salvage)
-        return ReadFile(header, decode_tiles(lm, payloads, header.height, header.width, header.step),
-                        damaged)
+        payloads, damaged, missing = _chunks(data, offset, tile_count(lm, header.height, header.width), salvage)
+        return ReadFile(header, decode_tiles(lm, payloads, header.height, header.width, header.step,
+                                             1 if header.grey else 3), damaged, missing)
     from .block_api import block_tile_count, decode_block_tiles
-    payloads = parse_chunks(data, offset, block_tile_count(lm, header))
-    damaged = _damaged(payloads, salvage)
-    return ReadFile(header, decode_block_tiles(lm, header, payloads), damaged)
+    payloads, damaged, missing = _chunks(data, offset, block_tile_count(lm, header), salvage)
+    return ReadFile(header, decode_block_tiles(lm, header, payloads), damaged, missing)
 
 
 def render(lm: LoadedModel, header: Header, indices: np.ndarray, seed: int, realism: float,
@@ -168,24 +175,29 @@ def render(lm: LoadedModel, header: Header, indices: np.ndarray, seed: int, real
 
 @dataclass
 class Decoded:
-    image: np.ndarray            # (H,W,3) uint8
+    image: np.ndarray            # (H,W,3) uint8 (a greyscale file's: R = G = B)
     damaged_tiles: list[int]     # tiles whose CRC failed and were filled in (only with salvage)
+    missing_tiles: list[int]     # tiles a file cut short lacks, filled in (only with salvage)
 
 
 def decode(data: bytes, lm: LoadedModel | None = None, salvage: bool = False, progress=None,
            seed: int | None = None, realism: float | None = None, postfilter: bool = True) -> Decoded:
     """.ibc bytes → image: `read_indices`, then `render` with the file's defaults for what is not given
-    (`decoding_choices`). A tile whose CRC fails is an error, or with `salvage` is filled in and listed."""
+    (`decoding_choices`). A tile whose CRC fails or that a file cut short lacks is an error, or with
+    `salvage` is filled in and listed."""
     header = read_header(data)
     seed, realism = decoding_choices(header, seed, realism)
     lm = model_for(header, lm, realism)
     read = read_indices(data, lm, salvage)
-    return Decoded(render(lm, header, read.indices, seed, realism, progress, postfilter), read.damaged_tiles)
+    return Decoded(render(lm, header, read.indices, seed, realism, progress, postfilter), read.damaged_tiles,
+                   read.missing_tiles)
 
 
 def decompress(data: bytes, lm: LoadedModel | None = None, seed: int | None = None,
                realism: float | None = None, postfilter: bool = True) -> np.ndarray:
-    """.ibc bytes → (H,W,3) uint8. Raises CodecError on any corruption."""
+    """.ibc bytes → (H,W,3) uint8. Raises CodecError on any corruption. A greyscale file (`read_header(data)
+    .grey`) gives R = G = B, so code written for colour needs no second case; `ibc decompress` writes it
+    as a one-channel (mode L) PNG."""
     return decode(data, lm, seed=seed, realism=realism, postfilter=postfilter).image
 
 

@@ -11,6 +11,9 @@ mode shannon or, marked for a generative decoder (gc-v2), gc. Version 3 added th
 code) still read, as step code 0. All integers little-endian. The parser checks every field against limits before it allocates and
 refuses trailing bytes.
 
+Flags: bit 0 marks a greyscale image, whose tiles code one channel (the luma) instead of three; the
+other bits must be 0. A colour file's flags are 0, as they were before the bit existed.
+
 A chunk's CRC binds it to its place and its file: a chunk moved to another place, or taken from another
 file, fails its CRC like a damaged one. The file id (the first 8 bytes of the sha256 of the chunks)
 tells apart files whose other header fields agree (same model, size, level and seed), and the header
@@ -33,6 +36,7 @@ MAX_CHUNK = 1 << 28
 _FIXED = struct.Struct("<4sBBBBIIIH")
 _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
+GREY = 1  # flags bit 0: one channel (greyscale)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Header:
     weights_hash: bytes  # first 8 bytes of the weights file's sha256: which model decodes this
     chunks: int
     step: int = 0        # wavelet models: the quantiser step's code (1..65535); block models: 0
+    grey: bool = False   # one channel (the luma) coded: a greyscale image (flags bit 0)
 
 
 def _crc(data: bytes) -> bytes:
@@ -61,7 +66,7 @@ def serialise(header: Header, payloads: list[bytes]) -> bytes:
     name = header.model.encode("utf-8")
     if len(name) > 255 or len(header.weights_hash) != 8 or len(payloads) != header.chunks:
         raise ValueError("invalid header")
-    head = (_FIXED.pack(MAGIC, VERSION, MODES.index(header.mode), header.level, 0, header.width,
+    head = (_FIXED.pack(MAGIC, VERSION, MODES.index(header.mode), header.level, GREY * header.grey, header.width,
                         header.height, header.seed, header.tile) + _U16.pack(header.step)
             + bytes([len(name)]) + name + header.weights_hash + _U32.pack(header.chunks))
     head += hashlib.sha256(b"".join(_U32.pack(len(p)) + p for p in payloads)).digest()[:8]  # the file id
@@ -103,7 +108,7 @@ def parse_header(data: bytes) -> tuple[Header, int]:
     r.take(8, "header")  # the file id: read only through the header CRC, which the chunk CRCs cover
     if r.take(4, "header") != _crc(data[:r.pos - 4]):
         raise CodecError("corrupt header (CRC mismatch)")
-    if mode >= len(MODES) or flags != 0:
+    if mode >= len(MODES) or flags & ~GREY:
         raise CodecError("corrupt header (unknown mode or flags)")
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
         raise CodecError(f"corrupt header (absurd dimensions {width}×{height})")
@@ -113,25 +118,31 @@ def parse_header(data: bytes) -> tuple[Header, int]:
         name = name_bytes.decode("utf-8")
     except UnicodeDecodeError:
         raise CodecError("corrupt header (model name is not UTF-8)") from None
-    header = Header(MODES[mode], level, width, height, seed, tile, name, weights_hash, chunks, step)
+    header = Header(MODES[mode], level, width, height, seed, tile, name, weights_hash, chunks, step,
+                    bool(flags & GREY))
     return header, r.pos
 
 
-def parse_chunks(data: bytes, offset: int, expected: int) -> list[bytes | None]:
+def parse_chunks(data: bytes, offset: int, expected: int, salvage: bool = False) -> list[bytes | None]:
     """The chunk payloads; `expected` comes from the header's dimensions (checked before reading), `offset`
     from `parse_header` (the header's CRC ends there).
 
     A chunk whose CRC fails (damaged, moved or from another file) is returned as None so that callers can
-    report it (or salvage the rest).
+    report it (or salvage the rest). Data that ends early is an error, or with `salvage` gives the chunks
+    it holds whole and no more (a list shorter than `expected`): a file cut short keeps its first tiles.
     """
     r = _Reader(data)
     r.pos = offset
     header_crc = data[offset - 4:offset]
     payloads = []
     for i in range(expected):
+        if salvage and len(data) - r.pos < 4:
+            return payloads
         (n,) = _U32.unpack(r.take(4, f"length of chunk {i}"))
         if n > MAX_CHUNK:
             raise CodecError(f"corrupt chunk {i} (length {n} is above the limit)")
+        if salvage and len(data) - r.pos < n + 4:
+            return payloads
         payload = r.take(n, f"chunk {i}")
         crc = r.take(4, f"CRC of chunk {i}")
         payloads.append(payload if crc == _chunk_crc(header_crc, i, payload) else None)

@@ -73,10 +73,11 @@ def encode_indices(rgb: np.ndarray, lm: LoadedModel, levels: int, progress=None)
     H, W, _ = rgb.shape
     h, w = -(-H // cfg.block), -(-W // cfg.block)
     indices = np.zeros((levels, cfg.groups, h, w), dtype=_index_dtype(cfg.codebook_size))
-    for rs, cs in _counted(_windows(h, w, ENCODE_WINDOW), progress):
-        grs, gcs = _grow(rs, h), _grow(cs, w)
-        idx = lm.model.encode(_pixels(rgb, grs, gcs, cfg.block), levels)[0].numpy()
-        indices[:, :, rs, cs] = idx[:, :, _inner(rs, grs), _inner(cs, gcs)]
+    with one_thread():  # a multi-threaded kernel splits each window's shape differently: near-ties could flip
+        for rs, cs in _counted(_windows(h, w, ENCODE_WINDOW), progress):
+            grs, gcs = _grow(rs, h), _grow(cs, w)
+            idx = lm.model.encode(_pixels(rgb, grs, gcs, cfg.block), levels)[0].numpy()
+            indices[:, :, rs, cs] = idx[:, :, _inner(rs, grs), _inner(cs, gcs)]
     return indices
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from .api import DEFAULT_SEED, check_seed, compress, decode, decoding_choices, model_for, read_header, read_indices, render
 from .errors import CodecError
-from .image_io import IMAGE_SUFFIXES, read_image, write_atomic, write_image
+from .image_io import IMAGE_SUFFIXES, check_output_quality, read_image, write_atomic, write_image
 from .metrics import psnr
-from .step_code import quality_of_code
+from .step_code import quality_of_code, step_from_code
 from .weights import LoadedModel, find_by_hash, find_generative, load_model
 
 
@@ -22,7 +22,8 @@ def model_for_mode(model: str | None = None, mode: str | None = None, backend: s
     """The model `ibc compress` encodes with: `model` (default: the shipped default) in its own mode, or for
     `mode` "gc" the shipped generative model built on it (the same payload, decoded by g_θ(ẑ, u); with no
     `model`, the shipped gc model on its own base when the default has none), or for "shannon" a gc
-    model's shipped base. `backend` as in codec.weights (generative models always run on torch)."""
+    model's shipped base. `backend` as in codec.weights (the block models, gc-rvq5 among them, always run
+    on torch; a wavelet gc model such as gc-v4 is numpy tables on its base)."""
     lm = load_model(model, backend=backend)
     if mode is None or mode == lm.mode:
         return lm
@@ -43,6 +44,12 @@ def quality_of(header) -> float:
     return quality_of_code(header.step) if header.step else header.level
 
 
+def _step(header) -> dict:
+    """A wavelet file's real quantiser step and the header's code for it (block models: 0 and 0): users
+    see the step, not the code."""
+    return {"step": step_from_code(header.step) if header.step else 0, "step_code": header.step}
+
+
 def compress_file(src: Path, out: Path, model: str | None = None, quality: float | None = None,
                   target_bpp: float | None = None, size: int | None = None, drop_alpha: bool = False,
                   force: bool = False, verbose: bool = False, progress=None, mode: str | None = None,
@@ -55,8 +62,8 @@ def compress_file(src: Path, out: Path, model: str | None = None, quality: float
     H, W, _ = rgb.shape
     header = read_header(data)
     result = {"src": str(src), "out": str(out), "bytes": len(data), "pixels": W * H, "width": W, "height": H,
-              "bpp": len(data) * 8 / (W * H), "level": header.level, "step": header.step,
-              "quality": quality_of(header), "mode": header.mode, "seed": header.seed}
+              "bpp": len(data) * 8 / (W * H), "level": header.level, **_step(header),
+              "quality": quality_of(header), "mode": header.mode, "seed": header.seed, "grey": header.grey}
     if verbose:  # the pixels `ibc decompress` gives by default: generative for a gc file, with its seed
         result["psnr"] = psnr(rgb, decode(data, lm).image)
     return result
@@ -75,9 +82,13 @@ def _all_windows(progress, k: int, n: int):
 def decompress_file(src: Path, out: Path, model: str | None = None, force: bool = False,
                     salvage: bool = False, progress=None, seed: int | None = None,
                     realism: float | None = None, samples: int | None = None, backend: str = "auto",
-                    postfilter: bool = True) -> dict:
+                    postfilter: bool = True, output_quality: int | None = None) -> dict:
     """Decode `src` into `out`; with `samples` N, into N files out-s{seed}.png for seeds seed … seed+N-1
-    (default seed: the file's). Every output is checked free before any is written."""
+    (default seed: the file's). Every output is checked free before any is written. A lossy output format
+    (JPEG, WebP, AVIF) is written at `output_quality` (codec.image_io.write_image), and the result's
+    "written_as" says so; None for a lossless one."""
+    if output_quality is not None:
+        check_output_quality(output_quality)
     if samples is not None and samples < 1:
         raise CodecError("--samples must be at least 1")
     if not Path(src).is_file():
@@ -98,13 +109,14 @@ def decompress_file(src: Path, out: Path, model: str | None = None, force: bool 
     for k, (s, path) in enumerate(zip(seeds, outs)):
         image = render(lm, header, read.indices, s, strength, progress=_all_windows(progress, k, len(outs)),
                        postfilter=postfilter)
-        write_image(path, image, force=force)
+        written_as = write_image(path, image[..., 0] if header.grey else image, force=force,  # greyscale: mode L
+                                 quality=output_quality)
     H, W, _ = image.shape
     return {"src": str(src), "out": str(outs[0]), "outputs": [str(p) for p in outs], "seeds": seeds,
             "realism": strength, "bytes": len(data), "pixels": W * H, "width": W, "height": H,
-            "bpp": len(data) * 8 / (W * H), "level": header.level, "step": header.step,
-            "quality": quality_of(header), "model": header.model,
-            "damaged_tiles": read.damaged_tiles}
+            "bpp": len(data) * 8 / (W * H), "level": header.level, **_step(header),
+            "quality": quality_of(header), "model": header.model, "grey": header.grey,
+            "damaged_tiles": read.damaged_tiles, "missing_tiles": read.missing_tiles, "written_as": written_as}
 
 
 def folder_jobs(src_dir: Path, out_dir: Path, compressing: bool) -> list[tuple[Path, Path]]:

@@ -1,4 +1,6 @@
-"""Reading and writing images: every Pillow mode becomes 8-bit RGB or a clear CodecError."""
+"""Reading and writing images: every Pillow mode becomes 8-bit RGB or a clear CodecError. A greyscale
+image reads as R = G = B (`is_grey` tells it apart; the wavelet models then code one channel) and a
+decoded one is written as one (mode L)."""
 import os
 import struct
 import tempfile
@@ -16,6 +18,11 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".avif", ".jp2", ".bmp", ".t
 
 
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def is_grey(rgb: np.ndarray) -> bool:
+    """Whether an (H,W,3) image is greyscale: R = G = B at every pixel."""
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
 
 
 def _transparent(im: Image.Image) -> bool:
@@ -77,7 +84,7 @@ def _png_is_short(path: Path) -> bool:
 
 
 def read_image(path: Path, drop_alpha: bool = False, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Any Pillow-readable image → (H,W,3) uint8 RGB, EXIF orientation applied."""
+    """Any Pillow-readable image → (H,W,3) uint8 RGB (greyscale as R = G = B), EXIF orientation applied."""
     path = Path(path)
     if not path.is_file():
         raise CodecError(f"{path}: no such file")
@@ -129,25 +136,47 @@ def _umask() -> int:
 
 
 def as_rgb(image) -> np.ndarray:
-    """What the Python API accepts as an image: a path, a PIL image or an (H,W,3) uint8 array → RGB array."""
+    """What the Python API accepts as an image: a path, a PIL image, an (H,W,3) uint8 array or a greyscale
+    (H,W) one → RGB array."""
     if isinstance(image, (str, os.PathLike)):
         return read_image(Path(image))
     if isinstance(image, Image.Image):
         return _to_rgb(ImageOps.exif_transpose(image), drop_alpha=False)
-    return np.asarray(image)
+    image = np.asarray(image)
+    return np.repeat(image[..., None], 3, 2) if image.ndim == 2 else image
 
 
-def encode_image(rgb: np.ndarray, fmt: str) -> bytes:
-    """(H,W,3) uint8 → image file bytes in Pillow format `fmt` (PNG for decoded output)."""
+# Pillow formats a decoded image can be written to that lose detail at a quality 1..100 (JPEG 2000 is
+# written losslessly, Pillow's default): a second lossy step after the codec's, so its quality is stated.
+LOSSY_FORMATS = ("JPEG", "WEBP", "AVIF")
+OUTPUT_QUALITY = 95  # their default quality: Pillow's own (75) visibly degrades a good decode
+
+
+def check_output_quality(quality: int) -> int:
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise CodecError(f"the output quality must be a whole number in 1..100 (got {quality!r})")
+    return quality
+
+
+def encode_image(rgb: np.ndarray, fmt: str, quality: int | None = None) -> bytes:
+    """(H,W,3) uint8, or (H,W) greyscale → image file bytes in Pillow format `fmt` (PNG for decoded output),
+    at `quality` if given (lossy formats)."""
     import io
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format=fmt)
+    Image.fromarray(rgb).save(buf, format=fmt, **({} if quality is None else {"quality": quality}))
     return buf.getvalue()
 
 
-def write_image(path: Path, rgb: np.ndarray, force: bool = False) -> None:
-    """Save (H,W,3) uint8 in the format the suffix names (PNG unless told otherwise), atomically."""
+def write_image(path: Path, rgb: np.ndarray, force: bool = False, quality: int | None = None) -> str | None:
+    """Save (H,W,3) uint8, or (H,W) as greyscale (mode L), in the format the suffix names (PNG unless told
+    otherwise), atomically; a lossy format at `quality` (default OUTPUT_QUALITY; lossless ones ignore it).
+    → what the format lost, for the user to be told ("JPEG at quality 95"), or None: the pixels as given."""
     fmt = Image.registered_extensions().get(Path(path).suffix.lower())
     if fmt is None:
         raise CodecError(f"{path}: unknown image format (use .png)")
-    write_atomic(path, encode_image(rgb, fmt), force)
+    quality = check_output_quality(OUTPUT_QUALITY if quality is None else quality)
+    lossy = fmt in LOSSY_FORMATS
+    write_atomic(path, encode_image(rgb, fmt, quality if lossy else None), force)
+    if lossy:
+        return f"{fmt} at quality {quality}"
+    return "GIF, in at most 256 colours" if fmt == "GIF" and rgb.ndim == 3 else None

@@ -33,4 +33,5 @@ def code_of_quality(q: float) -> int:
 
 def quality_of_code(code: int) -> float:
     """The step code → q (outside 0..100 for steps a rate search chose beyond the q range)."""
-    return round(100 * (code - CODE_AT_Q0) / (CODE_AT_Q100 - CODE_AT_Q0), 1)
+    # + 0.0: at q 0 the quotient is -0.0 (a zero over a negative span), which labels would print as "q -0"
+    return round(100 * (code - CODE_AT_Q0) / (CODE_AT_Q100 - CODE_AT_Q0), 1) + 0.0

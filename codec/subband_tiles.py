@@ -62,16 +62,17 @@ def _scalars(io, values, rows, counts, which: str) -> np.ndarray:
     return out
 
 
-def _run(io, bands, priors, cmag, t: TileIndices | None, context: int) -> TileIndices:
+def _run(io, bands, priors, cmag, t: TileIndices | None, context: int, channels: int = 3) -> TileIndices:
     reading = t is None
     if reading:  # narrow integers (indices ≤ NC, escapes < 2^26): a 24-MP image's indices in 0.3 GB, not 0.7
-        t = TileIndices(np.zeros((3,) + bands[0].shape, np.int64),
-                        [np.zeros((3, b.shape[0] // 2, b.shape[1] // 2), np.int16) for b in bands[1:]],
-                        [np.zeros((3, b.shape[0] // 2, b.shape[1] // 2, 4), np.int32) for b in bands[1:]])
+        t = TileIndices(np.zeros((channels,) + bands[0].shape, np.int64),
+                        [np.zeros((channels, b.shape[0] // 2, b.shape[1] // 2), np.int16) for b in bands[1:]],
+                        [np.zeros((channels, b.shape[0] // 2, b.shape[1] // 2, 4), np.int32) for b in bands[1:]])
+    channels = len(t.ll)
 
     def visit_ll(counts):
         r = None if reading else ll_residual(t.ll).ravel()
-        rows = np.repeat(np.arange(3), t.ll[0].size)
+        rows = np.repeat(np.arange(channels), t.ll[0].size)
         r = _scalars(io, r, rows, counts, "ll")
         counts.add("ll", rows, np.minimum(np.abs(r), ESC))
         t.ll[:] = ll_from_residual(r.reshape(t.ll.shape))
@@ -88,7 +89,7 @@ def _run(io, bands, priors, cmag, t: TileIndices | None, context: int) -> TileIn
             t.idx[b - 1][ch][part], t.escq[b - 1][ch][part] = idx, escq
         return idx, escq
 
-    walk(bands, priors, cmag, visit_ll, visit_pass, context)
+    walk(bands, priors, cmag, visit_ll, visit_pass, context, channels)
     mark = io.code(_MARK, np.zeros(_MARK.size, np.int64), _BIT)
     if not np.array_equal(mark, _MARK):
         raise CodecError("corrupt payload (end mark missing)")
@@ -97,17 +98,19 @@ def _run(io, bands, priors, cmag, t: TileIndices | None, context: int) -> TileIn
 
 def encode_tile(t: TileIndices, bands: list, priors: dict, cmag: np.ndarray, context: int = 1) -> bytes:
     """TileIndices of a tile with bands `bands` (models.subband_context.tile_bands) → payload bytes, under
-    the model's context version."""
+    the model's context version. A greyscale tile's (one channel) codes the luma only."""
     io = _Writer()
     _run(io, bands, priors, cmag, t, context)
     return io.enc.to_bytes()
 
 
-def decode_tile(payload: bytes, bands: list, priors: dict, cmag: np.ndarray, context: int = 1) -> TileIndices:
-    """payload → TileIndices; raises CodecError on a payload that is not exactly one tile's symbols."""
+def decode_tile(payload: bytes, bands: list, priors: dict, cmag: np.ndarray, context: int = 1,
+                channels: int = 3) -> TileIndices:
+    """payload → TileIndices of `channels` (1: greyscale); raises CodecError on a payload that is not
+    exactly one tile's symbols."""
     io = _Reader(payload)
     try:
-        t = _run(io, bands, priors, cmag, None, context)
+        t = _run(io, bands, priors, cmag, None, context, channels)
     except CodecError:
         raise
     except Exception as e:  # the range decoder on foreign data

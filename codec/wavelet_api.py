@@ -8,6 +8,10 @@ control over real payload lengths, one chunk per tile (the model's side: 512 pix
 
 The transform spans the whole image, so tiles join without seams by construction; contexts and counts
 stop at a tile's edge, so each tile's payload decodes alone. The header stores the step as a u16 code.
+
+A greyscale image (R = G = B everywhere) codes its luma alone, flagged in the header: its chroma would be
+zero anyway, and coding it costs bytes and, through the post-filter, a colour cast. It decodes with the
+chroma at zero and renders as the mean of R, G and B, so R = G = B again.
 """
 import numpy as np
 
@@ -17,6 +21,7 @@ from ..models.wavelet_coder import ALIGN
 
 from .bitstream import Header, serialise
 from .errors import CodecError
+from .image_io import is_grey
 from .step_code import COARSEST_CODE, FINEST_CODE, code_of_quality, quality_of_code, step_from_code  # noqa: F401
 from .subband_tiles import decode_tile, encode_tile
 from .threads import one_thread
@@ -24,75 +29,106 @@ from .weights import LoadedModel
 
 DEFAULT_QUALITY = 50.0
 EVAL_QUALITIES = (18, 26, 34, 42, 50, 58, 66, 75)  # `ibc eval`'s default sweep: about 0.1 … 1.4 bpp on Kodak
-CLOSE_ENOUGH = 0.97  # a rate search stops once a file fills this share of its budget
+# A --size search tries step codes on estimated lengths (the encoder's ideal code lengths, no range coding)
+CODER_BYTES = 6       # a tile's payload beyond its ideal code length (end mark, flush, last word): 3.7 … 8 measured
+EXACT_WITHIN = 8      # bytes per tile: an estimate this near the budget is range-coded to decide
+GUESS_CODE, CODES_PER_E = 454, 59  # photos: code ≈ GUESS_CODE − CODES_PER_E · ln(bpp) (training photos,
+                                   # shannon-v4: bench/rate_search_speed.py); the first trial, and the slope
 
 
-def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=None) -> list[bytes]:
-    """Coefficients y (3,Hp,Wp) → one payload per tile at `step` (quantise + code only)."""
+def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=None,
+                   code: bool = True) -> tuple[float, list[bytes] | None]:
+    """Coefficients y (C,Hp,Wp) → (payload bytes, one payload per tile) at `step` (quantise + code only).
+    With `code` False no tile is range-coded: (an estimate of the bytes, None), a rate search's trial."""
     Hp, Wp = y.shape[1:]
     priors, cmag = model.priors(), model.cmag
     layout = model.tiles(H, W)
-    out = []
+    out, bits = [], None if code else []
     for k, tile in enumerate(layout):
         bands = tile_bands(tile[2], tile[3])
-        t = model.encode_tile([y[:, r, c] / step for r, c in model.band_slices(Hp, Wp, tile)], bands)
-        out.append(encode_tile(t, bands, priors, cmag, model.context))
+        t = model.encode_tile([y[:, r, c] / step for r, c in model.band_slices(Hp, Wp, tile)], bands, bits=bits)
+        if code:
+            out.append(encode_tile(t, bands, priors, cmag, model.context))
         if progress:
             progress(k + 1, len(layout))
-    return out
+    return (sum(map(len, out)), out) if code else (sum(bits) / 8 + CODER_BYTES * len(layout), None)
+
+
+def _next_code(sizes: dict, tried: list, budget: float, over: int, fits: int) -> tuple[int, bool]:
+    """The next code a search tries inside (over, fits), and whether it is expected to fit. Log size is
+    about linear in the code: aim just past the crossing, on the side not seen last, so that the two
+    codes around it are tried next; two trials in a row on one side bisect (a stale end of the bracket)."""
+    last_fit = sizes[tried[-1]] <= budget
+    ends = [c for c in (over, fits) if c in sizes]
+    if len(ends) == 2 and len(tried) >= 2 and (sizes[tried[-2]] <= budget) == last_fit:
+        return (over + fits) // 2, False
+    a, b = ends if len(ends) == 2 else (tried[-2], tried[-1]) if len(tried) >= 2 else (tried[-1], None)
+    slope = -1 / CODES_PER_E
+    if b is not None and b != a:
+        slope = min((np.log(sizes[b]) - np.log(sizes[a])) / (b - a), -0.25 / CODES_PER_E)
+    ref = b if b is not None else a
+    x = ref + (np.log(budget) - np.log(sizes[ref])) / slope
+    code = int(np.ceil(x)) - (1 if last_fit else 0)
+    return min(max(code, over + 1), fits - 1), not last_fit
 
 
 def encode_payloads(rgb: np.ndarray, lm: LoadedModel, quality: float | None = None,
                     budget: float | None = None, progress=None) -> tuple[int, list[bytes]]:
-    """(H,W,3) uint8 → (step code, payloads): at `quality` q (default DEFAULT_QUALITY), or with `budget`
-    bytes for the payloads the finest step whose payloads fit (a search over real lengths that reuses
-    the analysis)."""
+    """(H,W,C) uint8 → (step code, payloads): at `quality` q (default DEFAULT_QUALITY), or with `budget`
+    bytes for the payloads the finest step code whose real payloads fit, code − 1's not. The search reuses
+    the analysis and tries codes on estimated lengths; a code it expects to be the answer, or whose
+    estimate lies too near the budget to decide, is range-coded, and the answer always is. One code finer
+    adds about 1.5 %, so files land at 0.95–1.0 of their budget. `progress(done, total)` counts its trials:
+    total is done plus at most the trials left."""
     model, (H, W, _) = lm.coder, rgb.shape
     with one_thread():
         y = model.analysis(rgb)
     if budget is None:
         code = code_of_quality(DEFAULT_QUALITY if quality is None else quality)
-        return code, _tile_payloads(model, y, H, W, step_from_code(code), progress)
-    sizes = {}
+        return code, _tile_payloads(model, y, H, W, step_from_code(code), progress)[1]
+    sizes, payloads, tried = {}, {}, []  # size falls as the code (the step) grows
+    near = EXACT_WITHIN * len(model.tiles(H, W))
 
-    def trial(code: int) -> int:
-        if code not in sizes:
-            sizes[code] = _tile_payloads(model, y, H, W, step_from_code(code))
-        return sum(map(len, sizes[code]))
+    def trial(code: int, real: bool) -> None:
+        n, p = _tile_payloads(model, y, H, W, step_from_code(code), code=real)
+        if p is None and abs(n - budget) <= near:
+            n, p = _tile_payloads(model, y, H, W, step_from_code(code))
+        sizes[code] = n
+        if p is not None:
+            payloads[code] = p
+        tried.append(code)
 
-    fits, over = COARSEST_CODE, FINEST_CODE  # size falls as the code (the step) grows
-    if trial(fits) > budget:
+    guess = round(GUESS_CODE - CODES_PER_E * np.log(budget * 8 / (W * H)))
+    code, real = min(max(guess, FINEST_CODE), COARSEST_CODE), False
+    while True:
+        trial(code, real)
+        over = max((c for c, n in sizes.items() if n > budget), default=FINEST_CODE - 1)
+        fits = min((c for c, n in sizes.items() if c > over and n <= budget), default=COARSEST_CODE + 1)
+        done = over == COARSEST_CODE or (fits - over == 1 and fits in payloads)
+        if progress:  # bisection's bound on the trials left, and the answer's range coding
+            progress(len(tried), len(tried) + (0 if done else 1 + int(np.ceil(np.log2(fits - over)))))
+        if done:
+            break
+        code, real = (fits, True) if fits - over == 1 else _next_code(sizes, tried, budget, over, fits)
+    if over == COARSEST_CODE:
+        need = sizes[over] if over in payloads else _tile_payloads(model, y, H, W, step_from_code(over))[0]
         raise CodecError("cannot reach the target: the coarsest step needs "
-                         f"{trial(fits)} bytes of payload ({trial(fits) * 8 / (W * H):.3f} bpp)")
-    if trial(over) <= budget:
-        return over, sizes[over]
-    bisect = False
-    while fits - over > 1 and trial(fits) < CLOSE_ENOUGH * budget:
-        if bisect:  # every other trial halves the bracket, so the search ends in ~2·log2(range) trials
-            code = (fits + over) // 2
-        else:  # log size is about linear in the code: aim a little under the budget
-            lf, lo = np.log(trial(fits)), np.log(trial(over))
-            code = over + round((fits - over) * (lo - np.log(0.985 * budget)) / (lo - lf))
-            code = min(max(code, over + 1), fits - 1)
-        bisect = not bisect
-        if trial(code) <= budget:
-            fits = code
-        else:
-            over = code
-    if progress:
-        progress(1, 1)
-    return fits, sizes[fits]
+                         f"{need} bytes of payload ({need * 8 / (W * H):.3f} bpp)")
+    return fits, payloads[fits]
 
 
 def compress_wavelet(rgb: np.ndarray, lm: LoadedModel, quality: float | None, target_bpp: float | None,
              size: int | None, seed: int, progress=None) -> bytes:
     """The .ibc file of a checked (H,W,3) uint8 image at `quality`, or within `size` bytes or
-    `target_bpp` (the container's bytes included)."""
+    `target_bpp` (the container's bytes included); a greyscale one codes one channel (its R)."""
     H, W, _ = rgb.shape
     n = tile_count(lm, H, W)
+    grey = is_grey(rgb)
+    if grey:
+        rgb = rgb[..., :1]  # the coder transforms (H,W,1) as R = G = B and keeps the luma
 
     def header(code: int) -> Header:
-        return Header(lm.mode, 0, W, H, seed, lm.coder.tile, lm.name, lm.weights_hash, n, code)
+        return Header(lm.mode, 0, W, H, seed, lm.coder.tile, lm.name, lm.weights_hash, n, code, grey)
 
     budget = None
     if target_bpp is not None or size is not None:
@@ -112,29 +148,34 @@ def grey_ll(model, step: float) -> np.ndarray:
     return np.rint(ll.mean((1, 2)) / step).astype(np.int64)
 
 
-def filler_tile(model, tile: tuple, step: float) -> TileIndices:
+def filler_tile(model, tile: tuple, step: float, channels: int = 3) -> TileIndices:
     """A damaged tile's stand-in: every detail block escaped with zero coefficients, LL at mid-grey."""
     bands = tile_bands(tile[2], tile[3])
-    ll = np.broadcast_to(grey_ll(model, step)[:, None, None], (3,) + bands[0].shape).copy()
-    return TileIndices(ll, [np.full((3, b.shape[0] // 2, b.shape[1] // 2), NC, np.int64) for b in bands[1:]],
-                       [np.zeros((3, b.shape[0] // 2, b.shape[1] // 2, 4), np.int64) for b in bands[1:]])
+    ll = np.broadcast_to(grey_ll(model, step)[:channels, None, None], (channels,) + bands[0].shape).copy()
+    return TileIndices(ll, [np.full((channels, b.shape[0] // 2, b.shape[1] // 2), NC, np.int64) for b in bands[1:]],
+                       [np.zeros((channels, b.shape[0] // 2, b.shape[1] // 2, 4), np.int64) for b in bands[1:]])
 
 
-def decode_tiles(lm: LoadedModel, payloads: list, H: int, W: int, step_code: int) -> list[TileIndices]:
-    """One payload per tile (None: damaged) → TileIndices per tile, damaged ones filled in."""
+def decode_tiles(lm: LoadedModel, payloads: list, H: int, W: int, step_code: int,
+                 channels: int = 3) -> list[TileIndices]:
+    """One payload per tile (None: damaged) → TileIndices of `channels` (1: greyscale) per tile, damaged
+    ones filled in."""
     model = lm.coder
     layout = model.tiles(H, W)
     if len(payloads) != len(layout):
         raise CodecError(f"corrupt header ({len(payloads)} chunks for {len(layout)} tiles)")
     priors, cmag = model.priors(), model.cmag
-    return [filler_tile(model, tile, step_from_code(step_code)) if p is None
-            else decode_tile(p, tile_bands(tile[2], tile[3]), priors, cmag, model.context) for p, tile in zip(payloads, layout)]
+    return [filler_tile(model, tile, step_from_code(step_code), channels) if p is None
+            else decode_tile(p, tile_bands(tile[2], tile[3]), priors, cmag, model.context, channels)
+            for p, tile in zip(payloads, layout)]
 
 
 def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step_code: int,
                  progress=None, seed: int = 0, realism: float = 0.0, postfilter: bool = True) -> np.ndarray:
     """TileIndices per tile → (H,W,3) uint8, synthesised over the whole image on one thread; with
-    `realism` above 0, through `lm`'s randomized decoder with noise from `seed`.
+    `realism` above 0, through `lm`'s randomized decoder with noise from `seed`. Greyscale (one-channel)
+    tiles give R = G = B: the mean of the rendered channels (the colour matrix's luma row weighs them alike;
+    the post-filter, trained on colour, may tint).
 
     With `postfilter` on and a model that has one, the Shannon-AE reconstruction x̂ goes through it; the
     noise's detail is added after it, unfiltered (the filter was trained to remove what the noise puts
@@ -151,6 +192,8 @@ def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step
                 plain = lm.coder.decode(tiles, H, W, step)
                 detail = image.astype(np.int16) - plain
                 image = np.clip(lm.postfilter(plain, step) + detail, 0, 255).astype(np.uint8)
+    if tiles and len(tiles[0].ll) == 1:
+        image = np.repeat(((image.sum(-1, dtype=np.uint16) + 1) // 3).astype(np.uint8)[..., None], 3, -1)
     if progress:
         progress(1, 1)
     return image

@@ -8,10 +8,16 @@ A model is a weights file (`NAME.pt`, torch) and, for wavelet models, its ONNX c
     "auto"   onnx when the model has a bundle and onnxruntime is installed, else torch
 
 Either backend gives the same indices, so files from one decode with the other. This module imports
-no torch; `codec.weights_torch` reads and writes the .pt files."""
+no torch; `codec.weights_torch` reads and writes the .pt files.
+
+Models live in two places with the same layout (manifest.json + the files it names): the shipped ones in
+the package's `weights/`, never written after install, and the user's (`ibc train`) in the user model
+directory, `user_dir()`. A name is looked up in both; a user model may not take a shipped name."""
 import dataclasses
 import importlib.util
 import json
+import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,24 +29,64 @@ BACKENDS = ("auto", "onnx", "torch")
 TRAIN_EXTRA = "pip install 'ibc[train]'"
 
 
+def user_dir() -> Path:
+    """Where `ibc train` puts models: $IBC_MODEL_PATH, else the platform's data directory + ibc/models
+    (~/.local/share on Linux, or $XDG_DATA_HOME; ~/Library/Application Support; %APPDATA%)."""
+    if os.environ.get("IBC_MODEL_PATH"):
+        return Path(os.environ["IBC_MODEL_PATH"]).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "ibc" / "models"
+
+
+def _dirs(weights_dir: Path | None) -> list[Path]:
+    """The model directories searched: the one given, else the shipped one, then the user's."""
+    return [Path(weights_dir)] if weights_dir is not None else [WEIGHTS_DIR, user_dir()]
+
+
 def read_manifest(weights_dir: Path = WEIGHTS_DIR) -> dict:
     path = Path(weights_dir) / "manifest.json"
     if not path.is_file():
         return {"default": None, "models": []}
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CodecError(f"{path}: unreadable model manifest ({e})") from None
 
 
-def resolve(name_or_path: str | None, weights_dir: Path = WEIGHTS_DIR) -> Path:
-    """A path to a weights file, a model name from the manifest, or None for the default model."""
-    manifest = read_manifest(weights_dir)
+def entries(weights_dir: Path | None = None):
+    """(folder, manifest entry) of every model found, shipped ones first."""
+    for folder in _dirs(weights_dir):
+        for entry in read_manifest(folder)["models"]:
+            yield folder, entry
+
+
+def _folder_model(folder: Path) -> Path:
+    """A model folder (a manifest.json beside its files, as `ibc train` writes one): its default model."""
+    manifest = read_manifest(folder)
+    entry = next((e for e in manifest["models"] if e["name"] == manifest.get("default")), None)
+    if entry is None:
+        raise CodecError(f"{folder}: not a model folder (no manifest.json with a default model)")
+    return folder / entry["file"]
+
+
+def resolve(name_or_path: str | None, weights_dir: Path | None = None) -> Path:
+    """A path to a weights file or a model folder, a model name (shipped or the user's), or None for the
+    shipped default model."""
     if name_or_path and Path(name_or_path).is_file():
         return Path(name_or_path)
-    name = name_or_path or manifest.get("default")
-    for entry in manifest["models"]:
+    if name_or_path and (Path(name_or_path) / "manifest.json").is_file():
+        return _folder_model(Path(name_or_path))
+    name = name_or_path or read_manifest(_dirs(weights_dir)[0]).get("default")
+    for folder, entry in entries(weights_dir):
         if entry["name"] == name:
-            return Path(weights_dir) / entry["file"]
-    known = ", ".join(e["name"] for e in manifest["models"]) or "none shipped"
-    raise CodecError(f"unknown model {name!r} (known: {known}; or give a path to a .pt file)")
+            return folder / entry["file"]
+    known = ", ".join(e["name"] for _, e in entries(weights_dir)) or "none installed"
+    raise CodecError(f"unknown model {name!r} (known: {known}; or give a path to a model file or folder)")
 
 
 def _has(module: str) -> bool:
@@ -80,25 +126,29 @@ def _with_postfilter(path: Path, lm: LoadedModel) -> LoadedModel:
     return dataclasses.replace(lm, postfilter=runner) if runner else lm
 
 
-def load_model(name_or_path: str | None = None, weights_dir: Path = WEIGHTS_DIR, backend: str = "auto") -> LoadedModel:
+def load_model(name_or_path: str | None = None, weights_dir: Path | None = None, backend: str = "auto") -> LoadedModel:
     return _load(resolve(name_or_path, weights_dir).resolve(), backend)
 
 
-def find_by_hash(weights_hash: bytes, weights_dir: Path = WEIGHTS_DIR, backend: str = "auto") -> LoadedModel | None:
-    """The shipped model whose sha256 starts with `weights_hash`, if any."""
-    for entry in read_manifest(weights_dir)["models"]:
+def find_by_hash(weights_hash: bytes, weights_dir: Path | None = None, backend: str = "auto") -> LoadedModel | None:
+    """The installed model (shipped or the user's) whose sha256 starts with `weights_hash`, if any."""
+    for folder, entry in entries(weights_dir):
         if bytes.fromhex(entry["sha256"][:16]) == weights_hash:
-            return _load((Path(weights_dir) / entry["file"]).resolve(), backend)
+            return _load((folder / entry["file"]).resolve(), backend)
     return None
 
 
-def find_generative(base_sha256: str | None, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel | None:
-    """The shipped generative (gc) model built on the Shannon-AE weights with this sha256 (None: the
+def find_generative(base_sha256: str | None, weights_dir: Path | None = None) -> LoadedModel | None:
+    """The installed generative (gc) model built on the Shannon-AE weights with this sha256 (None: the
     first shipped gc model, whatever its base), if any."""
-    for entry in read_manifest(weights_dir)["models"]:
+    for folder, entry in entries(weights_dir):
         if entry.get("mode") == "gc" and base_sha256 in (None, entry.get("base", {}).get("sha256")):
-            return _load((Path(weights_dir) / entry["file"]).resolve())
+            return _load((folder / entry["file"]).resolve())
     return None
+
+
+def shipped_names() -> set[str]:
+    return {e["name"] for e in read_manifest(WEIGHTS_DIR)["models"]}
 
 
 def default_model(arch: str, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel:

@@ -19,6 +19,7 @@ the same place; sibling: the vector magnitudes, same channel and place, of the l
 before (HL for LH; HL and LH for HH); cross: magnitudes of the 4 anchor neighbours. Magnitudes come
 from integer tables frozen with the codebooks, so encoder and decoder compute the same rows on any
 machine. Context 2's additions were measured before they were adopted (bench/context_probe.md).
+A greyscale tile has one channel, Y: its LL row and its passes are a colour tile's Y ones, chroma left out.
 """
 from dataclasses import dataclass
 
@@ -62,9 +63,9 @@ def tile_bands(th: int, tw: int) -> list[Band]:
 @dataclass
 class TileIndices:
     """What one tile sends: LL scalar indices, and per detail band its vector indices and escapes."""
-    ll: np.ndarray            # (3,h,w) int64
-    idx: list                 # per detail band (3,h/2,w/2) int in 0..NC (int64; int16 from the decoder)
-    escq: list                # per detail band (3,h/2,w/2,4) int, zero where not escaped (int64; int32 from the decoder)
+    ll: np.ndarray            # (C,h,w) int64; C = 3 channels (Y, Co, Cg), or 1 (Y) for a greyscale image
+    idx: list                 # per detail band (C,h/2,w/2) int in 0..NC (int64; int16 from the decoder)
+    escq: list                # per detail band (C,h/2,w/2,4) int, zero where not escaped (int64; int32 from the decoder)
 
 
 def bucket(m: np.ndarray) -> np.ndarray:
@@ -136,12 +137,15 @@ def check_context(context: int) -> int:
     return context
 
 
-def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass, context: int = 1) -> Counts:
+def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass, context: int = 1,
+         channels: int = 3) -> Counts:
     """Run one tile's passes in decode order.
 
-    visit_ll(counts) → (3,h,w) LL indices; visit_pass(b, ch, part, rows, counts) → (idx (n,), escq (n,4))
+    visit_ll(counts) → (channels,h,w) LL indices; visit_pass(b, ch, part, rows, counts) → (idx (n,), escq (n,4))
     for the vectors of band b, channel ch selected by the bool mask part (hv,wv), with table rows (n,).
     cmag (N_CLASSES, NC, 4) int: rounded magnitudes of the codewords; `context` the version (above).
+    `channels` 1 runs the luma's passes only (a greyscale image): they read no chroma, so they are
+    the same passes, with the same rows, as in a colour tile.
     Returns the final counts."""
     check_context(context)
     counts = Counts(priors, context)
@@ -149,16 +153,16 @@ def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass, cont
     coeff_mag, vec_mag = {}, {}
     for b, band in enumerate(bands[1:], start=1):
         hv, wv = band.shape[0] // 2, band.shape[1] // 2
-        parent = coeff_mag[band.parent] if band.parent is not None else np.zeros((3, hv, wv), np.int64)
+        parent = coeff_mag[band.parent] if band.parent is not None else np.zeros((channels, hv, wv), np.int64)
         siblings = ORIENTATIONS.index(band.orientation)  # bands of this level decoded before this one
-        sibling = sum((vec_mag[b - k] for k in range(1, siblings + 1)), np.zeros((3, hv, wv), np.int64))
+        sibling = sum((vec_mag[b - k] for k in range(1, siblings + 1)), np.zeros((channels, hv, wv), np.int64))
         anchor = checkerboard(hv, wv)
         part_of = (np.arange(hv) * SPLITS // max(hv, 1))[:, None]
         parts = [(half is anchor, part) for half in (anchor, ~anchor) for k in range(SPLITS)
                  if (part := half & (part_of == k)).any()]
-        vmag = np.zeros((3, hv, wv), np.int64)
-        mags = np.zeros((3, hv, wv, 4), np.int64)
-        for ch in range(3):
+        vmag = np.zeros((channels, hv, wv), np.int64)
+        mags = np.zeros((channels, hv, wv, 4), np.int64)
+        for ch in range(channels):
             base = 2 * parent[ch] + 2 * vmag[:ch].sum(0)
             if context >= 2:
                 base = base + cross_sum(parent[ch]) // 2 + sibling[ch]
@@ -183,5 +187,5 @@ def walk(bands: list, priors: dict, cmag: np.ndarray, visit_ll, visit_pass, cont
                 mags[ch][part] = m
                 vmag[ch][part] = m.sum(-1)
         vec_mag[b] = vmag
-        coeff_mag[b] = np.minimum(mags.reshape(3, hv, wv, 2, 2).swapaxes(2, 3).reshape(3, 2 * hv, 2 * wv), MAG_CAP)
+        coeff_mag[b] = np.minimum(mags.reshape(channels, hv, wv, 2, 2).swapaxes(2, 3).reshape(channels, 2 * hv, 2 * wv), MAG_CAP)
     return counts

@@ -7,6 +7,9 @@ coefficients ⇄ indices (the RD choice of ECVQ under the real contexts) and ind
                        bits(row) from the tile's adaptive counts: frozen priors + a fixed increment per symbol
     decode: TileIndices ─ codewords / dequant ─ × step ─ WindowedLifting.inverse ─ crop ─► uint8
 
+A greyscale image (H,W,1) is transformed as its RGB (R = G = B) and codes its luma channel only; its
+decode synthesises with the chroma at zero.
+
 Nothing here imports torch: the same object codes with the torch steps (`WaveletCodec.coder()`) or the
 exported ONNX graphs (`codec.onnx_steps`), and both give the same indices for the same coefficients.
 """
@@ -15,7 +18,7 @@ import math
 import numpy as np
 
 from .lifting import ORIENTATIONS, WINDOW, WindowedLifting, band_reader
-from .subband_context import ESC, MAX_EXP, TileIndices, check_context, tile_bands, walk
+from .subband_context import ESC, MAX_EXP, Counts, TileIndices, check_context, ll_residual, tile_bands, walk
 from .subband_vq import LEVELS, NC, Codebooks, blocks, dequant, grid_index, quant, unblocks, vq_class
 
 TILE = 256                  # tile side in pixels: contexts and counts never cross a tile's edge
@@ -27,6 +30,14 @@ def eg_bits(m: np.ndarray) -> np.ndarray:
     """Bits of the Exp-Golomb tail of magnitudes m ≥ ESC (zero below): the exponent, then its bits."""
     e = np.maximum(m - ESC, 0)
     return np.where(m >= ESC, math.log2(MAX_EXP + 1) + np.floor(np.log2(e + 1)), 0.0)
+
+
+def scalar_bits(counts, which: str, rows: np.ndarray, values: np.ndarray) -> float:
+    """Bits of signed integers `values` as codec.subband_tiles codes them: a magnitude symbol on `rows` of
+    counts[which], the Exp-Golomb tail of escapes, a sign per non-zero."""
+    m = np.abs(values)
+    table, local = counts.bit_rows(which, rows)
+    return float(table[local, np.minimum(m, ESC)].sum() + eg_bits(m).sum() + np.count_nonzero(m))
 
 
 class WaveletCoder:
@@ -50,18 +61,19 @@ class WaveletCoder:
 
     # -- pixels ⇄ coefficients --------------------------------------------------------------------
     def analysis(self, rgb: np.ndarray, window: int = WINDOW) -> np.ndarray:
-        """(H,W,3) uint8 → y (3,Hp,Wp) float64, the image edge-padded to multiples of ALIGN. Computed in
-        windows: the same numbers as the whole-image transform, in memory for y plus a quarter."""
-        H, W, _ = rgb.shape
+        """(H,W,C) uint8 → y (C,Hp,Wp) float64, the image edge-padded to multiples of ALIGN. Computed in
+        windows: the same numbers as the whole-image transform, in memory for y plus a quarter. A
+        greyscale image (C = 1) is transformed as R = G = B, and only its luma is kept."""
+        H, W, C = rgb.shape
         Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
         x = np.pad(rgb, ((0, Hp - H), (0, Wp - W), (0, 0)), mode="edge")
         y = np.empty((3, Hp, Wp))
 
         def read(r0, r1, c0, c1):
-            return x[r0:r1, c0:c1].transpose(2, 0, 1).astype(np.float64)
+            return np.broadcast_to(x[r0:r1, c0:c1].transpose(2, 0, 1), (3, r1 - r0, c1 - c0)).astype(np.float64)
 
         self.transform.forward(read, y, window)
-        return y
+        return y if C == 3 else y[:1].copy()
 
     def synthesis(self, y: np.ndarray, H: int, W: int, window: int = WINDOW) -> np.ndarray:
         """y (3,Hp,Wp) float64 → (H,W,3) uint8, synthesised in windows (y is not modified)."""
@@ -120,14 +132,17 @@ class WaveletCoder:
                 idx[esc[onto]] = cost[esc[onto]].argmin(-1)
         return idx, np.where((idx == NC)[:, None], q, 0)
 
-    def encode_tile(self, u_bands: list, bands: list, collect=None) -> TileIndices:
-        """u_bands: the tile's bands of y/step (tile_bands order) → TileIndices; `collect(b, ch, u,
-        idx, rows)` sees every decision (for the design)."""
+    def encode_tile(self, u_bands: list, bands: list, collect=None, bits: list | None = None) -> TileIndices:
+        """u_bands: the tile's bands of y/step (tile_bands order; C channels, 1 for greyscale) →
+        TileIndices; `collect(b, ch, u, idx, rows)` sees every decision (for the design). `bits`, a list,
+        gets the ideal code length of each coded part under the real counts: the range coder's payload to
+        within a few bytes, without coding (what a rate search tries codes on)."""
         out = TileIndices(np.rint(u_bands[0]).astype(np.int64), [], [])
+        C = len(out.ll)
         for band in bands[1:]:
             hv, wv = band.shape[0] // 2, band.shape[1] // 2
-            out.idx.append(np.zeros((3, hv, wv), np.int64))
-            out.escq.append(np.zeros((3, hv, wv, 4), np.int64))
+            out.idx.append(np.zeros((C, hv, wv), np.int64))
+            out.escq.append(np.zeros((C, hv, wv, 4), np.int64))
         vec = [None] + [blocks(u) for u in u_bands[1:]]
 
         def visit_pass(b, ch, part, rows, counts):
@@ -136,9 +151,16 @@ class WaveletCoder:
             out.idx[b - 1][ch][part], out.escq[b - 1][ch][part] = idx, escq
             if collect:
                 collect(b, ch, u, idx, rows, escq)
+            if bits is not None:
+                table, local = counts.bit_rows("vec", rows)
+                esc = idx == NC
+                bits.append(table[local, idx].sum() + scalar_bits(counts, "mag", np.repeat(rows[esc], 4), escq[esc].ravel()))
             return idx, escq
 
-        walk(bands, self.priors(), self.cmag, lambda counts: out.ll, visit_pass, self.context)
+        walk(bands, self.priors(), self.cmag, lambda counts: out.ll, visit_pass, self.context, C)
+        if bits is not None:  # LL is coded first, under the priors
+            rows = np.repeat(np.arange(C), out.ll[0].size)
+            bits.append(scalar_bits(Counts(self.priors(), self.context), "ll", rows, ll_residual(out.ll).ravel()))
         return out
 
     def dequantise_tile(self, t: TileIndices, bands: list) -> list:
@@ -146,12 +168,12 @@ class WaveletCoder:
         out = [t.ll.astype(np.float64)]
         for b, band in enumerate(bands[1:]):
             rec = np.stack([self.vq.lookup(vq_class(band.level, band.orientation, ch), t.idx[b][ch], t.escq[b][ch])
-                            for ch in range(3)])
+                            for ch in range(len(t.ll))])
             out.append(unblocks(rec))
         return out
 
     def encode(self, rgb: np.ndarray, step: float, collect=None) -> list[TileIndices]:
-        """(H,W,3) uint8 → one TileIndices per tile (row-major)."""
+        """(H,W,C) uint8 → one TileIndices per tile (row-major), of C channels (1: greyscale)."""
         y = self.analysis(rgb)
         y /= step
         Hp, Wp = y.shape[1:]
@@ -162,9 +184,9 @@ class WaveletCoder:
         return out
 
     def decode(self, tiles: list, H: int, W: int, step: float, window: int = WINDOW, fill=None) -> np.ndarray:
-        """One TileIndices per tile → (H,W,3) uint8. Levels 2… are gathered into a quarter-size array;
-        level 1 (three quarters of the coefficients) is dequantised from the tiles as the synthesis
-        windows reach them, so no whole-image coefficient array is held. `fill(k, bands, infos)`, if
+        """One TileIndices per tile → (H,W,3) uint8 (greyscale tiles: chroma zero). Levels 2… are gathered
+        into a quarter-size array; level 1 (three quarters of the coefficients) is dequantised from the
+        tiles as the synthesis windows reach them, so no whole-image coefficient array is held. `fill(k, bands, infos)`, if
         given, changes tile k's dequantised bands (step units) before synthesis: the randomized decoder
         (models.noise_fill); it must give the same bands each time it is called for a tile."""
         Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
@@ -172,7 +194,10 @@ class WaveletCoder:
 
         def dequantised(k: int, infos: list) -> list:
             bands = self.dequantise_tile(tiles[k], infos)
-            return fill(k, bands, infos) if fill else bands
+            if len(bands[0]) == 3:
+                return fill(k, bands, infos) if fill else bands
+            bands = [np.concatenate([b, np.zeros((2,) + b.shape[1:])]) for b in bands]  # greyscale: no chroma
+            return [np.concatenate([b[:1], np.zeros_like(b[1:])]) for b in fill(k, bands, infos)] if fill else bands
 
         coarse = np.zeros((3, Hp // 2, Wp // 2))  # the top-left quarter of y: LL and levels 2 … LEVELS
         for k, tile in enumerate(layout):

@@ -1,4 +1,7 @@
 """Shared fixtures: a tiny data-initialised model saved as weights, and generated images."""
+import os
+import tempfile
+
 import numpy as np
 import pytest
 import torch
@@ -6,6 +9,9 @@ import torch
 from ibc.codec.weights import load_model
 from ibc.codec.weights_torch import save_weights
 from ibc.models import CodecModel, ModelConfig
+
+# The suite never reads or writes the user's own models (`ibc train` installs into this directory).
+os.environ["IBC_MODEL_PATH"] = tempfile.mkdtemp(prefix="ibc-test-models-")
 
 TINY = ModelConfig(hidden=8, refine=4, codebook_size=16, stages=3, ctx_buckets=4)
 

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from ibc.codec.bitstream import parse_header
+from ibc.codec.step_code import step_from_code
 from ibc.codec.wavelet_api import EVAL_QUALITIES, code_of_quality, quality_of_code
 
 from conftest import natural_like, one_line_error, run
@@ -23,13 +24,17 @@ def test_compress_decompress_info_with_q_and_size(tmp_path, tiny_wavelet_weights
     src = tmp_path / "photo.png"
     Image.fromarray(natural_like(150, 230, seed=2)).save(src)
     assert run("compress", src, "--model", tiny_wavelet_weights, "-q", "62.5", "--verbose") == 0
-    assert re.search(r"q 62\.\d \(step code \d+\), 230×150, PSNR", capsys.readouterr().out)
+    code = code_of_quality(62.5)
+    step = f"step {step_from_code(code):.1f} \\(code {code}\\)"  # the real step, not its code, and then the code
+    assert re.search(rf"q 62\.\d, {step}, 230×150, PSNR", capsys.readouterr().out)
     info = info_of(src.with_suffix(".ibc"), capsys)
-    assert (info["step"], info["chunks"]) == (code_of_quality(62.5), 4) and "level" not in info
-    assert info["quality"] == quality_of_code(info["step"]) == pytest.approx(62.5, abs=0.2)
+    assert (info["step_code"], info["chunks"]) == (code, 4) and "level" not in info
+    assert info["step"] == step_from_code(code) and round(info["step"], 1) != code
+    assert info["quality"] == quality_of_code(info["step_code"]) == pytest.approx(62.5, abs=0.2)
     assert run("info", src.with_suffix(".ibc")) == 0
     out = capsys.readouterr().out
-    assert f"\nquality       {info['quality']}\nstep          {info['step']}\n" in out and "level" not in out
+    assert (f"\nquality       {info['quality']}\nstep          {info['step']:.1f} (code {code})\n" in out
+            and "level" not in out and "step_code" not in out)
     out = tmp_path / "back.png"
     assert run("decompress", src.with_suffix(".ibc"), "--model", tiny_wavelet_weights, "-o", out, "-v") == 0
     assert "q 62." in capsys.readouterr().out and np.asarray(Image.open(out)).shape == (150, 230, 3)
@@ -49,7 +54,7 @@ def test_folders_in_parallel(tmp_path, tiny_wavelet_weights, capsys):
         Image.fromarray(natural_like(60 + 40 * i, 90, seed=i)).save(src / f"p{i}.png")
     assert run("compress", src, "-o", tmp_path / "c", "--model", tiny_wavelet_weights, "-j", "2", "-q", "40") == 0
     assert "3 of 3 files" in capsys.readouterr().out
-    assert {info_of(p, capsys)["step"] for p in (tmp_path / "c").iterdir()} == {code_of_quality(40)}
+    assert {info_of(p, capsys)["step_code"] for p in (tmp_path / "c").iterdir()} == {code_of_quality(40)}
     assert run("decompress", tmp_path / "c", "-o", tmp_path / "d", "--model", tiny_wavelet_weights, "-j", "2") == 0
     assert [np.asarray(Image.open(tmp_path / "d" / f"p{i}.png")).shape for i in range(3)] == \
         [(60, 90, 3), (100, 90, 3), (140, 90, 3)]

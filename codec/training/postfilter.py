@@ -22,6 +22,7 @@ import json
 import math
 import os
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -63,6 +64,8 @@ class FilterConfig:
     limit: int | None = None      # only the first N images of each split (tests, probes)
     init: str | None = None       # start from this checkpoint's filter (another base model's, or a smaller one, grown)
     pool: str | None = None       # use this run folder's pool (same base model) instead of building one in OUT
+    qualities: tuple = QUALITIES  # training crops are coded at a q drawn uniformly in this range
+    val_qualities: tuple = VAL_QUALITIES  # validation crops are coded at each of these
 
 
 def _say(message: str) -> None:
@@ -74,7 +77,8 @@ def _code(rgb: np.ndarray, base, q: float) -> np.ndarray:
     return decompress(compress(rgb, base, quality=q), base, realism=0.0)
 
 
-def _chunk(files: list[Path], base, rng: np.random.Generator, crops: int, val: bool) -> dict:
+def _chunk(files: list[Path], base, rng: np.random.Generator, crops: int, val: bool,
+           qualities: tuple = QUALITIES, val_qualities: tuple = VAL_QUALITIES) -> dict:
     xs, cs, ss = [], [], []
     for path in files:
         rgb = read_image(path)
@@ -82,7 +86,7 @@ def _chunk(files: list[Path], base, rng: np.random.Generator, crops: int, val: b
         side = VAL_CROP if val else CROP
         if min(H, W) < side:
             continue
-        qs = VAL_QUALITIES if val else (float(rng.uniform(*QUALITIES)),)
+        qs = val_qualities if val else (float(rng.uniform(*qualities)),)
         for q in qs:
             c = _code(rgb, base, q)
             places = [((H - side) // 2, (W - side) // 2)] if val else \
@@ -177,7 +181,11 @@ def _pool_dir(cfg: FilterConfig, out: Path) -> Path:
     return Path(cfg.pool) / "pool" if cfg.pool else Path(out) / "pool"
 
 
-def train(cfg: FilterConfig) -> Path:
+def train(cfg: FilterConfig, train_files: list[Path] | None = None, val_files: list[Path] | None = None,
+          deadline: float | None = None) -> Path:
+    """Build the pools (once) and train or resume. The photos: `train_files` and `val_files` when given
+    (`ibc train`'s split), else cfg.data split by BSDS500's names. `deadline` (time.time()) ends the
+    run, pool building included."""
     from ..weights import load_model
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -193,11 +201,15 @@ def train(cfg: FilterConfig) -> Path:
     if meta.exists() and json.loads(meta.read_text())["sha256"] != base.sha256:
         raise CodecError(f"{meta.parent}: built with another {cfg.base} than the installed one (use a new run folder)")
     meta.write_text(json.dumps({"name": base.name, "sha256": base.sha256}))
-    train_files, val_files = split(Path(cfg.data), cfg.limit)
-    val = build_pool(val_files, pool_dir, "val", lambda files, rng: _chunk(files, base, rng, 1, True), cfg.seed, _say)
-    pool = build_pool(train_files, pool_dir, "train", lambda files, rng: _chunk(files, base, rng, cfg.crops, False),
+    if train_files is None:
+        train_files, val_files = split(Path(cfg.data), cfg.limit)
+    qs = (tuple(cfg.qualities), tuple(cfg.val_qualities))
+    val = build_pool(val_files, pool_dir, "val", lambda files, rng: _chunk(files, base, rng, 1, True, *qs), cfg.seed, _say)
+    pool = build_pool(train_files, pool_dir, "train", lambda files, rng: _chunk(files, base, rng, cfg.crops, False, *qs),
                       cfg.seed, _say)
     _say(f"pools: {len(pool['x'])} training crops, {len(val['x'])} validation crops")
+    if deadline is not None:  # what is left after the pools
+        cfg = FilterConfig(**{**asdict(cfg), "minutes": max((deadline - time.time()) / 60, 0.05)})
     return run_pooled(FilterTrainer(cfg, pool, val, resumed), cfg, out, resumed, _say)
 
 
@@ -254,7 +266,7 @@ def export(run: Path, dest: Path | None = None, checkpoint: str | None = None) -
                          "cpu_core_hours_with_warm_start":
                              round((state["train_seconds"] + state.get("inherited_seconds", 0.0)) / 3600, 2),
                          "recipe": f"MSE against the original, Adam lr {cfg.lr}, batch {cfg.batch} of {CROP}² crops "
-                                   f"of {cfg.base} decodes at q uniform in {QUALITIES[0]:g}…{QUALITIES[1]:g}",
+                                   f"of {base.name} decodes at q uniform in {cfg.qualities[0]:g}…{cfg.qualities[1]:g}",
                          "data": f"{cfg.data}: the training split (BSDS500 val held out for validation; Kodak never "
                                  "read)",
                          "command": f"python -m ibc.codec.training.postfilter train --base {cfg.base} --out {run}"

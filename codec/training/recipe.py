@@ -1,0 +1,337 @@
+"""`ibc train`: the one recipe that builds a complete model from a folder of photos, stage by stage.
+
+    photos ─ split (by file-name hash, or --val) ─► rates → steps (measured on training photos)
+      ─ design: ECVQ codebooks + integer context priors (entropy-constrained k-means, closed form)
+      ─ post-filter: SGD on the model's own decodes over the rate range (the rest of the budget)
+      ─ [gc: the randomized decoder, closed form]
+      ─ export: NAME.pt, NAME/ (ONNX graphs + tables), NAME-postfilter/, [NAME-gc.npz] into the user
+        model directory (codec.weights.user_dir), with manifest entries
+
+Everything happens in a run folder (default: beside the user model directory, runs/NAME): a stage that
+finished is never run again, the post-filter resumes from its checkpoint, so a killed run re-run with the
+same arguments continues where it stopped. `hours` is the budget of the whole recipe, set-up included:
+the post-filter gets what the other stages leave.
+"""
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CodecError
+from ..image_io import IMAGE_SUFFIXES, read_image
+from ..step_code import code_from_step, quality_of_code, step_from_code
+
+RECIPE_FORMAT = "ibc-recipe-1"
+VAL_SHARE = 10          # one photo in VAL_SHARE is held out for validation (by the hash of its name)
+MIN_SIDE = 128          # photos smaller than this on either side are skipped (the post-filter's crops)
+DESIGN_STEPS = 7        # the design pools its statistics over this many steps, log-spaced over the range
+GC_RESERVE_S = 240      # what the gc stage is expected to take: kept out of the post-filter's budget
+EXPORT_RESERVE_S = 30
+
+
+@dataclass(frozen=True)
+class Recipe:
+    data: str                       # folder of training photos (any names; never the evaluation set)
+    name: str                       # the model's name (not a shipped model's)
+    rates: tuple = (0.1, 1.0)       # bits per pixel on the training photos the model is fitted to
+    hours: float = 4.0              # wall-clock budget of the whole recipe
+    mode: str = "shannon"           # "gc" adds the randomized decoder
+    val: str | None = None          # validation folder (default: 1 in VAL_SHARE photos of `data`, by name hash)
+    images: int = 30                # photos the codebooks and priors are designed on
+    context: int = 3                # context version (models.subband_context)
+    tile: int = 512                 # coder tile side in pixels
+    filter_depth: int = 8           # post-filter layers (models.postfilter)
+    filter_width: int = 16          # … and channels
+    seed: int = 0
+
+    def key(self) -> dict:
+        """What a run folder is bound to: changing any of it needs a new run (the budget may change)."""
+        return {k: v for k, v in asdict(self).items() if k != "hours"} | {"rates": list(self.rates)}
+
+
+def say(message: str) -> None:
+    print(f"train: {message}", file=sys.stderr, flush=True)
+
+
+# -- data --------------------------------------------------------------------------------------------
+def _usable(path: Path) -> str | None:
+    """Why a photo cannot be used, or None."""
+    try:
+        rgb = read_image(path, drop_alpha=True)
+    except CodecError as e:
+        return str(e)
+    except OSError as e:
+        return f"{path}: {e.strerror or e}"
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        return f"{path}: smaller than {MIN_SIDE} pixels on a side"
+    return None
+
+
+def _photos(folder: Path) -> tuple[list[Path], list[str]]:
+    """Usable photos of a folder (sorted by name), and one line for each file skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CodecError(f"{folder}: no such folder")
+    if "kodak" in folder.resolve().name.lower():
+        raise CodecError(f"{folder}: Kodak is the evaluation set, never trained on")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    good, skipped = [], []
+    for p in files:
+        why = _usable(p)
+        (skipped.append(why) if why else good.append(p))
+    return good, skipped
+
+
+def _name_hash(p: Path) -> int:
+    return int.from_bytes(hashlib.sha256(p.name.encode()).digest()[:8], "big")
+
+
+def split(recipe: Recipe) -> tuple[list[Path], list[Path], dict]:
+    """Training and validation photos, and the record of exactly what was used."""
+    train, skipped = _photos(Path(recipe.data))
+    if recipe.val:
+        val, more = _photos(Path(recipe.val))
+        skipped += more
+    else:  # deterministic and independent of how files are named: the smallest name hashes
+        by_hash = sorted(train, key=_name_hash)
+        val = sorted(by_hash[:max(1, len(train) // VAL_SHARE)])
+        train = [p for p in train if p not in set(val)]
+    if len(train) < 2 or not val:
+        raise CodecError(f"{recipe.data}: too few usable photos ({len(train)} for training, {len(val)} for "
+                         f"validation; at least {MIN_SIDE}×{MIN_SIDE} pixels each)")
+
+    def listing(files):
+        return {"folder": files[0].parent.name, "files": len(files),
+                "list_sha256": hashlib.sha256("\n".join(p.name for p in files).encode()).hexdigest()}
+
+    record = {"train": listing(train), "val": listing(val), "skipped": len(skipped),
+              "split": "--val folder" if recipe.val else f"1 in {VAL_SHARE} by the sha256 of the file name"}
+    return train, val, record
+
+
+# -- rates ⇄ steps -----------------------------------------------------------------------------------
+def steps_for_rates(files: list[Path], rates: tuple, n: int = 6) -> list[float]:
+    """The quantiser steps that reach `rates` (bpp) on up to `n` training photos, measured with the shipped
+    default model (log bpp is about linear in log step); DESIGN_STEPS log-spaced from coarse to fine."""
+    from ..api import compress
+    from ..weights import load_model
+    lm = load_model()
+    probes = [step_from_code(code_from_step(s)) for s in (400.0, 160.0, 64.0, 24.0, 8.0)]
+    rng = np.random.default_rng(0)
+    chosen = [files[i] for i in sorted(rng.choice(len(files), min(n, len(files)), replace=False))]
+    log_bpp = np.zeros(len(probes))
+    for path in chosen:
+        rgb = read_image(path, drop_alpha=True)[:512, :512]
+        for k, step in enumerate(probes):
+            q = quality_of_code(code_from_step(step))
+            log_bpp[k] += np.log(len(compress(rgb, lm, quality=min(max(q, 0), 100))) * 8 / rgb[..., 0].size)
+    log_bpp /= len(chosen)
+    fit = np.polyfit(log_bpp, np.log(probes), 1)
+    lo, hi = (float(np.exp(np.polyval(fit, np.log(r)))) for r in (min(rates), max(rates)))
+    return [float(s) for s in np.geomspace(lo, hi, DESIGN_STEPS)]
+
+
+def quality_range(steps: list[float]) -> tuple[float, float]:
+    """The -q range of the steps (q is log-linear in the step: codec.step_code)."""
+    qs = [quality_of_code(code_from_step(s)) for s in (steps[0], steps[-1])]
+    return min(qs), max(qs)
+
+
+# -- the run folder ----------------------------------------------------------------------------------
+class Run:
+    """state.json of a run folder: the recipe it is bound to, the stages done and the seconds spent."""
+
+    def __init__(self, folder: Path, recipe: Recipe, restart: bool = False):
+        self.folder, self.recipe = Path(folder), recipe
+        if restart and self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / "state.json"
+        self.state = json.loads(self.path.read_text()) if self.path.exists() else \
+            {"format": RECIPE_FORMAT, "recipe": recipe.key(), "done": {}, "values": {}}
+        if self.state["recipe"] != recipe.key():
+            changed = sorted(k for k in recipe.key() if self.state["recipe"].get(k) != recipe.key()[k])
+            raise CodecError(f"{self.folder}: this run was started with other settings ({', '.join(changed)}); "
+                             "re-run with the same ones to continue, or pass --restart")
+        self.started = time.time()
+
+    def spent(self) -> float:
+        """Seconds spent so far: the stages done, plus this process's time on the stage under way."""
+        return sum(d["seconds"] for d in self.state["done"].values()) + time.time() - self.started
+
+    def left(self) -> float:
+        return self.recipe.hours * 3600 - self.spent()
+
+    def done(self, stage: str) -> bool:
+        return stage in self.state["done"]
+
+    def finish(self, stage: str, **values) -> None:
+        self.state["done"][stage] = {"seconds": round(time.time() - self.started, 1)}
+        self.state["values"].update(values)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=1))
+        tmp.replace(self.path)
+        self.started = time.time()
+
+    def __getitem__(self, key):
+        return self.state["values"][key]
+
+
+STAGES = ("data", "rates", "design", "postfilter", "gc")  # then export, which is cheap and always runs
+
+
+def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool = False,
+          force: bool = False) -> Path:
+    """Run (or continue) the recipe; returns the exported model's weights file in `dest`."""
+    from ..weights import shipped_names
+    if recipe.name in shipped_names():
+        raise CodecError(f"{recipe.name!r} is a shipped model's name: choose another --name")
+    if not recipe.name or any(c in recipe.name for c in "/\\") or recipe.name.startswith("."):
+        raise CodecError(f"{recipe.name!r} is not a usable model name")
+    if min(recipe.rates) <= 0 or recipe.hours <= 0:
+        raise CodecError("--rates and --hours must be positive")
+    run = Run(run_dir, recipe, restart)
+    stages = [s for s in STAGES if s != "gc" or recipe.mode == "gc"]
+    for k, stage in enumerate(stages, 1):
+        if run.done(stage):
+            say(f"stage {k}/{len(stages)}: {stage} (done before)")
+            continue
+        say(f"stage {k}/{len(stages)}: {stage} ({max(run.left(), 0) / 60:.1f} min of the budget left)")
+        STAGE_FUNCTIONS[stage](run)
+    return _export(run, dest, command, force)
+
+
+def _data(run: Run) -> None:
+    train, val, record = split(run.recipe)
+    (run.folder / "files.json").write_text(json.dumps(
+        {"train": [str(p) for p in train], "val": [str(p) for p in val]}, indent=0))
+    say(f"{record['train']['files']} training photos, {record['val']['files']} validation photos, "
+        f"{record['skipped']} skipped")
+    run.finish("data", data=record)
+
+
+def _files(run: Run) -> tuple[list[Path], list[Path]]:
+    f = json.loads((run.folder / "files.json").read_text())
+    return [Path(p) for p in f["train"]], [Path(p) for p in f["val"]]
+
+
+def _rates(run: Run) -> None:
+    train, _ = _files(run)
+    steps = steps_for_rates(train, run.recipe.rates)
+    q = quality_range(steps)
+    say(f"rates {min(run.recipe.rates):g}–{max(run.recipe.rates):g} bpp: steps {steps[0]:.1f}–{steps[-1]:.1f}, "
+        f"q {q[0]:g}–{q[1]:g}")
+    run.finish("rates", steps=steps, q=list(q))
+
+
+def _weights(run: Run) -> Path:
+    return run.folder / f"{run.recipe.name}.pt"
+
+
+def _design(run: Run) -> None:
+    import torch
+
+    from ..weights_torch import save_weights
+    from .export_onnx import write_coding_bundle
+    from .wavelet_start import ROUNDS, new_wavelet_model
+    torch.set_num_threads(1)
+    train, _ = _files(run)
+    r = run.recipe
+    model = new_wavelet_model(train, n=r.images, seed=r.seed, steps=tuple(run["steps"]), log=say,
+                              context=r.context, tile=r.tile)
+    how = (f"closed-form colour transform + 5-level CDF 9/7 lifting; ECVQ codebooks of 2×2 subband blocks and "
+           f"integer context priors by entropy-constrained k-means ({ROUNDS} rounds) on {min(r.images, len(train))} "
+           f"training photos, pooled over steps {[round(s, 1) for s in run['steps']]}; context version "
+           f"{r.context}, {r.tile}-pixel tiles")
+    save_weights(model, _weights(run), r.name, {"training": {"how": how}})
+    write_coding_bundle(_weights(run))
+    run.finish("design")
+
+
+def _postfilter(run: Run) -> None:
+    import torch
+
+    from .postfilter import FilterConfig, export, train
+    train_files, val_files = _files(run)
+    q0, q1 = run["q"]
+    minutes = (run.left() - EXPORT_RESERVE_S - (GC_RESERVE_S if run.recipe.mode == "gc" else 0)) / 60
+    # the pool codes each photo once (about a second each): it may take at most a quarter of the budget
+    limit = int(max(8, 0.25 * max(minutes, 0) * 60))
+    cfg = FilterConfig(data=run.recipe.data, out=str(run.folder / "postfilter"), base=str(_weights(run)),
+                       width=run.recipe.filter_width, depth=run.recipe.filter_depth, minutes=max(minutes, 0.05),
+                       qualities=(q0, q1), val_qualities=tuple(float(q) for q in np.linspace(q0, q1, 4)),
+                       seed=run.recipe.seed)
+    torch.set_num_threads(1)
+    train(cfg, train_files[:limit], val_files[:max(4, limit // 8)], deadline=run.started + minutes * 60)
+    export(Path(cfg.out))
+    run.finish("postfilter")
+
+
+def _gc(run: Run) -> None:
+    from ..weights import load_model
+    from .noise_design import crop, design_noise
+    from ...codec.noise_model import save_noise_model
+    base = load_model(str(_weights(run)))
+    train, val = _files(run)
+    steps = run["steps"]
+    fit_steps = steps[:4]  # the coarse half of the range: where detail goes missing
+    val_steps = [steps[0], steps[2]]
+    noise, record = design_noise(base.coder, [crop(p) for p in train[:40]], [crop(p) for p in val[:16]],
+                                 fit_steps, val_steps, say)
+    meta = {"name": f"{run.recipe.name}-gc", "base": {"name": base.name, "sha256": base.sha256},
+            "training": {"steps": 0, **record}}
+    save_noise_model(run.folder / f"{run.recipe.name}-gc.npz", noise, meta)
+    run.finish("gc", gc=record)
+
+
+def _copy(src: Path, dest: Path) -> None:
+    if src.is_dir():
+        tmp = dest.with_name(dest.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(src, tmp)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.replace(dest)
+    else:
+        tmp = dest.with_name(dest.name + ".tmp")
+        shutil.copy2(src, tmp)
+        tmp.replace(dest)
+
+
+def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
+    from ..weights import add_to_manifest, read_manifest
+    r = run.recipe
+    names = [r.name] + ([f"{r.name}-gc"] if r.mode == "gc" else [])
+    existing = {e["name"]: e for e in read_manifest(dest)["models"]}
+    weights = _weights(run)
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    if r.name in existing and existing[r.name]["sha256"] != sha and not force:
+        raise CodecError(f"a model {r.name!r} is already installed in {dest} (files made with it would no longer "
+                         "decode after this one replaced it): choose another --name, or pass --force")
+    dest.mkdir(parents=True, exist_ok=True)
+    pf = json.loads((run.folder / f"{r.name}-postfilter" / "postfilter.json").read_text())
+    cpu_hours = round(sum(d["seconds"] for d in run.state["done"].values()) / 3600, 3)
+    training = {"command": command, "recipe": r.key() | {"hours": r.hours}, "data": run["data"],
+                "steps": run["steps"], "quality_range": run["q"], "cpu_core_hours": cpu_hours,
+                "stages_seconds": {k: d["seconds"] for k, d in run.state["done"].items()},
+                "postfilter": {"steps": pf["training"]["steps"], "validation": pf["validation"]}}
+    rates = {"rates_bpp": list(r.rates), "quality": f"q {run['q'][0]:g}–{run['q'][1]:g} reaches "
+             f"{min(r.rates):g}–{max(r.rates):g} bpp on the training photos"}
+    for part in (weights, weights.with_suffix(""), run.folder / f"{r.name}-postfilter"):
+        _copy(part, dest / part.name)
+    entry = add_to_manifest(dest / weights.name, {"training": training, **rates, "origin": "ibc train"},
+                            weights_dir=dest)
+    if r.mode == "gc":
+        gc = run.folder / f"{r.name}-gc.npz"
+        _copy(gc, dest / gc.name)
+        add_to_manifest(dest / gc.name, {"origin": "ibc train", **rates}, weights_dir=dest)
+    say(f"model {', '.join(names)} installed in {dest} (sha256 {entry['sha256'][:16]}); "
+        f"{cpu_hours:.2f} CPU-hours in all")
+    return dest / weights.name
+
+
+STAGE_FUNCTIONS = {"data": _data, "rates": _rates, "design": _design, "postfilter": _postfilter, "gc": _gc}

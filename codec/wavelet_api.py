@@ -99,14 +99,15 @@ def encode_payloads(rgb: np.ndarray, lm: LoadedModel, quality: float | None = No
         tried.append(code)
 
     guess = round(GUESS_CODE - CODES_PER_E * np.log(budget * 8 / (W * H)))
-    code, real = min(max(guess, FINEST_CODE), COARSEST_CODE), False
+    code, real, total = min(max(guess, FINEST_CODE), COARSEST_CODE), False, np.inf
     while True:
         trial(code, real)
         over = max((c for c, n in sizes.items() if n > budget), default=FINEST_CODE - 1)
         fits = min((c for c, n in sizes.items() if c > over and n <= budget), default=COARSEST_CODE + 1)
         done = over == COARSEST_CODE or (fits - over == 1 and fits in payloads)
-        if progress:  # bisection's bound on the trials left, and the answer's range coding
-            progress(len(tried), len(tried) + (0 if done else 1 + int(np.ceil(np.log2(fits - over)))))
+        if progress:  # the total at most: bisection's trials left, then the answer's range coding
+            total = min(total, len(tried) + 1 + int(np.ceil(np.log2(fits - over))))
+            progress(len(tried), len(tried) if done else max(total, len(tried) + 1))
         if done:
             break
         code, real = (fits, True) if fits - over == 1 else _next_code(sizes, tried, budget, over, fits)

@@ -91,8 +91,8 @@ def _name_hash(p: Path) -> int:
     return int.from_bytes(hashlib.sha256(p.name.encode()).digest()[:8], "big")
 
 
-def split(recipe: Recipe) -> tuple[list[Path], list[Path], dict]:
-    """Training and validation photos, and the record of exactly what was used."""
+def split(recipe: Recipe) -> tuple[list[Path], list[Path], dict, list[str]]:
+    """Training and validation photos, the record of exactly what was used, and why files were skipped."""
     train, skipped = _photos(Path(recipe.data))
     if recipe.val:
         val, more = _photos(Path(recipe.val))
@@ -111,7 +111,7 @@ def split(recipe: Recipe) -> tuple[list[Path], list[Path], dict]:
 
     record = {"train": listing(train), "val": listing(val), "skipped": len(skipped),
               "split": "--val folder" if recipe.val else f"1 in {VAL_SHARE} by the sha256 of the file name"}
-    return train, val, record
+    return train, val, record, skipped
 
 
 # -- rates ⇄ steps -----------------------------------------------------------------------------------
@@ -137,8 +137,8 @@ def steps_for_rates(files: list[Path], rates: tuple, n: int = 6) -> list[float]:
 
 
 def quality_range(steps: list[float]) -> tuple[float, float]:
-    """The -q range of the steps (q is log-linear in the step: codec.step_code)."""
-    qs = [quality_of_code(code_from_step(s)) for s in (steps[0], steps[-1])]
+    """The -q range of the steps (q is log-linear in the step: codec.step_code), within 0..100."""
+    qs = [min(max(quality_of_code(code_from_step(s)), 0.0), 100.0) for s in (steps[0], steps[-1])]
     return min(qs), max(qs)
 
 
@@ -207,7 +207,9 @@ def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool
 
 
 def _data(run: Run) -> None:
-    train, val, record = split(run.recipe)
+    train, val, record, skipped = split(run.recipe)
+    for why in skipped:
+        say(f"skipped {why}")
     (run.folder / "files.json").write_text(json.dumps(
         {"train": [str(p) for p in train], "val": [str(p) for p in val]}, indent=0))
     say(f"{record['train']['files']} training photos, {record['val']['files']} validation photos, "
@@ -258,7 +260,7 @@ def _postfilter(run: Run) -> None:
 
     from .postfilter import FilterConfig, export, train
     train_files, val_files = _files(run)
-    q0, q1 = run["q"]
+    q0, q1 = max(run["q"][0], 0.0), min(run["q"][1], 100.0)
     minutes = (run.left() - EXPORT_RESERVE_S - (GC_RESERVE_S if run.recipe.mode == "gc" else 0)) / 60
     # the pool codes each photo once (about a second each): it may take at most a quarter of the budget
     limit = int(max(8, 0.25 * max(minutes, 0) * 60))

@@ -1,14 +1,14 @@
 """Speed of the `--size` search of wavelet models: the search before and after trials on estimated lengths.
 
     OMP_NUM_THREADS=1 python bench/rate_search_speed.py --images 6 --bpp 0.15 0.3 0.6 -o bench/rate_search_speed.md
-    OMP_NUM_THREADS=1 python bench/rate_search_speed.py --fit    # the first trial's constants, on training photos
+    OMP_NUM_THREADS=1 python bench/rate_search_speed.py --fit    # the proxy's constants, on training photos
 
 For each Kodak image and budget (bpp, turned into bytes), `compress(size=)` once with the search before
 (every trial range-coded, starting from the coarsest and finest codes, stopping at 0.97 of the budget) and
 once with today's; it reports seconds (the model loaded, one thread), RD passes over the image (range-coded
 ones in brackets), the file's share of its budget and whether its step code is the finest that fits
-(code − 1's real file is over the budget). Kodak is for evaluation only: `--fit` fits
-wavelet_api.GUESS_CODE and CODES_PER_E on training photos.
+(code − 1's real file is over the budget). Kodak is for evaluation only: `--fit` chooses the
+proxy's constants (wavelet_api.PROXY_FROM, PROXY_BITS, PROXY_RATIO) on training photos.
 """
 import argparse
 import time
@@ -90,23 +90,28 @@ def sum_payloads(rgb, lm, code: int) -> int:
 
 
 def fit(lm, train: Path) -> None:
-    """code ≈ a − b·ln(bpp) over 0.05 … 3 bpp on ten training photos (estimated lengths)."""
+    """The proxy's constants on ten training photos: for each (PROXY_FROM, PROXY_BITS), the spread of
+    ln(estimate / proxy) over codes 380 … 760 where the estimate lies in 0.05 … 3 bpp, within an image
+    (what the search's interpolation needs small) and across images; exp(its mean) is PROXY_RATIO."""
     files = list_images(train)
     photos = [p for p in files if p.name.startswith("bsds_train_")][::40][:5] + \
              [p for p in files if p.name.startswith("imagenet_")][::60][:5]
-    x, c = [], []
+    variants = [(t, k) for t in (0.6, 0.7, 0.8) for k in (2, 3, 4)]
+    ratios = {v: [] for v in variants}
     for path in photos:
         rgb = read_image(path)
         H, W, _ = rgb.shape
         y = lm.coder.analysis(rgb)
-        for code in range(380, 781, 40):
-            bpp = TILE_PAYLOADS(lm.coder, y, H, W, step_from_code(code), code=False)[0] * 8 / (H * W)
-            if 0.05 <= bpp <= 3:
-                x.append(np.log(bpp))
-                c.append(code)
-    b, a = np.polyfit(x, c, 1)
-    print(f"{len(photos)} photos, {len(x)} points: code ≈ {a:.0f} − {-b:.0f}·ln(bpp), "
-          f"residual sd {np.std(np.array(c) - a - b * np.array(x)):.0f} codes")
+        codes = np.arange(380, 761, 20)
+        est = np.array([TILE_PAYLOADS(lm.coder, y, H, W, step_from_code(c), code=False)[0] for c in codes])
+        keep = (est * 8 / (H * W) >= 0.05) & (est * 8 / (H * W) <= 3)
+        for v in variants:
+            wavelet_api.PROXY_FROM, wavelet_api.PROXY_BITS = v
+            proxy = wavelet_api._proxy_bytes(y)[codes - FINEST_CODE]
+            ratios[v].append(np.log(est / proxy)[keep])
+    for (t, k), r in ratios.items():
+        print(f"PROXY_FROM {t}, PROXY_BITS {k}: within an image sd {np.mean([x.std() for x in r]):.3f}, "
+              f"across sd {np.concatenate(r).std():.3f}, PROXY_RATIO {np.exp(np.concatenate(r).mean()):.3f}")
 
 
 def main() -> None:
@@ -116,7 +121,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=6, help="the first N Kodak images, by name")
     ap.add_argument("--bpp", type=float, nargs="+", default=[0.15, 0.3, 0.6])
     ap.add_argument("--model", help="default: the shipped default model")
-    ap.add_argument("--fit", action="store_true", help="fit the first trial's constants on training photos")
+    ap.add_argument("--fit", action="store_true", help="fit the proxy's constants on training photos")
     ap.add_argument("-o", "--output", default="bench/rate_search_speed.md")
     args = ap.parse_args()
     torch.set_num_threads(1)

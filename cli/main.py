@@ -4,7 +4,11 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2    # a failure: bad arguments or input, a missing model, a file that failed in a folder run
+EXIT_CORRUPT = 3  # corrupt data: a damaged, truncated or foreign .ibc file (also a --salvage that filled tiles in)
+EXIT_CODES = ("exit status: 0 done; 2 failed (bad arguments or input, a missing model, or any file of a folder "
+              "run); 3 corrupt data (a damaged, truncated or foreign .ibc file; also `decompress --salvage` "
+              "when it had to fill tiles in)")
 TRAIN_MODULES = {"torch", "torchvision", "compressai", "pytorch_msssim", "matplotlib", "scipy", "bjontegaard", "onnx"}
 
 
@@ -83,7 +87,7 @@ def _decompress(args) -> int:
         for out, seed in zip(r["outputs"], r["seeds"]):
             print(f"{out}: {r['width']}×{r['height']}" + (source if args.verbose else "")
                   + (f", realism {r['realism']:g}, seed {seed}" if r["realism"] > 0 else ""))
-    return 0
+    return EXIT_CORRUPT if r["damaged_tiles"] or r["missing_tiles"] else 0
 
 
 def _output_quality(text: str | None) -> int | None:
@@ -329,7 +333,7 @@ BACKEND_HELP = ("what runs the model: onnx (ONNX Runtime + numpy, no PyTorch: th
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ibc", description=__doc__)
+    p = argparse.ArgumentParser(prog="ibc", description=__doc__, epilog=EXIT_CODES)
     p.add_argument("--version", action=_Version, help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -519,9 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ..codec.errors import CodecError
+    from ..codec.errors import CodecError, CorruptData
     try:
         return args.run(args)
+    except CorruptData as e:
+        print(f"ibc: error: {e}", file=sys.stderr)
+        return EXIT_CORRUPT
     except CodecError as e:
         print(f"ibc: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bitstream import MAX_SIDE, Header, parse_chunks, parse_header
-from .errors import CodecError
+from .errors import CodecError, CorruptData
 from .image_io import as_rgb
 from .step_code import COARSEST_CODE, FINEST_CODE
 from .wavelet_api import compress_wavelet, decode_tiles, render_tiles, tile_count
@@ -102,18 +102,18 @@ def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.
 
 def _check_decodes(lm: LoadedModel, header: Header, realism: float) -> None:
     if header.grey and lm.arch != "wavelet":
-        raise CodecError(f"corrupt header (greyscale flag on a file of block model {lm.name})")
+        raise CorruptData(f"corrupt header (greyscale flag on a file of block model {lm.name})")
     if lm.arch == "wavelet" or header.step:
         if (lm.arch != "wavelet" or not FINEST_CODE <= header.step <= COARSEST_CODE
                 or header.mode not in ("shannon", "gc") or header.tile != lm.coder.tile):
-            raise CodecError(f"corrupt header (step code {header.step} or tile {header.tile} "
+            raise CorruptData(f"corrupt header (step code {header.step} or tile {header.tile} "
                              f"not of model {lm.name})")
         if realism > 0 and lm.noise is None:
             raise CodecError(f"model {lm.name!r} has no generative decoder (use --realism 0)")
         return
     cfg = lm.model.cfg
     if header.level > cfg.stages or (header.mode == "gc" and cfg.mode != "gc"):
-        raise CodecError(f"corrupt header (level {header.level} or mode {header.mode} not in model {lm.name})")
+        raise CorruptData(f"corrupt header (level {header.level} or mode {header.mode} not in model {lm.name})")
     if realism > 0 and header.level > cfg.gc_levels:
         raise CodecError(f"the generative decoder of {lm.name!r} covers levels 1..{cfg.gc_levels}; "
                          f"this file is level {header.level} (use --realism 0)")
@@ -135,7 +135,7 @@ def _chunks(data: bytes, offset: int, expected: int, salvage: bool) -> tuple[lis
     missing = list(range(len(payloads), expected))
     damaged = [i for i, p in enumerate(payloads) if p is None]
     if damaged and not salvage:
-        raise CodecError(f"corrupt file: CRC mismatch in tile(s) {', '.join(map(str, damaged))} "
+        raise CorruptData(f"corrupt file: CRC mismatch in tile(s) {', '.join(map(str, damaged))} "
                          "(--salvage decodes the rest)")
     return payloads + [None] * len(missing), damaged, missing
 

@@ -24,7 +24,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from .errors import CodecError
+from .errors import CodecError, CorruptData
 
 MAGIC = b"IBC\x1a"
 VERSION = 3  # 2: chunk CRCs cover the header CRC and the chunk index; 3: a u16 step code after the tile
@@ -83,7 +83,7 @@ class _Reader:
 
     def take(self, n: int, what: str) -> bytes:
         if n > len(self.data) - self.pos:
-            raise CodecError(f"truncated file (ends inside the {what})")
+            raise CorruptData(f"truncated file (ends inside the {what})")
         out = self.data[self.pos:self.pos + n]
         self.pos += n
         return out
@@ -94,7 +94,7 @@ def parse_header(data: bytes) -> tuple[Header, int]:
     r = _Reader(data)
     magic = r.take(4, "header")
     if magic != MAGIC:
-        raise CodecError("not an .ibc file (wrong magic)")
+        raise CorruptData("not an .ibc file (wrong magic)")
     r.pos = 0
     magic, version, mode, level, flags, width, height, seed, tile = _FIXED.unpack(r.take(_FIXED.size, "header"))
     if version not in READS:
@@ -107,17 +107,17 @@ def parse_header(data: bytes) -> tuple[Header, int]:
     (chunks,) = _U32.unpack(r.take(4, "header"))
     r.take(8, "header")  # the file id: read only through the header CRC, which the chunk CRCs cover
     if r.take(4, "header") != _crc(data[:r.pos - 4]):
-        raise CodecError("corrupt header (CRC mismatch)")
+        raise CorruptData("corrupt header (CRC mismatch)")
     if mode >= len(MODES) or flags & ~GREY:
-        raise CodecError("corrupt header (unknown mode or flags)")
+        raise CorruptData("corrupt header (unknown mode or flags)")
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
-        raise CodecError(f"corrupt header (absurd dimensions {width}×{height})")
+        raise CorruptData(f"corrupt header (absurd dimensions {width}×{height})")
     if tile < 1 or (level == 0) == (step == 0):
-        raise CodecError("corrupt header (tile zero, or not exactly one of level and step code set)")
+        raise CorruptData("corrupt header (tile zero, or not exactly one of level and step code set)")
     try:
         name = name_bytes.decode("utf-8")
     except UnicodeDecodeError:
-        raise CodecError("corrupt header (model name is not UTF-8)") from None
+        raise CorruptData("corrupt header (model name is not UTF-8)") from None
     header = Header(MODES[mode], level, width, height, seed, tile, name, weights_hash, chunks, step,
                     bool(flags & GREY))
     return header, r.pos
@@ -140,12 +140,12 @@ def parse_chunks(data: bytes, offset: int, expected: int, salvage: bool = False)
             return payloads
         (n,) = _U32.unpack(r.take(4, f"length of chunk {i}"))
         if n > MAX_CHUNK:
-            raise CodecError(f"corrupt chunk {i} (length {n} is above the limit)")
+            raise CorruptData(f"corrupt chunk {i} (length {n} is above the limit)")
         if salvage and len(data) - r.pos < n + 4:
             return payloads
         payload = r.take(n, f"chunk {i}")
         crc = r.take(4, f"CRC of chunk {i}")
         payloads.append(payload if crc == _chunk_crc(header_crc, i, payload) else None)
     if r.pos != len(data):
-        raise CodecError(f"corrupt file ({len(data) - r.pos} bytes after the last chunk)")
+        raise CorruptData(f"corrupt file ({len(data) - r.pos} bytes after the last chunk)")
     return payloads

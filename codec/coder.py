@@ -8,7 +8,7 @@ sort by row, which the decoder reproduces from the same row ids: one model per r
 import constriction
 import numpy as np
 
-from .errors import CodecError
+from .errors import CodecError, CorruptData
 
 
 def _runs(rows: np.ndarray):
@@ -62,7 +62,7 @@ class Decoder:
 
     def __init__(self, payload: bytes):
         if len(payload) % 4:
-            raise CodecError("corrupt payload (length is not a whole number of words)")
+            raise CorruptData("corrupt payload (length is not a whole number of words)")
         words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
         self._coder = constriction.stream.queue.RangeDecoder(words)
 
@@ -78,8 +78,8 @@ class Decoder:
             return out
         except AssertionError:  # constriction's word for data that no symbols of these models encode to
             pass
-        raise CodecError("corrupt payload (not decodable with the model's tables)")  # chains no exception
+        raise CorruptData("corrupt payload (not decodable with the model's tables)")  # chains no exception
 
     def finish(self) -> None:
         if not self._coder.maybe_exhausted():
-            raise CodecError("corrupt payload (data left over after the last symbol)")
+            raise CorruptData("corrupt payload (data left over after the last symbol)")

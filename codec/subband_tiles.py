@@ -13,7 +13,7 @@ from ..models.subband_context import ESC, MAX_EXP, TileIndices, ll_from_residual
 from ..models.subband_vq import NC
 
 from .coder import Decoder, Encoder
-from .errors import CodecError
+from .errors import CodecError, CorruptData
 
 _BIT = np.ones((1, 2))
 _EXP = np.ones((1, MAX_EXP + 1))
@@ -92,7 +92,7 @@ def _run(io, bands, priors, cmag, t: TileIndices | None, context: int, channels:
     walk(bands, priors, cmag, visit_ll, visit_pass, context, channels)
     mark = io.code(_MARK, np.zeros(_MARK.size, np.int64), _BIT)
     if not np.array_equal(mark, _MARK):
-        raise CodecError("corrupt payload (end mark missing)")
+        raise CorruptData("corrupt payload (end mark missing)")
     return t
 
 
@@ -114,7 +114,7 @@ def decode_tile(payload: bytes, bands: list, priors: dict, cmag: np.ndarray, con
     except CodecError:
         raise
     except Exception as e:  # the range decoder on foreign data
-        raise CodecError(f"corrupt payload ({type(e).__name__})") from None
+        raise CorruptData(f"corrupt payload ({type(e).__name__})") from None
     io.dec.finish()
     return t
 

@@ -20,9 +20,9 @@ from ..models.subband_vq import NC
 from ..models.wavelet_coder import ALIGN
 
 from .bitstream import Header, serialise
-from .errors import CodecError
+from .errors import CodecError, CorruptData
 from .image_io import is_grey
-from .step_code import COARSEST_CODE, FINEST_CODE, code_of_quality, quality_of_code, step_from_code  # noqa: F401
+from .step_code import COARSEST_CODE, FINEST_CODE, STEP_SCALE, code_of_quality, quality_of_code, step_from_code  # noqa: F401
 from .subband_tiles import decode_tile, encode_tile
 from .threads import one_thread
 from .weights import LoadedModel
@@ -32,8 +32,8 @@ EVAL_QUALITIES = (18, 26, 34, 42, 50, 58, 66, 75)  # `ibc eval`'s default sweep:
 # A --size search tries step codes on estimated lengths (the encoder's ideal code lengths, no range coding)
 CODER_BYTES = 6       # a tile's payload beyond its ideal code length (end mark, flush, last word): 3.7 … 8 measured
 EXACT_WITHIN = 8      # bytes per tile: an estimate this near the budget is range-coded to decide
-GUESS_CODE, CODES_PER_E = 454, 59  # photos: code ≈ GUESS_CODE − CODES_PER_E · ln(bpp) (training photos,
-                                   # shannon-v4: bench/rate_search_speed.py); the first trial, and the slope
+PROXY_FROM, PROXY_BITS = 0.7, 3  # _proxy_bytes: fitted on training photos (bench/rate_search_speed.py --fit)
+PROXY_RATIO = 1.11    # estimate / proxy on those photos, shannon-v4 (sd 5 % across images): the first trial
 
 
 def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=None,
@@ -54,22 +54,37 @@ def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=N
     return (sum(map(len, out)), out) if code else (sum(bits) / 8 + CODER_BYTES * len(layout), None)
 
 
-def _next_code(sizes: dict, tried: list, budget: float, over: int, fits: int) -> tuple[int, bool]:
-    """The next code a search tries inside (over, fits), and whether it is expected to fit. Log size is
-    about linear in the code: aim just past the crossing, on the side not seen last, so that the two
-    codes around it are tried next; two trials in a row on one side bisect (a stale end of the bracket)."""
-    last_fit = sizes[tried[-1]] <= budget
-    ends = [c for c in (over, fits) if c in sizes]
-    if len(ends) == 2 and len(tried) >= 2 and (sizes[tried[-2]] <= budget) == last_fit:
+def _proxy_bytes(y: np.ndarray) -> np.ndarray:
+    """A rough payload size at every step code FINEST_CODE … COARSEST_CODE from a strided sample of the
+    coefficients (a quarter, at most about 300 K): each above PROXY_FROM steps costs PROXY_BITS and its
+    octaves above that. Its ratio to the estimate has an sd of 3 % across the codes of one image
+    (training photos): the search's model of size against code, scaled by the trials."""
+    s = max(2, round(np.sqrt(y.size / 3e5)))
+    v = np.sort(np.log2(np.abs(y[:, ::s, ::s]).ravel() + 1e-30))
+    tail = np.append(np.cumsum(v[::-1])[::-1], 0.0)  # sums of v[i:]
+    t = np.arange(FINEST_CODE, COARSEST_CODE + 1) / STEP_SCALE - 2 + np.log2(PROXY_FROM)  # log2(PROXY_FROM·step)
+    i = np.searchsorted(v, t, side="right")
+    n = v.size - i
+    return np.maximum((tail[i] - n * t + PROXY_BITS * n) * y.size / v.size / 8, 1.0)
+
+
+def _next_code(proxy: np.ndarray, sizes: dict, tried: list, budget: float, over: int, fits: int) -> tuple[int, bool]:
+    """The next code a search tries inside (over, fits), and whether it should be the answer (then it is
+    range-coded). Size is the proxy times a ratio: PROXY_RATIO before any trial, then the trials',
+    interpolated (log) between the bracket's ends. After a trial over the budget it tries the finest
+    code predicted to fit, after one that fits the code below that, so the two around the crossing come
+    next; after three trials in a row on one side (a poor model) it bisects."""
+    codes = np.arange(over + 1, fits)
+    if len(tried) >= 3 and len({sizes[c] <= budget for c in tried[-3:]}) == 1 and over in sizes and fits in sizes:
         return (over + fits) // 2, False
-    a, b = ends if len(ends) == 2 else (tried[-2], tried[-1]) if len(tried) >= 2 else (tried[-1], None)
-    slope = -1 / CODES_PER_E
-    if b is not None and b != a:
-        slope = min((np.log(sizes[b]) - np.log(sizes[a])) / (b - a), -0.25 / CODES_PER_E)
-    ref = b if b is not None else a
-    x = ref + (np.log(budget) - np.log(sizes[ref])) / slope
-    code = int(np.ceil(x)) - (1 if last_fit else 0)
-    return min(max(code, over + 1), fits - 1), not last_fit
+    ends = [c for c in (over, fits) if c in sizes]
+    ratio = np.exp(np.interp(codes, ends, [np.log(sizes[c] / proxy[c - FINEST_CODE]) for c in ends])) if ends else PROXY_RATIO
+    fit = codes[ratio * proxy[codes - FINEST_CODE] <= budget]
+    aim = fit[0] if fit.size else fits
+    if not tried:
+        return min(aim, fits - 1), False
+    last_fit = sizes[tried[-1]] <= budget
+    return min(max(aim - last_fit, over + 1), fits - 1), not last_fit
 
 
 def encode_payloads(rgb: np.ndarray, lm: LoadedModel, quality: float | None = None,
@@ -98,10 +113,9 @@ def encode_payloads(rgb: np.ndarray, lm: LoadedModel, quality: float | None = No
             payloads[code] = p
         tried.append(code)
 
-    guess = round(GUESS_CODE - CODES_PER_E * np.log(budget * 8 / (W * H)))
-    code, real, total = min(max(guess, FINEST_CODE), COARSEST_CODE), False, np.inf
+    proxy, over, fits, total = _proxy_bytes(y), FINEST_CODE - 1, COARSEST_CODE + 1, np.inf
     while True:
-        trial(code, real)
+        trial(*((fits, True) if fits - over == 1 else _next_code(proxy, sizes, tried, budget, over, fits)))
         over = max((c for c, n in sizes.items() if n > budget), default=FINEST_CODE - 1)
         fits = min((c for c, n in sizes.items() if c > over and n <= budget), default=COARSEST_CODE + 1)
         done = over == COARSEST_CODE or (fits - over == 1 and fits in payloads)
@@ -110,7 +124,6 @@ def encode_payloads(rgb: np.ndarray, lm: LoadedModel, quality: float | None = No
             progress(len(tried), len(tried) if done else max(total, len(tried) + 1))
         if done:
             break
-        code, real = (fits, True) if fits - over == 1 else _next_code(sizes, tried, budget, over, fits)
     if over == COARSEST_CODE:
         need = sizes[over] if over in payloads else _tile_payloads(model, y, H, W, step_from_code(over))[0]
         raise CodecError("cannot reach the target: the coarsest step needs "
@@ -164,7 +177,7 @@ def decode_tiles(lm: LoadedModel, payloads: list, H: int, W: int, step_code: int
     model = lm.coder
     layout = model.tiles(H, W)
     if len(payloads) != len(layout):
-        raise CodecError(f"corrupt header ({len(payloads)} chunks for {len(layout)} tiles)")
+        raise CorruptData(f"corrupt header ({len(payloads)} chunks for {len(layout)} tiles)")
     priors, cmag = model.priors(), model.cmag
     return [filler_tile(model, tile, step_from_code(step_code), channels) if p is None
             else decode_tile(p, tile_bands(tile[2], tile[3]), priors, cmag, model.context, channels)

@@ -65,7 +65,8 @@ def test_bad_ibc_files_fail_cleanly(photo, tiny_weights, tmp_path, capsys):
     for name, data in corrupt_variants(good).items():
         bad = tmp_path / f"{name}.ibc"
         bad.write_bytes(data)
-        assert run("decompress", bad, "--model", tiny_weights) == 2, name
+        # corrupt data has its own status; a format version this ibc does not know may be a newer ibc's
+        assert run("decompress", bad, "--model", tiny_weights) == (2 if name == "version" else 3), name
         one_line_error(capsys)
         assert not bad.with_name(bad.name + ".png").exists(), name
 
@@ -154,9 +155,9 @@ def test_salvage_flag(tmp_path, weights, shape, request, capsys):
     data[offset + 6] ^= 0x01
     bad = tmp_path / "bad.ibc"
     bad.write_bytes(bytes(data))
-    assert run("decompress", bad, "--model", weights) == 2
+    assert run("decompress", bad, "--model", weights) == 3
     assert "--salvage" in one_line_error(capsys)
-    assert run("decompress", bad, "--model", weights, "--salvage") == 0
+    assert run("decompress", bad, "--model", weights, "--salvage") == 3  # written, but tiles were lost
     assert "tile(s) 0 failed" in capsys.readouterr().err and bad.with_name(bad.name + ".png").exists()
 
 

@@ -44,18 +44,6 @@ bench: $(STAMP)
 	$(BIN)/python bench/splice.py BENCHMARKS.md kodak-webp bench/kodak_bdrate_webp.md
 	$(BIN)/python bench/splice.py BENCHMARKS.md kodak-jpeg2000 bench/kodak_bdrate_jpeg2000.md
 
-# Generative compression on Kodak (BENCHMARKS.md): the gc model at five decoder realisms A (each file encoded
-# once per level, decoded per A), plotted beside bench/kodak.json (run `make bench` first), and crops of
-# every codec at the lowest rate. Resumable like `bench`.
-GC_MODEL ?= gc-rvq5
-.PHONY: bench-gc
-bench-gc: $(STAMP)
-	mkdir -p bench
-	$(BIN)/ibc eval $(KODAK) --codec ibc:$(GC_MODEL) --realism 0 0.25 0.5 0.75 1 -o bench/kodak_gc.json --record
-	$(BIN)/ibc plot bench/kodak.json bench/kodak_gc.json -o bench/kodak_gc_rdp.png --table bench/kodak_gc_bdrate.md --title "Kodak (24 images): generative compression"
-	$(BIN)/python bench/gc_crops.py --image $(KODAK)/kodim13.png --model $(GC_MODEL) -o bench/gc_crops.png
-	$(BIN)/python bench/splice.py BENCHMARKS.md gc bench/kodak_gc_bdrate.md
-
 # The generative decoder of the default model (gc-v4 on shannon-v4; GC_WAVELET=gc-v3 or gc-v2 for the earlier ones), on Kodak: its realism sweep at two low rates, the
 # issue's targets against WebP at the same size (needs bench/kodak.json from `make bench`), and crops.
 GC_WAVELET ?= gc-v4
@@ -67,8 +55,8 @@ bench-gc-v2: $(STAMP)
 		$(KODAK)/kodim23.png -o bench/$(GC_WAVELET)_crops.png
 	$(BIN)/python bench/splice.py BENCHMARKS.md gc-v2 bench/kodak_$(GC_WAVELET)_targets.md
 
-# Speed and memory of the default model through the product, beside the previous block model, Pillow and
-# CompressAI (BENCHMARKS.md); one thread, minimum of 3 runs per image; run it on an otherwise idle machine.
+# Speed and memory of the default model through the product, beside Pillow and CompressAI (BENCHMARKS.md);
+# one thread, minimum of 3 runs per image; run it on an otherwise idle machine.
 .PHONY: bench-speed
 bench-speed: $(STAMP)
 	$(BIN)/python bench/speed.py --kodak $(KODAK) -o bench/speed.json --table bench/speed.md --crop bench/tile_border_24mp.png \

@@ -45,8 +45,7 @@ def nearest_size(codec, rgb: np.ndarray, target: int) -> bytes:
 
 
 def panels(rgb: np.ndarray, lm, setting: float, seeds: list[int]) -> list[tuple[str, np.ndarray, int | None]]:
-    """(title, reconstruction, file bytes) of every panel, the original first; `setting` is a block model's
-    level or a wavelet model's q."""
+    """(title, reconstruction, file bytes) of every panel, the original first; `setting` is the q."""
     data = compress(rgb, lm, quality=setting)
     out = [("original", rgb, None)]
     for name in ("jpeg", "webp", "avif"):
@@ -58,8 +57,7 @@ def panels(rgb: np.ndarray, lm, setting: float, seeds: list[int]) -> list[tuple[
             continue
         f = nearest_size(codec, rgb, len(data))
         out.append((codec.label, codec.decode(f), len(f)))
-    name = f"q {setting:g}" if lm.arch == "wavelet" else f"level {setting:g}"
-    out.append((f"Shannon-AE ({name})", decompress(data, lm, realism=0), len(data)))
+    out.append((f"Shannon-AE (q {setting:g})", decompress(data, lm, realism=0), len(data)))
     out += [(f"GC A=1, seed {s}", decompress(data, lm, seed=s, realism=1), len(data)) for s in seeds]
     return out
 
@@ -92,9 +90,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="crop shown, in pixels, for every image (default: rocks, water and grass of Kodak 13 "
                         "for one image; else the centre 192×192)")
     p.add_argument("--model", help="gc model name or path (default: the shipped gc model)")
-    p.add_argument("--quality", "--level", type=float, default=1,
-                   help="ibc quality: a wavelet model's q or a block model's level (default: 1, a block "
-                        "model's lowest rate)")
+    p.add_argument("--quality", type=float, default=22, help="ibc quality q (default: 22, about 0.1 bpp)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="gc decoder seeds (default: 0 1)")
     p.add_argument("-o", "--output", default="bench/gc_crops.png")
     args = p.parse_args(argv)

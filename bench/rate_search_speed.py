@@ -11,6 +11,7 @@ ones in brackets), the file's share of its budget and whether its step code is t
 proxy's constants (wavelet_api.PROXY_FROM, PROXY_BITS, PROXY_RATIO) on training photos.
 """
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def main() -> None:
     lm = load_model(args.model)
     if args.fit:
         return fit(lm, Path(args.train))
-    rows, runs = [], {"before": [], "after": []}
+    rows, runs, load = [], {"before": [], "after": []}, os.getloadavg()[0]
     for path in list_images(Path(args.kodak))[:args.images]:
         rgb = read_image(path)
         H, W, _ = rgb.shape
@@ -147,7 +148,9 @@ def main() -> None:
     table = "\n".join([
         f"`compress(size=)` on {args.images} Kodak images × budgets {', '.join(f'{b:g}' for b in args.bpp)} bpp, "
         f"model `{lm.name}`, one thread (`python bench/rate_search_speed.py`). Seconds per file, the model loaded; "
-        "passes: RD passes over the image, range-coded ones in brackets; finest: code − 1's file is over the budget.",
+        "passes: RD passes over the image, range-coded ones in brackets; finest: code − 1's file is over the budget. "
+        f"Load average {load:.1f} → {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine: the two "
+        "searches alternate, so they saw the same load).",
         "", "| search | mean s | mean passes | share of budget | finest code |", "|---|---:|---:|---|---:|",
         *summary, "", "| image | budget (bpp) | search | s | passes | share | finest |",
         "|---|---:|---|---:|---:|---:|---|", *rows, ""])

@@ -1,13 +1,14 @@
 """Speed and memory benchmark, all through the product: encode/decode seconds per Kodak image on one
 thread (`ibc.codec.api.compress` / `decompress`, start-up excluded) for the default model at its default
-quality and at a low and a high q, beside the previous block model, Pillow's JPEG/WebP/AVIF and
-CompressAI's factorized model; peak RSS and wall time of `ibc compress` and `ibc decompress` of a
-24-megapixel photo, each in a fresh process; and start-up: wall time and peak RSS of `ibc info`, and of
-`ibc decompress` and `ibc compress` of one Kodak image with `--backend onnx` and `--backend torch`, each in
-a fresh process, beside `python -c "import torch"` and `python -c "import onnxruntime"`, against issue 14's
-targets (with the coding-only install's size from bench/install_size.md), and whether each command
-imported torch. Times are the minimum over `--repeats` runs per image (start-up: the median of 3 fresh
-processes after one unmeasured warm-up run); the load average is recorded.
+quality and at a low and a high q, beside Pillow's JPEG/WebP/AVIF and CompressAI's factorized model
+(the tables before 0.2.0 also had the block model, retired then); peak RSS and wall time of `ibc
+compress` and `ibc decompress` of a 24-megapixel photo, each in a fresh process; and start-up: wall time
+and peak RSS of `ibc info`, and of `ibc decompress` and `ibc compress` of one Kodak image with
+`--backend onnx` and `--backend torch`, each in a fresh process, beside `python -c "import torch"` and
+`python -c "import onnxruntime"`, against issue 14's targets (with the coding-only install's size from
+bench/install_size.md), and whether each command imported torch. Times are the minimum over `--repeats`
+runs per image (start-up: the median of 3 fresh processes after one unmeasured warm-up run); the load
+average is recorded.
 
     python bench/speed.py --kodak ../shared/data/kodak -o bench/speed.json --table bench/speed.md
     python bench/speed.py --kodak ../shared/data/kodak --startup-only --startup-table bench/startup.md
@@ -36,7 +37,6 @@ from ibc.codec.api import compress, decompress, read_header
 from ibc.codec.image_io import read_image
 from ibc.codec.weights import load_model
 
-BLOCK_MODEL = "shannon-rvq5"  # the previous default, kept as a comparison row
 LOW_Q, HIGH_Q = 18, 75  # the ends of `ibc eval`'s sweep (about 0.1 and 1.2 bpp on Kodak)
 BIG = (6000, 4000)
 TILE = 256
@@ -292,15 +292,11 @@ def main():
     if args.startup_only:
         return
     images = [read_image(f) for f in files]
-    lm, block = load_model(None), load_model(BLOCK_MODEL)
+    lm = load_model(None)
     meta["model"] = lm.name
-    default = "default q 50" if lm.arch == "wavelet" else "default level"
-    codecs = {(f"ibc {lm.name}", default): ibc_codec(lm)}
-    if lm.arch == "wavelet":
-        codecs[(f"ibc {lm.name}", f"q {LOW_Q}")] = ibc_codec(lm, LOW_Q)
-        codecs[(f"ibc {lm.name}", f"q {HIGH_Q}")] = ibc_codec(lm, HIGH_Q)
-    if block.name != lm.name:
-        codecs[(f"ibc {block.name} (previous default)", "default level")] = ibc_codec(block)
+    codecs = {(f"ibc {lm.name}", "default q 50"): ibc_codec(lm),
+              (f"ibc {lm.name}", f"q {LOW_Q}"): ibc_codec(lm, LOW_Q),
+              (f"ibc {lm.name}", f"q {HIGH_Q}"): ibc_codec(lm, HIGH_Q)}
     codecs |= {("jpeg", "q75"): pillow_codec("JPEG", quality=75),
                ("webp", "q75 m6"): pillow_codec("WEBP", quality=75, method=6),
                ("avif", "q60"): pillow_codec("AVIF", quality=60),

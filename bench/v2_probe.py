@@ -42,7 +42,7 @@ LMBDAS = (0.08, 0.12)  # ECVQ Lagrangians in step² per bit; 2 ln2/12 ≈ 0.116 
 EDGES = (0.5, 1.5, 2.5, 4.5, 8.5, 16.5)
 NB = len(EDGES) + 1    # activity buckets
 LN2 = np.log(2)
-T = WaveletTransform(LEVELS, hidden=0).double()
+T = WaveletTransform(LEVELS).double()
 
 
 # --- images ---------------------------------------------------------------------------------------

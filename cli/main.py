@@ -9,7 +9,7 @@ EXIT_CORRUPT = 3  # corrupt data: a damaged, truncated or foreign .ibc file (als
 EXIT_CODES = ("exit status: 0 done; 2 failed (bad arguments or input, a missing model, or any file of a folder "
               "run); 3 corrupt data (a damaged, truncated or foreign .ibc file; also `decompress --salvage` "
               "when it had to fill tiles in)")
-TRAIN_MODULES = {"torch", "torchvision", "compressai", "pytorch_msssim", "matplotlib", "scipy", "bjontegaard", "onnx"}
+TRAIN_MODULES = {"torch", "torchvision", "pytorch_msssim", "matplotlib", "scipy", "bjontegaard", "onnx"}
 
 
 def _source(name: str) -> Path:
@@ -47,7 +47,8 @@ def _compress(args) -> int:
     if out is None:
         pairs = folder_jobs(src, _folder_output(src, args.output, "-ibc"), compressing=True)
         return _run_folder(compress_file, pairs, args, options)
-    with _WindowBar("compress", args.quiet) as bar:
+    search = "--size" if args.size is not None else "--target-bpp" if args.target_bpp is not None else None
+    with _WindowBar(f"compress {search}" if search else "compress", args.quiet, search=bool(search)) as bar:
         r = compress_file(src, out, progress=bar, **options)
     if not args.quiet:
         line = f"{r['out']}: {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, {_setting(r)}, {r['width']}×{r['height']}"
@@ -104,25 +105,28 @@ def _output_quality(text: str | None) -> int | None:
 
 
 def _setting(r: dict) -> str:
-    """A file's quality setting as its model counts it: a level, or q and the real quantiser step (with the
-    header's code for it) for wavelet models."""
-    return (f"q {r['quality']:g}, step {r['step']:.1f} (code {r['step_code']})" if r["step_code"]
-            else f"level {r['level']}")
+    """A file's quality setting: q and the real quantiser step, with the header's code for it."""
+    return f"q {r['quality']:g}, step {r['step']:.1f} (code {r['step_code']})"
 
 
 class _WindowBar:
-    """A progress bar over an image's windows, shown only for images big enough to take a while."""
+    """A progress bar over an image's windows, shown only for images big enough to take a while, or with
+    `search` over a --size/--target-bpp search's trials from the first (a search takes seconds at any
+    size; its total shrinks as its bracket does). Only on a terminal: a redirected stderr gets no bar."""
 
     SHOW_FROM = 16  # windows: about 1 megapixel when encoding, 4 when decoding
 
-    def __init__(self, desc: str, quiet: bool):
+    def __init__(self, desc: str, quiet: bool, search: bool = False):
         self.desc, self.quiet, self.bar = desc, quiet, None
+        self.show_from, self.unit = (1, "trial") if search else (self.SHOW_FROM, "window")
 
     def __call__(self, done: int, total: int) -> None:
-        if self.bar is None and total >= self.SHOW_FROM and not self.quiet:
+        if self.bar is None and total >= self.show_from and not self.quiet:
             from tqdm import tqdm
-            self.bar = tqdm(total=total, desc=self.desc, unit="window", leave=False, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, leave=False, dynamic_ncols=True,
+                            disable=None)
         if self.bar is not None:
+            self.bar.total = total
             self.bar.update(done - self.bar.n)
 
     def __enter__(self):
@@ -162,8 +166,8 @@ def _info(args) -> int:
 
     data = _read_bytes(Path(args.input))
     header, _ = parse_header(data)
-    # the quality setting as the file's model counts it: a wavelet model's q, its real quantiser step and
-    # the header's code for that step, else a level
+    # the quality setting: q, its real quantiser step and the header's code for that step; a file of a
+    # block model (retired in 0.2.0, whose files still read here) has a level instead
     setting = ({"quality": quality_of_code(header.step), "step": step_from_code(header.step),
                 "step_code": header.step} if header.step else {"level": header.level})
     info = {"file": args.input, "bytes": len(data), "bpp": len(data) * 8 / (header.width * header.height),
@@ -231,7 +235,7 @@ def _models(args) -> int:
         kodak = next(iter(figures.items()), None)
         pf = e.get("training", {}).get("postfilter", {}).get("validation", {}).get("by_step")
         rows.append({"name": e["name"], "mode": e.get("mode"), "origin": "shipped" if folder == WEIGHTS_DIR else str(folder),
-                     "rates": e.get("quality") or (f"levels 1–{e['levels']}" if "levels" in e else ""),
+                     "rates": e.get("quality", ""),
                      "measured": (f"{kodak[0]}: {len(kodak[1])} settings" if kodak else
                                   f"post-filter +{max(d['gain'] for d in pf.values()):.2f} dB on validation" if pf else ""),
                      "sha256": e["sha256"][:16]})
@@ -245,30 +249,11 @@ def _models(args) -> int:
 
 
 def _export(args) -> int:
+    """The coding bundle of existing weights, which stay as they are (`ibc train` exports its own)."""
+    src = _source(args.weights)
     from ..codec.training.export_onnx import write_coding_bundle
 
-    if args.onnx_only:  # graphs and tables for existing weights, which stay as they are
-        if args.name or args.output or args.default:
-            raise _error("--onnx-only takes only the weights file (no --name, -o or --default)")
-        folder = write_coding_bundle(_source(args.checkpoint))
-        print(f"{folder}: ONNX coding graphs and tables")
-        return 0
-    if not args.name:
-        raise _error("--name is required (the model's name, stored in every file it writes)")
-    from ..codec.training.export import DATA_SOURCES, export
-    from ..codec.weights import WEIGHTS_DIR, add_to_manifest
-
-    out = Path(args.output) if args.output else WEIGHTS_DIR / f"{args.name}.pt"
-    if out.exists() and not args.force:
-        raise _error(f"{out}: already exists (use --force to overwrite)")
-    digest = export(Path(args.checkpoint), out, args.name, {"data_sources": DATA_SOURCES})
-    print(f"{out}: sha256 {digest}")
-    from ..codec.weights_torch import load_torch
-    if load_torch(out).arch == "wavelet":
-        print(f"{write_coding_bundle(out)}: ONNX coding graphs and tables")
-    if out.resolve().parent == WEIGHTS_DIR.resolve():
-        add_to_manifest(out, {"data_sources": DATA_SOURCES}, default=args.default)
-        print(f"added {args.name!r} to {WEIGHTS_DIR / 'manifest.json'}")
+    print(f"{write_coding_bundle(src)}: ONNX coding graphs and tables")
     return 0
 
 
@@ -325,11 +310,10 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-BACKEND_HELP = ("what runs the model: onnx (ONNX Runtime + numpy, no PyTorch: the wavelet models' exported "
-                "graphs), torch (PyTorch; needs ibc[train]; the block models shannon-rvq5 and gc-rvq5 always use "
-                "it, while the default gc model gc-v4 is numpy on its base's backend), or auto: onnx when "
-                "the model ships its graphs and onnxruntime is installed, else torch (default: auto). Both give "
-                "the same indices, so files from either decode with either")
+BACKEND_HELP = ("what runs the model: onnx (ONNX Runtime + numpy, no PyTorch: the model's exported graphs), "
+                "torch (PyTorch; needs ibc[train]), or auto: onnx when the model ships its graphs and "
+                "onnxruntime is installed, else torch (default: auto); a gc model such as gc-v4 is numpy on "
+                "its base's backend. Both give the same indices, so files from either decode with either")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,12 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-j", "--jobs", type=int, default=1, help="files coded in parallel (folders; default: 1)")
     q = c.add_mutually_exclusive_group()
     q.add_argument("-q", "--quality", type=float, metavar="Q",
-                   help="wavelet models (the default shannon-v4): quality 0 (smallest) … 100 in fine steps, "
-                        "log-linear in the quantiser step; 50 is about 0.5 bpp on photos, 0 about 0.05, 100 about "
-                        "2–3 (default: 50); block models (shannon-rvq5, gc): level 1 … the model's top level "
-                        "(default: the middle level)")
+                   help="quality 0 (smallest) … 100 in fine steps, log-linear in the quantiser step; 50 is about "
+                        "0.5 bpp on photos, 0 about 0.05, 100 about 2–3 (default: 50)")
     q.add_argument("--target-bpp", type=float, help="the finest quality whose real file fits this many bits per "
-                                                    "pixel: within 0.9–1 of it for wavelet models (default: -q decides)")
+                                                    "pixel: within 0.9–1 of it (default: -q decides)")
     q.add_argument("--size", type=int, help="the finest quality whose real file fits this many bytes "
                                             "(default: -q decides)")
     c.add_argument("--model", help="model name from weights/manifest.json or a path to a .pt (default: shipped default)")
@@ -386,8 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-j", "--jobs", type=int, default=1, help="files decoded in parallel (folders; default: 1)")
     d.add_argument("--salvage", action="store_true",
                    help="decode a file with damaged tiles, or one cut short after its header, anyway: every "
-                        "whole tile as usual, the damaged or missing ones filled in (mid-grey for wavelet models), "
-                        "saying which")
+                        "whole tile as usual, the damaged or missing ones filled in (mid-grey), saying which")
     d.add_argument("--model", help="weights to decode with (default: the shipped model named in the file)")
     d.add_argument("--realism", type=float, metavar="A",
                    help="0: the Shannon-AE (lowest-distortion) reconstruction; 1: the generative one (realistic "
@@ -403,9 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--quiet", action="store_true", help="print nothing on success")
     d.add_argument("-v", "--verbose", action="store_true",
                    help="also print the file's size, bpp, quality setting and model")
-    d.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
-                   help=BACKEND_HELP + "; gc-rvq5's generative decoder runs on torch until it ships graphs of its "
-                                       "own (gc-v4's noise fill is numpy)")
+    d.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto", help=BACKEND_HELP)
     d.add_argument("--no-postfilter", action="store_true",
                    help="leave out the model's post-filter (a small CNN that removes ringing from the "
                         "Shannon-AE reconstruction; it changes no bits, only the rendering): the plain "
@@ -463,18 +442,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="print JSON")
     m.set_defaults(run=_models)
 
-    e = sub.add_parser("export", help="checkpoint → weights (+ ONNX coding graphs)", description=(
-        "Freeze a checkpoint into a weights file. A wavelet model also gets its coding bundle beside it "
-        "(NAME/: each lifting level as an ONNX graph, and its integer tables), which the torch-free coding "
-        "path runs on."))
-    e.add_argument("checkpoint", help="a checkpoint.pt written by `ibc train` (with --onnx-only: a weights file)")
-    e.add_argument("--name", help="the model's name, stored in every file it writes (no default: required unless --onnx-only)")
+    e = sub.add_parser("export", help="weights → ONNX coding graphs", description=(
+        "Write the coding bundle of an existing weights file (e.g. weights/shannon-v3.pt → weights/shannon-v3/: "
+        "each lifting level as an ONNX graph, and its integer tables), which the torch-free coding path runs "
+        "on; the weights file itself stays unchanged. `ibc train` writes its model's bundle itself."))
+    e.add_argument("weights", help="a model's .pt weights file")
     e.add_argument("--onnx-only", action="store_true",
-                   help="write only the coding bundle of an existing wavelet weights file (e.g. weights/shannon-v3.pt), "
-                        "leaving the file itself unchanged (default: off)")
-    e.add_argument("-o", "--output", help="default: weights/NAME.pt (and an entry in weights/manifest.json)")
-    e.add_argument("-f", "--force", action="store_true", help="overwrite an existing weights file")
-    e.add_argument("--default", action="store_true", help="make it the default model in the manifest")
+                   help="the only kind of export there is (kept so that `ibc export --onnx-only W` still works)")
     e.set_defaults(run=_export)
 
     v = sub.add_parser("eval", help="rate–distortion–realism of codecs on a folder",
@@ -484,11 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "interrupted run resumes.")
     v.add_argument("folder", help="folder of images (e.g. the 24 Kodak images)")
     v.add_argument("--codec", action="append", metavar="CODEC",
-                   help="ibc[:MODEL], compressai:CKPT (a peer trained with ibc train --arch), jpeg, webp, avif "
-                        "or jpeg2000; repeat for several (default: ibc and the four classical codecs)")
+                   help="ibc[:MODEL], jpeg, webp, avif or jpeg2000; repeat for several (default: ibc and the four "
+                        "classical codecs)")
     v.add_argument("--levels", type=float, nargs="+", metavar="Q",
-                   help="ibc quality settings to run: q values for wavelet models, levels for block models "
-                        "(default: 8 q values from about 0.1 to 1.5 bpp; all of a block model's levels)")
+                   help="ibc quality settings q to run (default: 8 q values from about 0.1 to 1.5 bpp)")
     v.add_argument("--drop-alpha", action="store_true",
                    help="code images with transparency by dropping their alpha (default: skip them, saying so)")
     v.add_argument("--realism", type=float, nargs="+", metavar="A",
@@ -514,8 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--anchor", default="jpeg", help="codec the BD-rates are measured against (default: jpeg)")
     g.add_argument("--table", help="also write the BD-rate table to this markdown file (default: stdout only)")
     g.add_argument("--title", help="figure title (default: none)")
-    g.add_argument("--sweep-level", type=int, metavar="L",
-                   help="quality level of the distortion–realism panel of a gc model's realism sweep "
+    g.add_argument("--sweep-level", type=int, metavar="Q",
+                   help="quality setting q of the distortion–realism panel of a gc model's realism sweep "
                         "(default: its lowest)")
     g.set_defaults(run=_plot)
     return p

@@ -4,8 +4,8 @@
     decode: container ─► header, payloads ─► indices                           (read_indices: the bytes)
             ─► pixels (render; a gc model's with its seeded noise and realism)
 
-Wavelet (Shannon-AE v2) models code through `codec.wavelet_api` (numpy, on ONNX Runtime or torch); block
-and generative (gc) models through `codec.block_api`, which alone imports torch, only when one is used.
+The models (Shannon-AE v2, wavelet) code through `codec.wavelet_api` (numpy, on ONNX Runtime or torch).
+Files of the block models, retired in 0.2.0, are refused by name (`codec.retired`).
 """
 from dataclasses import dataclass
 
@@ -14,6 +14,7 @@ import numpy as np
 from .bitstream import MAX_SIDE, Header, parse_chunks, parse_header
 from .errors import CodecError, CorruptData
 from .image_io import as_rgb
+from .retired import LAST_VERSION, RETIRED_IN, check_not_retired
 from .step_code import COARSEST_CODE, FINEST_CODE
 from .wavelet_api import compress_wavelet, decode_tiles, render_tiles, tile_count
 from .weights import LoadedModel, find_by_hash, find_generative, load_model
@@ -25,15 +26,15 @@ SEEDS = 2 ** 32     # seeds are stored as u32 in the header
 def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None = None,
              target_bpp: float | None = None, size: int | None = None, seed: int = DEFAULT_SEED,
              progress=None, quality: float | None = None) -> bytes:
-    """Encode an (H,W,3) uint8 image. Pick the quality by `quality`: a wavelet model's q in 0..100 (fine
-    steps; default 50), a block model's level 1..S (also as `level`; default: its middle level); or the
-    finest setting whose real file fits `target_bpp` bits per pixel or `size` bytes.
+    """Encode an (H,W,3) uint8 image. Pick the quality by `quality`, q in 0..100 (fine steps; default 50),
+    or the finest setting whose real file fits `target_bpp` bits per pixel or `size` bytes. (`level`
+    was the block models' setting: they were retired in 0.2.0, and it is refused with a message.)
     A generative model (mode "gc") writes the same payload as its Shannon-AE base, marks the file for its
     randomized decoder and stores `seed`, the decoder noise's seed.
-    `progress(done, total)` is called as the image's windows are encoded.
+    `progress(done, total)` is called as the image's windows are encoded, or as a wavelet model's
+    size search tries step codes (total: the trials done plus at most those left, so it shrinks).
     `rgb` may also be a path, a PIL image (read as `ibc compress` reads files) or an (H,W) greyscale array.
-    A wavelet model codes a greyscale image (R = G = B everywhere) as one channel, marked in the header
-    (`Header.grey`); a block model codes it as RGB."""
+    A greyscale image (R = G = B everywhere) is coded as one channel, marked in the header (`Header.grey`)."""
     rgb = as_rgb(rgb)
     lm = lm or load_model()
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
@@ -42,14 +43,12 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
     if max(H, W) > MAX_SIDE:
         raise CodecError(f"image sides are limited to {MAX_SIDE} pixels (this one is {W}×{H})")
     check_seed(seed)
-    if level is not None and quality is not None:
-        raise CodecError("give the quality or the level, not both")
-    if lm.arch == "wavelet":
-        if level is not None:
-            raise CodecError(f"model {lm.name} takes a quality q in 0..100, not a level")
-        return compress_wavelet(rgb, lm, quality, target_bpp, size, seed, progress)
-    from .block_api import compress_block
-    return compress_block(rgb, lm, level, quality, target_bpp, size, seed, progress)
+    if level is not None:
+        raise CodecError(f"model {lm.name} takes a quality q in 0..100, not a level (levels were the block "
+                         f"models', retired in ibc {RETIRED_IN}; ibc {LAST_VERSION} is the last version with them)")
+    return compress_wavelet(rgb, lm, quality, target_bpp, size, seed, progress)
+
+
 def read_header(data: bytes) -> Header:
     return parse_header(data)[0]
 
@@ -80,7 +79,9 @@ def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.
               backend: str = "auto") -> LoadedModel:
     """The model that decodes this file: the given one if it reads it, else a shipped one by hash (on
     `backend`). With `realism` > 0 the model must hold a randomized decoder: a Shannon-AE file then
-    takes the shipped generative model built on its model."""
+    takes the shipped generative model built on its model. A file of a retired model is refused, naming
+    the last ibc that decodes it."""
+    check_not_retired(header)
     if lm is not None:
         if not _reads(lm, header):
             raise CodecError(f"this file was made by model {header.model!r} ({header.weights_hash.hex()}), "
@@ -101,29 +102,19 @@ def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.
 
 
 def _check_decodes(lm: LoadedModel, header: Header, realism: float) -> None:
-    if header.grey and lm.arch != "wavelet":
-        raise CorruptData(f"corrupt header (greyscale flag on a file of block model {lm.name})")
-    if lm.arch == "wavelet" or header.step:
-        if (lm.arch != "wavelet" or not FINEST_CODE <= header.step <= COARSEST_CODE
-                or header.mode not in ("shannon", "gc") or header.tile != lm.coder.tile):
-            raise CorruptData(f"corrupt header (step code {header.step} or tile {header.tile} "
-                             f"not of model {lm.name})")
-        if realism > 0 and lm.noise is None:
-            raise CodecError(f"model {lm.name!r} has no generative decoder (use --realism 0)")
-        return
-    cfg = lm.model.cfg
-    if header.level > cfg.stages or (header.mode == "gc" and cfg.mode != "gc"):
-        raise CorruptData(f"corrupt header (level {header.level} or mode {header.mode} not in model {lm.name})")
-    if realism > 0 and header.level > cfg.gc_levels:
-        raise CodecError(f"the generative decoder of {lm.name!r} covers levels 1..{cfg.gc_levels}; "
-                         f"this file is level {header.level} (use --realism 0)")
+    check_not_retired(header)
+    if (not FINEST_CODE <= header.step <= COARSEST_CODE or header.mode not in ("shannon", "gc")
+            or header.tile != lm.coder.tile):
+        raise CorruptData(f"corrupt header (step code {header.step} or tile {header.tile} not of model {lm.name})")
+    if realism > 0 and lm.noise is None:
+        raise CodecError(f"model {lm.name!r} has no generative decoder (use --realism 0)")
 
 
 @dataclass
 class ReadFile:
     header: Header
-    indices: np.ndarray | list   # what the file carries, all that decoding needs besides the model: block
-                                 # models (level,G,h,w); wavelet models one TileIndices per tile
+    indices: list                # what the file carries, all that decoding needs besides the model: one
+                                 # TileIndices per tile
     damaged_tiles: list[int]     # tiles whose CRC failed and were filled in (only with salvage)
     missing_tiles: list[int]     # tiles a file cut short lacks, filled in (only with salvage)
 
@@ -143,34 +134,26 @@ def _chunks(data: bytes, offset: int, expected: int, salvage: bool) -> tuple[lis
 def read_indices(data: bytes, lm: LoadedModel, salvage: bool = False) -> ReadFile:
     """.ibc bytes → header and indices, range-decoded with `lm`'s tables (a gc model reads its base's files).
     A tile whose CRC fails, or that a file cut short lacks, is an error, or with `salvage` is filled in
-    and listed (block models: each stage's most probable index; wavelet models: details zero, LL at
-    mid-grey); a cut inside the header is always an error. The indices do not
-    depend on the seed or the realism: `render` them as often as wanted."""
+    (details zero, LL at mid-grey) and listed; a cut inside the header is always an error. The indices
+    do not depend on the seed or the realism: `render` them as often as wanted."""
     header, offset = parse_header(data)
     _check_decodes(lm, header, 0.0)
-    if lm.arch == "wavelet":
-        payloads, damaged, missing = _chunks(data, offset, tile_count(lm, header.height, header.width), salvage)
-        return ReadFile(header, decode_tiles(lm, payloads, header.height, header.width, header.step,
-                                             1 if header.grey else 3), damaged, missing)
-    from .block_api import block_tile_count, decode_block_tiles
-    payloads, damaged, missing = _chunks(data, offset, block_tile_count(lm, header), salvage)
-    return ReadFile(header, decode_block_tiles(lm, header, payloads), damaged, missing)
+    payloads, damaged, missing = _chunks(data, offset, tile_count(lm, header.height, header.width), salvage)
+    return ReadFile(header, decode_tiles(lm, payloads, header.height, header.width, header.step,
+                                         1 if header.grey else 3), damaged, missing)
 
 
-def render(lm: LoadedModel, header: Header, indices: np.ndarray, seed: int, realism: float,
+def render(lm: LoadedModel, header: Header, indices: list, seed: int, realism: float,
            progress=None, postfilter: bool = True) -> np.ndarray:
-    """Indices (level,G,h,w) of a file → its (H,W,3) uint8 pixels, window by window.
+    """The indices of a file (`read_indices`) → its (H,W,3) uint8 pixels, window by window.
 
     `realism` A blends the Shannon-AE reconstruction (0) with the generative one (1, `lm` in mode "gc"),
     whose noise comes from `seed`: the same indices and seed give the same pixels.
     `progress(done, total)` is called as the image's windows are decoded. `postfilter` False leaves out
-    a wavelet model's post-filter (codec.postfilter) from the realism-0 reconstruction."""
+    the model's post-filter (codec.postfilter) from the realism-0 reconstruction."""
     _check_decodes(lm, header, realism)
-    if lm.arch == "wavelet":
-        return render_tiles(lm, indices, header.height, header.width, header.step, progress, seed, realism,
-                            postfilter)
-    from .block_api import render_block
-    return render_block(lm, header, indices, seed, realism, progress)
+    return render_tiles(lm, indices, header.height, header.width, header.step, progress, seed, realism,
+                        postfilter)
 
 
 @dataclass

@@ -5,11 +5,13 @@
             | weights hash 8 bytes | chunk count u32 | file id 8 bytes | CRC-32 of all the above u32
     chunk i payload length u32 | payload | CRC-32 of (header CRC | i u32 | payload) u32
 
-A block model's file has a quality level (1..) and step code 0; a wavelet model's has level 0 and
-its quantiser step's code (1..65535; decoders take the codes an encoder writes: codec.step_code), in
-mode shannon or, marked for a generative decoder (gc-v2), gc. Version 3 added the step code; version 2 files (block models, no step
-code) still read, as step code 0. All integers little-endian. The parser checks every field against limits before it allocates and
-refuses trailing bytes.
+A file has level 0 and its quantiser step's code (1..65535; decoders take the codes an encoder writes:
+codec.step_code), in mode shannon or, marked for a generative decoder (gc-v4), gc. The block models,
+retired in 0.2.0, wrote a quality level (1..) and step code 0 instead; version 3 added the step code, and
+version 2 files (all of block models, no step code) still read, as step code 0: their headers parse (`ibc
+info`), and decoding refuses them naming the last ibc that can (codec.retired). All integers
+little-endian. The parser checks every field against limits before it allocates and refuses trailing
+bytes.
 
 Flags: bit 0 marks a greyscale image, whose tiles code one channel (the luma) instead of three; the
 other bits must be 0. A colour file's flags are 0, as they were before the bit existed.
@@ -46,11 +48,11 @@ class Header:
     width: int
     height: int
     seed: int
-    tile: int            # tile side: latent positions (block models) or pixels (wavelet models)
+    tile: int            # tile side in pixels (a retired block model's: in latent positions)
     model: str           # the model's name, for messages
     weights_hash: bytes  # first 8 bytes of the weights file's sha256: which model decodes this
     chunks: int
-    step: int = 0        # wavelet models: the quantiser step's code (1..65535); block models: 0
+    step: int = 0        # the quantiser step's code (1..65535); a retired block model's files: 0
     grey: bool = False   # one channel (the luma) coded: a greyscale image (flags bit 0)
 
 

@@ -62,5 +62,4 @@ def load_bundle(weights: Path):
     coder = WaveletCoder(WindowedLifting(spec, OnnxSteps(folder)), t["books"],
                          {"vec": t["prior_vec"], "mag": t["prior_mag"], "ll": t["prior_ll"]}, t["cmag"],
                          info["mode"], float(info["lmbda"]), int(info["tile"]), int(info.get("context", 1)))
-    return LoadedModel(info["name"], info["weights_sha256"], None, None, info.get("meta", {}), "wavelet", coder,
-                       "onnx")
+    return LoadedModel(info["name"], info["weights_sha256"], None, info.get("meta", {}), coder, "onnx")

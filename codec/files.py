@@ -22,8 +22,8 @@ def model_for_mode(model: str | None = None, mode: str | None = None, backend: s
     """The model `ibc compress` encodes with: `model` (default: the shipped default) in its own mode, or for
     `mode` "gc" the shipped generative model built on it (the same payload, decoded by g_θ(ẑ, u); with no
     `model`, the shipped gc model on its own base when the default has none), or for "shannon" a gc
-    model's shipped base. `backend` as in codec.weights (the block models, gc-rvq5 among them, always run
-    on torch; a wavelet gc model such as gc-v4 is numpy tables on its base)."""
+    model's shipped base. `backend` as in codec.weights (a gc model such as gc-v4 is numpy tables on its
+    base, on its base's backend)."""
     lm = load_model(model, backend=backend)
     if mode is None or mode == lm.mode:
         return lm
@@ -40,14 +40,13 @@ def model_for_mode(model: str | None = None, mode: str | None = None, backend: s
 
 
 def quality_of(header) -> float:
-    """The quality setting a file was made at: a block model's level, a wavelet model's q."""
-    return quality_of_code(header.step) if header.step else header.level
+    """The quality setting q a file was made at."""
+    return quality_of_code(header.step)
 
 
 def _step(header) -> dict:
-    """A wavelet file's real quantiser step and the header's code for it (block models: 0 and 0): users
-    see the step, not the code."""
-    return {"step": step_from_code(header.step) if header.step else 0, "step_code": header.step}
+    """A file's real quantiser step and the header's code for it: users see the step, not the code."""
+    return {"step": step_from_code(header.step), "step_code": header.step}
 
 
 def compress_file(src: Path, out: Path, model: str | None = None, quality: float | None = None,
@@ -62,7 +61,7 @@ def compress_file(src: Path, out: Path, model: str | None = None, quality: float
     H, W, _ = rgb.shape
     header = read_header(data)
     result = {"src": str(src), "out": str(out), "bytes": len(data), "pixels": W * H, "width": W, "height": H,
-              "bpp": len(data) * 8 / (W * H), "level": header.level, **_step(header),
+              "bpp": len(data) * 8 / (W * H), **_step(header),
               "quality": quality_of(header), "mode": header.mode, "seed": header.seed, "grey": header.grey}
     if verbose:  # the pixels `ibc decompress` gives by default: generative for a gc file, with its seed
         result["psnr"] = psnr(rgb, decode(data, lm).image)
@@ -114,7 +113,7 @@ def decompress_file(src: Path, out: Path, model: str | None = None, force: bool 
     H, W, _ = image.shape
     return {"src": str(src), "out": str(outs[0]), "outputs": [str(p) for p in outs], "seeds": seeds,
             "realism": strength, "bytes": len(data), "pixels": W * H, "width": W, "height": H,
-            "bpp": len(data) * 8 / (W * H), "level": header.level, **_step(header),
+            "bpp": len(data) * 8 / (W * H), **_step(header),
             "quality": quality_of(header), "model": header.model, "grey": header.grey,
             "damaged_tiles": read.damaged_tiles, "missing_tiles": read.missing_tiles, "written_as": written_as}
 

@@ -3,29 +3,24 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 FORMAT = "ibc-weights-1"  # the .pt files' format tag
 
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A wavelet (Shannon-AE v2) model, or a gc model: its base's coder with a randomized decoder."""
     name: str
     sha256: str
-    model: object         # torch backend: CodecModel | WaveletCodec, frozen, eval mode; onnx backend: None
-    freqs: np.ndarray | None  # block models: (S,G,K,K) the range coder's integer tables, as exact float64
+    model: object         # torch backend: the WaveletCodec, frozen, eval mode; onnx backend: None
     meta: dict            # how it was made (name, training run)
-    arch: str = "block"   # "block" (CodecModel) or "wavelet" (WaveletCodec)
-    coder: object = None  # wavelet models: the numpy coding engine (models.wavelet_coder.WaveletCoder)
+    coder: object         # the numpy coding engine (models.wavelet_coder.WaveletCoder)
     backend: str = "torch"
-    noise: object = None  # a wavelet gc model: its randomized decoder (models.noise_fill.NoiseFill)
-    postfilter: object = None  # a wavelet model's decoder post-filter (codec.postfilter), if it ships one
+    noise: object = None  # a gc model: its randomized decoder (models.noise_fill.NoiseFill)
+    postfilter: object = None  # the decoder post-filter (codec.postfilter), if the model ships one
 
     @property
     def mode(self) -> str:
         """"shannon", or "gc" for a generative model."""
-        if self.arch == "block":
-            return self.model.cfg.mode
         return "gc" if self.noise is not None else "shannon"
 
     @property

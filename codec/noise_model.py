@@ -41,7 +41,7 @@ def load_noise_model(path: Path, find_by_hash, backend: str = "auto") -> LoadedM
     except (OSError, KeyError, ValueError, TypeError) as e:
         raise CodecError(f"{path}: not an ibc generative model ({type(e).__name__}: {e})") from None
     base = find_by_hash(bytes.fromhex(base_sha[:16]), backend=backend)
-    if base is None or base.sha256 != base_sha or base.arch != "wavelet":
+    if base is None or base.sha256 != base_sha or base.noise is not None:
         raise CodecError(f"{path}: its base model {meta['base'].get('name')!r} ({base_sha[:16]}) is not installed")
-    return LoadedModel(meta.get("name", Path(path).stem), sha256_of(path), base.model, None, meta, "wavelet",
-                       base.coder, base.backend, noise, base.postfilter)
+    return LoadedModel(meta.get("name", Path(path).stem), sha256_of(path), base.model, meta, base.coder,
+                       base.backend, noise, base.postfilter)

@@ -1,10 +1,11 @@
 """Shipped models: the manifest, and loading a model by name, path or hash on a backend.
 
-A model is a weights file (`NAME.pt`, torch) and, for wavelet models, its ONNX coding bundle beside it
-(`NAME/`, `codec.coding_bundle`): the graphs of the transform plus the integer tables. Backends:
+A model is a weights file (`NAME.pt`, torch) and its ONNX coding bundle beside it (`NAME/`,
+`codec.coding_bundle`): the graphs of the transform plus the integer tables; a gc model is `NAME.npz`,
+numpy tables on its base (`codec.noise_model`). Backends:
 
     "onnx"   the bundle on ONNX Runtime + numpy: the coding path, which never imports torch
-    "torch"  the .pt on torch (training, evaluation, block and gc models, and checking the other)
+    "torch"  the .pt on torch (training, evaluation, and checking the other)
     "auto"   onnx when the model has a bundle and onnxruntime is installed, else torch
 
 Either backend gives the same indices, so files from one decode with the other. This module imports
@@ -118,9 +119,7 @@ def _load(path: Path, backend: str = "auto") -> LoadedModel:
 
 
 def _with_postfilter(path: Path, lm: LoadedModel) -> LoadedModel:
-    """A wavelet model with the post-filter trained for it (weights/NAME-postfilter/), if one is installed."""
-    if lm.arch != "wavelet":
-        return lm
+    """A model with the post-filter trained for it (weights/NAME-postfilter/), if one is installed."""
     from .postfilter import load_postfilter
     runner = load_postfilter(path, lm.sha256)
     return dataclasses.replace(lm, postfilter=runner) if runner else lm
@@ -151,29 +150,16 @@ def shipped_names() -> set[str]:
     return {e["name"] for e in read_manifest(WEIGHTS_DIR)["models"]}
 
 
-def default_model(arch: str, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel:
-    """The default model if it is of `arch` ("block" or "wavelet"), else the first shipped Shannon-AE
-    model of that architecture (e.g. the base a generative decoder is trained on), on torch."""
-    manifest = read_manifest(weights_dir)
-    entries = sorted(manifest["models"], key=lambda e: e["name"] != manifest.get("default"))
-    for entry in entries:
-        if entry.get("config", {}).get("arch", "block") == arch and entry.get("mode") == "shannon":
-            return _load((Path(weights_dir) / entry["file"]).resolve(), "torch")
-    raise CodecError(f"no shipped Shannon-AE model of architecture {arch!r}")
-
-
 def add_to_manifest(path: Path, meta: dict, default: bool = False, weights_dir: Path = WEIGHTS_DIR) -> dict:
     """Record a weights file in manifest.json (replacing an entry of the same name); returns the entry."""
     from .weights_torch import wavelet_config
     model = _load(Path(path).resolve(), "torch")
-    if model.noise is not None:  # a wavelet gc model
+    if model.noise is not None:  # a gc model
         rates = {"quality": "q 0–100, as its base"}
         config = {"arch": "wavelet", "decoder": "noise-fill", "levels": list(model.noise.levels)}
-    elif model.arch == "wavelet":
+    else:
         rates = {"quality": "q 0–100, log-linear in the quantiser step (codec/wavelet_api.py)"}
         config = wavelet_config(model.model)
-    else:
-        rates, config = {"levels": model.model.cfg.stages}, model.model.cfg.to_dict()
     entry = {"name": model.name, "file": Path(path).name, "sha256": model.sha256, "mode": model.mode,
              **rates, "bytes": Path(path).stat().st_size, "config": config,
              **{k: v for k, v in model.meta.items() if k != "name"}, **meta}
@@ -186,7 +172,7 @@ def add_to_manifest(path: Path, meta: dict, default: bool = False, weights_dir: 
 
 
 def record_figures(name: str, dataset: str, figures: list[dict], weights_dir: Path = WEIGHTS_DIR) -> bool:
-    """Store measured per-level figures under `measured[dataset]` of the manifest entry `name`;
+    """Store measured per-setting figures under `measured[dataset]` of the manifest entry `name`;
     False when no shipped model has that name."""
     manifest = read_manifest(weights_dir)
     entry = next((e for e in manifest["models"] if e["name"] == name), None)

@@ -5,19 +5,40 @@ image x against the Shannon-AE v2 reconstruction c of the same bits (what the ra
                       └─ avg-pool ½ ─► PatchGAN                     ─► logits
                              └─ avg-pool ¼ ─► PatchGAN              ─► logits
 
-Each head is models.discriminator's PatchGAN (spectral norm on every layer) one stride deeper: three
-4×4 stride-2 convolutions (width, 2×, 4×), a 3×3 and a 3×3 to one logit, receptive field ≈ 70 px at
-its scale. Real pairs are (original, c), fake pairs (gc-v2 reconstruction, c): conditioning on c makes it
-judge "is x a plausible image *for these bits*". `score` is the mean logit (over patches and scales) per
-image: the feature `ibc score` reads, exported to ONNX with it (codec.training.discriminator).
+Each head is a PatchGAN with spectral norm on every layer: three 4×4 stride-2 convolutions (width, 2×,
+4×), a 3×3 and a 3×3 to one logit, receptive field ≈ 70 px at its scale. Real pairs are (original, c),
+fake pairs (gc-v2 reconstruction, c): conditioning on c makes it judge "is x a plausible image *for
+these bits*". `score` is the mean logit (over patches and scales) per image: the feature `ibc score`
+reads, exported to ONNX with it (codec.training.discriminator).
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from .discriminator import _patch_gan, multi_scale
+from torch.nn.utils.parametrizations import spectral_norm
 
 MIN_SIDE = 64  # smaller inputs leave the ¼-scale head without a patch
+
+
+def _patch_gan(c_in: int, width: int, strides: int = 2) -> nn.Sequential:
+    """A PatchGAN: `strides` 4×4 stride-2 convolutions doubling the width, a 3×3 and a 3×3 to one logit
+    (one logit per ~22×22 patch with 2 strides, ~70×70 with 3); spectral norm on every layer keeps it
+    Lipschitz (stable)."""
+    sn = spectral_norm
+    layers, c = [], c_in
+    for k in range(strides):
+        layers += [sn(nn.Conv2d(c, width << k, 4, 2, 1)), nn.LeakyReLU(0.2)]
+        c = width << k
+    return nn.Sequential(*layers, sn(nn.Conv2d(c, c, 3, 1, 1)), nn.LeakyReLU(0.2), sn(nn.Conv2d(c, 1, 3, 1, 1)))
+
+
+def multi_scale(heads: nn.ModuleList, h: torch.Tensor) -> list[torch.Tensor]:
+    """Head i judges h average-pooled i times (full, ½, ¼ … resolution): one logit map each."""
+    logits = []
+    for i, head in enumerate(heads):
+        logits.append(head(h))
+        if i + 1 < len(heads):
+            h = F.avg_pool2d(h, 2)
+    return logits
 
 
 class ConditionalPatchGAN(nn.Module):

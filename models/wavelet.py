@@ -1,9 +1,9 @@
-"""An orthonormal colour transform and a multi-level 2-D CDF 9/7 lifting wavelet with learned corrections.
+"""An orthonormal colour transform and a multi-level 2-D CDF 9/7 lifting wavelet, in torch.
 
-At initialisation this is exactly the closed-form codec's transform (YCoCg-like orthonormal colour
-matrix, then JPEG 2000's irreversible 9/7 wavelet); learning adds nonlinear corrections to every
-lifting step (iWave, Ma et al. 2019). Lifting stays invertible whatever the corrections compute,
-because each step adds to one half a function of the other half only.
+The closed-form codec's transform: a YCoCg-like orthonormal colour matrix, then JPEG 2000's irreversible
+9/7 wavelet. Lifting is invertible by construction: each step adds to one half a function of the other
+half only. (Learned nonlinear corrections to the lifting steps, iWave-style, were tried and never
+shipped; they were removed in ibc 0.2.0.)
 """
 import torch
 from torch import nn
@@ -45,22 +45,6 @@ def _linear_step(k: int, other: torch.Tensor) -> torch.Tensor:
     return LIFTS[k] * (other + (_right(other) if k % 2 == 0 else _left(other)))
 
 
-class Correction(nn.Module):
-    """A small CNN added to one lifting step; its last layer starts at zero, so at init it adds nothing."""
-
-    def __init__(self, channels: int, hidden: int):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, hidden, 3, padding=1, padding_mode="replicate"), nn.GELU(),
-            nn.Conv2d(hidden, channels, 3, padding=1, padding_mode="replicate"))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
-
-    def forward(self, v: torch.Tensor) -> torch.Tensor:
-        """In the weights' dtype: the coding copy keeps float32 convolutions inside float64 lifting."""
-        return self.net(v.to(self.net[0].weight.dtype)).to(v.dtype)
-
-
 class ColorTransform(nn.Module):
     """A learnable 1×1 colour transform, initialised to the orthonormal COLOR matrix; inverted exactly."""
 
@@ -76,12 +60,12 @@ class ColorTransform(nn.Module):
 
 
 class Wavelet2d(nn.Module):
-    """Multi-level 2-D CDF 9/7 lifting wavelet with learned per-step corrections and per-subband gains.
+    """Multi-level 2-D CDF 9/7 lifting wavelet with per-subband gains.
 
         x (B,C,H,W) ── level 1 ──────────────────────────────────────────────────────────────────
           rows:    x ─split even/odd─► s, d                      (along the width, W → W/2 each)
-                   d += α(s[n]+s[n+1]) + N₁(s)     s += β(d[n-1]+d[n]) + N₂(d)
-                   d += γ(s[n]+s[n+1]) + N₃(s)     s += δ(d[n-1]+d[n]) + N₄(d)
+                   d += α(s[n]+s[n+1])     s += β(d[n-1]+d[n])
+                   d += γ(s[n]+s[n+1])     s += δ(d[n-1]+d[n])
                    L = ζ·s,  H = -d/ζ
           columns: the same on L and on H along the height ─► LL, LH  |  HL, HH
           ── level 2 … levels: the same on LL ────────────────────────────────────────────────
@@ -92,41 +76,37 @@ class Wavelet2d(nn.Module):
            carries unit synthesis energy and one │   LH₁   │   HH₁   │
            quantiser step is MSE-optimal.        └─────────┴─────────┘
 
-    N_k are `Correction`s (one per level, direction and step) whose last layer starts at zero: at init
-    the transform is exactly CDF 9/7 (PyWavelets' bior4.4, with symmetric boundaries instead of periodic
-    ones). Inverse synthesis undoes the steps in reverse order, exact to float precision for any N_k.
-    H and W must be multiples of 2**levels (pad by edge replication outside).
+    This is CDF 9/7 (PyWavelets' bior4.4, with symmetric boundaries instead of periodic ones). Inverse
+    synthesis undoes the steps in reverse order, exact to float precision. H and W must be multiples of
+    2**levels (pad by edge replication outside).
     """
 
-    def __init__(self, levels: int = 5, channels: int = 3, hidden: int = 16):
+    def __init__(self, levels: int = 5):
         super().__init__()
         self.levels = levels
-        self.corrections = nn.ModuleList(
-            nn.ModuleList(Correction(channels, hidden) for _ in range(2 * len(LIFTS))) for _ in range(levels)
-        ) if hidden else None
         phi, psi = self._basis_energies(levels)
         self.register_buffer("phi_energy", phi)  # (levels,) ‖φ_j‖² of the 1-D synthesis scaling functions
         self.register_buffer("psi_energy", psi)  # (levels,) ‖ψ_j‖² of the 1-D synthesis wavelets
 
     # -- 1-D lifting along the last dim ------------------------------------------------------------
     @staticmethod
-    def _analysis_1d(x: torch.Tensor, nets) -> tuple[torch.Tensor, torch.Tensor]:
+    def _analysis_1d(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s, d = x[..., 0::2], x[..., 1::2]
         for k in range(len(LIFTS)):
             if k % 2 == 0:
-                d = d + _linear_step(k, s) + (nets[k](s) if nets else 0)
+                d = d + _linear_step(k, s)
             else:
-                s = s + _linear_step(k, d) + (nets[k](d) if nets else 0)
+                s = s + _linear_step(k, d)
         return ZETA * s, d / -ZETA
 
     @staticmethod
-    def _synthesis_1d(low: torch.Tensor, high: torch.Tensor, nets) -> torch.Tensor:
+    def _synthesis_1d(low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
         s, d = low / ZETA, -ZETA * high
         for k in reversed(range(len(LIFTS))):
             if k % 2 == 0:
-                d = d - _linear_step(k, s) - (nets[k](s) if nets else 0)
+                d = d - _linear_step(k, s)
             else:
-                s = s - _linear_step(k, d) - (nets[k](d) if nets else 0)
+                s = s - _linear_step(k, d)
         return torch.stack((s, d), -1).flatten(-2)
 
     @classmethod
@@ -138,31 +118,27 @@ class Wavelet2d(nn.Module):
             for out, band in ((phi, 0), (psi, 1)):
                 c = torch.zeros(2, N >> j, dtype=torch.float64)
                 c[band, (N >> j) // 2] = 1.0
-                x = cls._synthesis_1d(c[0], c[1], None)
+                x = cls._synthesis_1d(c[0], c[1])
                 for _ in range(j - 1):
-                    x = cls._synthesis_1d(x, torch.zeros_like(x), None)
+                    x = cls._synthesis_1d(x, torch.zeros_like(x))
                 out.append(float(x.pow(2).sum()))
         return torch.tensor(phi), torch.tensor(psi)
 
     # -- one 2-D level --------------------------------------------------------------------------------
-    def _nets(self, level: int, direction: int):
-        if self.corrections is None:
-            return None
-        return self.corrections[level][direction * len(LIFTS):(direction + 1) * len(LIFTS)]
-
     def _analysis_2d(self, x: torch.Tensor, level: int) -> torch.Tensor:
-        """(B,C,h,w) → (B,C,h,w) as [[LL, HL], [LH, HH]]."""
-        L, H = self._analysis_1d(x, self._nets(level, 0))  # along the width
-        LL, LH = (t.transpose(-1, -2) for t in self._analysis_1d(L.transpose(-1, -2), self._nets(level, 1)))
-        HL, HH = (t.transpose(-1, -2) for t in self._analysis_1d(H.transpose(-1, -2), self._nets(level, 1)))
+        """(B,C,h,w) → (B,C,h,w) as [[LL, HL], [LH, HH]]; every level lifts alike (`level` is the
+        `models.lifting.LevelSteps` signature's)."""
+        L, H = self._analysis_1d(x)  # along the width
+        LL, LH = (t.transpose(-1, -2) for t in self._analysis_1d(L.transpose(-1, -2)))
+        HL, HH = (t.transpose(-1, -2) for t in self._analysis_1d(H.transpose(-1, -2)))
         return torch.cat([torch.cat([LL, HL], -1), torch.cat([LH, HH], -1)], -2)
 
     def _synthesis_2d(self, y: torch.Tensor, level: int) -> torch.Tensor:
         h, w = y.shape[-2] // 2, y.shape[-1] // 2
         LL, HL, LH, HH = y[..., :h, :w], y[..., :h, w:], y[..., h:, :w], y[..., h:, w:]
-        L = self._synthesis_1d(LL.transpose(-1, -2), LH.transpose(-1, -2), self._nets(level, 1)).transpose(-1, -2)
-        H = self._synthesis_1d(HL.transpose(-1, -2), HH.transpose(-1, -2), self._nets(level, 1)).transpose(-1, -2)
-        return self._synthesis_1d(L, H, self._nets(level, 0))
+        L = self._synthesis_1d(LL.transpose(-1, -2), LH.transpose(-1, -2)).transpose(-1, -2)
+        H = self._synthesis_1d(HL.transpose(-1, -2), HH.transpose(-1, -2)).transpose(-1, -2)
+        return self._synthesis_1d(L, H)
 
     # -- subbands and their gains ---------------------------------------------------------------------
     def subbands(self, H: int, W: int) -> list[tuple[int, str, slice, slice]]:
@@ -202,23 +178,17 @@ class Wavelet2d(nn.Module):
     # -- the reach of a level, for the windowed drivers of models.lifting --------------------------------
     def margin(self) -> int:
         """Input samples a window needs beyond its core on each side so that one level's outputs in the core
-        equal the whole-image ones (its reach). Along its axis a lifting step reaches 1 sample (linear
-        part) or 2r ± 1 alternating between predict and update (corrections of radius r on the half-rate
-        grid): 4·max(1, 2r) for the 4 steps. Across its axis each correction adds r, at full rate in the
-        width pass and at half rate along the width in the column pass: width 4·max(1, 2r) + 8r, height
-        4·max(1, 2r) + 4r. No corrections: 4; two 3×3 convolutions (r = 2): 32."""
-        r = 0 if self.corrections is None else sum(
-            m.kernel_size[0] // 2 for m in self.corrections[0][0].net if isinstance(m, nn.Conv2d))
-        return 4 * max(1, 2 * r) + 8 * r
+        equal the whole-image ones (its reach): each of the 4 lifting steps reaches 1 sample."""
+        return 4
 
 
 class WaveletTransform(nn.Module):
     """Analysis x (B,3,H,W) RGB → y = Wavelet2d(ColorTransform(x)); `inverse` is its exact synthesis."""
 
-    def __init__(self, levels: int = 5, hidden: int = 16):
+    def __init__(self, levels: int = 5):
         super().__init__()
         self.color = ColorTransform()
-        self.wavelet = Wavelet2d(levels, 3, hidden)
+        self.wavelet = Wavelet2d(levels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.wavelet(self.color(x))

@@ -1,7 +1,8 @@
 """Shannon-AE v2: lifting wavelet + ECVQ of 2×2 subband blocks + checkerboard/parent/colour contexts.
 
-The trainable model (torch). Coding runs in the numpy engine `models.wavelet_coder`, on this model's
-transform (`TorchSteps`) or on its exported ONNX graphs; `coder()` hands it the frozen tables."""
+The designed model (torch: transform, codebooks and tables as one module, saved as a .pt). Coding runs
+in the numpy engine `models.wavelet_coder`, on this model's transform (`TorchSteps`) or on its exported
+ONNX graphs; `coder()` hands it the frozen tables."""
 import copy
 
 import numpy as np
@@ -12,12 +13,12 @@ from .lifting import WINDOW, LiftingSpec, WindowedLifting
 from .subband_context import K_MAG, N_ROWS, PRIOR_TOTAL, SUB, TileIndices, check_context
 from .subband_vq import LEVELS, N_CLASSES, NC, Codebooks, grid_codebook
 from .wavelet import WaveletTransform
-from .wavelet_coder import ALIGN, LMBDA, TILE, WaveletCoder, eg_bits  # noqa: F401  (re-exported)
+from .wavelet_coder import ALIGN, LMBDA, TILE, WaveletCoder
 
 
 class SubbandVQ(nn.Module):
-    """The codebooks (N_CLASSES, NC, 4) in step units as a parameter: the design moves them by k-means,
-    training by gradient (through `forward`). Lookups and distances are `Codebooks`' (numpy)."""
+    """The codebooks (N_CLASSES, NC, 4) in step units as a parameter: the design moves them by k-means.
+    Lookups and distances are `Codebooks`' (numpy)."""
 
     def __init__(self):
         super().__init__()
@@ -54,13 +55,10 @@ def lifting_spec(transform: WaveletTransform) -> LiftingSpec:
 
 
 class TorchSteps:
-    """The lifting levels of a transform on torch, in float64 (the corrections' convolutions in float32,
-    as in the exported graphs: ONNX Runtime has no float64 convolution) on one thread's worth of calls."""
+    """The lifting levels of a transform on torch, in float64, on one thread's worth of calls."""
 
     def __init__(self, transform: WaveletTransform):
         self.wavelet = copy.deepcopy(transform.wavelet).double().eval()
-        if self.wavelet.corrections is not None:
-            self.wavelet.corrections.float()
 
     @torch.no_grad()
     def analysis_2d(self, x: np.ndarray, level: int) -> np.ndarray:
@@ -72,9 +70,9 @@ class TorchSteps:
 
 
 class WaveletCodec(nn.Module):
-    """One model for every rate (the step is a per-image number); `forward` trains, `encode`/`decode` code.
+    """One model for every rate (the step is a per-image number); `encode`/`decode` code.
 
-        x (H,W,3) ─ pad to 64 ─ colour + 5-level CDF 9/7 lifting (+ learned corrections) ─► y
+        x (H,W,3) ─ pad to 64 ─ colour + 5-level CDF 9/7 lifting ─► y
           ─ ÷ step, per tile (`tile` pixels square), in decode order (models.subband_context):
               LL: q = round(u)                     ─► TileIndices.ll
               details: 2×2 blocks u ─ argmin ‖u − c‖² + λ·bits(row) ─► TileIndices.idx (+ escq)
@@ -86,12 +84,12 @@ class WaveletCodec(nn.Module):
     the integer priors and the codewords' integer magnitudes once.
     """
 
-    def __init__(self, hidden: int = 0, mode: str = "vq", lmbda: float = LMBDA, tile: int = TILE, context: int = 1):
+    def __init__(self, mode: str = "vq", lmbda: float = LMBDA, tile: int = TILE, context: int = 1):
         super().__init__()
         if mode not in ("vq", "scalar") or tile % ALIGN:
             raise ValueError("mode must be vq or scalar, tile a multiple of 64")
         self.mode, self.lmbda, self.tile, self.context = mode, lmbda, tile, check_context(context)
-        self.transform = WaveletTransform(LEVELS, hidden)
+        self.transform = WaveletTransform(LEVELS)
         self.vq = SubbandVQ()
         for name, k in (("vec", NC + 1), ("mag", K_MAG)):
             self.register_buffer(f"stat_{name}", torch.zeros(N_ROWS, k, dtype=torch.float64))
@@ -150,9 +148,4 @@ class WaveletCodec(nn.Module):
 
     def decode(self, tiles: list, H: int, W: int, step: float, window: int = WINDOW, fill=None) -> np.ndarray:
         return self.coder().decode(tiles, H, W, step, window, fill)
-
-    def forward(self, x: torch.Tensor, step: float) -> dict:
-        """Training: x (B,3,H,W) in [0,1], H and W multiples of 64 → {x_hat, bits, bpp, mse, loss}."""
-        from .wavelet_rate import rate_distortion
-        return rate_distortion(self, x, step)
 

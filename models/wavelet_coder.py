@@ -154,7 +154,8 @@ class WaveletCoder:
             if bits is not None:
                 table, local = counts.bit_rows("vec", rows)
                 esc = idx == NC
-                bits.append(table[local, idx].sum() + scalar_bits(counts, "mag", np.repeat(rows[esc], 4), escq[esc].ravel()))
+                escaped = scalar_bits(counts, "mag", np.repeat(rows[esc], 4), escq[esc].ravel())
+                bits.append(table[local, idx].sum() + escaped)
             return idx, escq
 
         walk(bands, self.priors(), self.cmag, lambda counts: out.ll, visit_pass, self.context, C)

@@ -13,7 +13,7 @@ from .subband_context import ESC, K_MAG, N_ROWS, ll_residual, tile_bands
 from .subband_vq import NC, N_CLASSES, vq_class
 
 
-def _count(model, images, steps, update_codebooks: bool) -> None:
+def _count(model, images, steps, update_codebooks: bool, tick=None) -> None:
     vec, mag, ll = np.zeros((N_ROWS, NC + 1)), np.zeros((N_ROWS, K_MAG)), np.zeros((3, K_MAG))
     sums, counts = np.zeros((N_CLASSES, NC, 4)), np.zeros((N_CLASSES, NC))
     state = {}
@@ -37,6 +37,8 @@ def _count(model, images, steps, update_codebooks: bool) -> None:
                 r = np.minimum(np.abs(ll_residual(t.ll)), ESC)
                 for ch in range(3):
                     ll[ch] += np.bincount(r[ch].ravel(), minlength=K_MAG)
+            if tick:
+                tick()
     if update_codebooks:
         model.vq.update(sums, counts)
     model.stat_vec.copy_(torch.from_numpy(vec))
@@ -45,18 +47,28 @@ def _count(model, images, steps, update_codebooks: bool) -> None:
     model.freeze()
 
 
-def design(model, images: list, steps: tuple, rounds: int = 3, log=None, warm: bool = False) -> None:
+def design(model, images: list, steps: tuple, rounds: int = 3, log=None, warm: bool = False,
+           progress=None) -> None:
     """Fit codebooks (mode "vq") and priors of `model` on training images (H,W,3) uint8, in place.
     `warm` starts from the model's own codebooks and priors instead of the scalar round: a re-fit that
-    follows a transform moved by training."""
+    follows a transform moved by training. `progress(done, total)` counts the images coded at each step
+    over all rounds (a design on 30 photos takes minutes)."""
     mode = model.mode
+    total = len(images) * len(steps) * ((not warm) + (rounds + 1 if mode == "vq" else 0))
+    done = [0]
+
+    def tick():
+        done[0] += 1
+        if progress:
+            progress(done[0], total)
+
     if not warm:
         model.mode = "scalar"
-        _count(model, images, steps, update_codebooks=False)
+        _count(model, images, steps, update_codebooks=False, tick=tick)
         model.mode = mode
     if mode == "vq":
         for r in range(rounds):
-            _count(model, images, steps, update_codebooks=True)
+            _count(model, images, steps, update_codebooks=True, tick=tick)
             if log:
                 log(f"design round {r + 1}/{rounds}")
-        _count(model, images, steps, update_codebooks=False)
+        _count(model, images, steps, update_codebooks=False, tick=tick)

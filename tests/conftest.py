@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny data-initialised model saved as weights, and generated images."""
+"""Shared fixtures: a tiny designed wavelet model saved as weights, and generated images."""
 import os
 import tempfile
 
@@ -8,12 +8,9 @@ import torch
 
 from ibc.codec.weights import load_model
 from ibc.codec.weights_torch import save_weights
-from ibc.models import CodecModel, ModelConfig
 
 # The suite never reads or writes the user's own models (`ibc train` installs into this directory).
 os.environ["IBC_MODEL_PATH"] = tempfile.mkdtemp(prefix="ibc-test-models-")
-
-TINY = ModelConfig(hidden=8, refine=4, codebook_size=16, stages=3, ctx_buckets=4)
 
 
 def natural_like(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -23,26 +20,6 @@ def natural_like(h: int, w: int, seed: int = 0) -> np.ndarray:
     img = np.stack([np.sin(6 * xx + c) * 0.4 + 0.5 + 0.2 * (yy > 0.5) for c in range(3)], axis=-1)
     img += rng.normal(0, 0.03, img.shape)
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
-
-
-def tiny_model(seed: int = 0, context: bool = True) -> CodecModel:
-    """A tiny model with a data (k-means) initialisation and a fitted entropy model: no training.
-
-    With `context`, the last layers of the 3×3 branches are random rather than zero (as if trained), so
-    that each latent and pixel depends on its neighbours, as in a trained model, and the tile margins
-    matter; without it the model is the plain block transform."""
-    torch.manual_seed(seed)
-    model = CodecModel(TINY)
-    x = torch.from_numpy(np.stack([natural_like(64, 64, s) for s in range(4)])).permute(0, 3, 1, 2).float() / 255
-    blocks = model.encoder.unshuffle(x).permute(0, 2, 3, 1).reshape(-1, TINY.channels)
-    model.init_block_transform(blocks)
-    with torch.no_grad():
-        if context:
-            for layer in (model.encoder.branch[-1], model.decoder.branch[-1], model.decoder.refine[-1]):
-                layer.weight.normal_(0, 0.05)
-        y = model.encoder(x)
-        model.quantizer.kmeans_init(y, iters=4)
-    return model
 
 
 def split_chunks(data: bytes) -> tuple[bytes, list[bytes]]:
@@ -62,43 +39,6 @@ def payloads(data: bytes) -> list[bytes]:
     from ibc.codec.bitstream import parse_chunks, parse_header
     header, offset = parse_header(data)
     return parse_chunks(data, offset, header.chunks)
-
-
-@pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
-    save_weights(tiny_model(), path, "tiny")
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny(tiny_weights):
-    return load_model(str(tiny_weights))
-
-
-def tiny_gc_model(base: CodecModel, seed: int = 0) -> CodecModel:
-    """A tiny generative model on `base` whose noise branches are random rather than zero (as if trained),
-    so that the noise u visibly changes the pixels."""
-    from ibc.codec.training.generative import gc_model
-    torch.manual_seed(seed)
-    model = gc_model(base, noise_channels=2, pixel_noise=1, texture=4, gc_levels=2)
-    with torch.no_grad():
-        for layer in (model.gen_decoder.detail[-1], model.gen_decoder.texture[-1]):
-            layer.weight.normal_(0, 0.05)
-    return model
-
-
-@pytest.fixture(scope="session")
-def tiny_gc_weights(tiny_weights, tiny):
-    """Weights of a tiny gc model built on `tiny` (its manifest-style `base` names tiny's sha256)."""
-    path = tiny_weights.parent / "tiny-gc.pt"
-    save_weights(tiny_gc_model(tiny.model), path, "tiny-gc", {"base": {"name": "tiny", "sha256": tiny.sha256}})
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_gc(tiny_gc_weights):
-    return load_model(str(tiny_gc_weights))
 
 
 @pytest.fixture(scope="session")
@@ -152,3 +92,25 @@ def tiny_wavelet_weights(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_wavelet(tiny_wavelet_weights):
     return load_model(str(tiny_wavelet_weights))
+
+
+@pytest.fixture
+def tiny_gc(tiny_wavelet_weights, tmp_path_factory, monkeypatch):
+    """The path of a tiny gc model on tiny-wavelet (the same noise amplitude, 1.5 steps, everywhere on the
+    three finest levels), both installed in a user model directory of the test's own, as `ibc train
+    --mode gc` would: a gc model decodes its base's files, so its base must be installed."""
+    import shutil
+    from ibc.codec.noise_model import save_noise_model
+    from ibc.codec.weights import add_to_manifest
+    from ibc.models.noise_fill import N_CTX, NoiseFill
+    from ibc.models.subband_vq import N_CLASSES
+    folder = tmp_path_factory.mktemp("models")
+    monkeypatch.setenv("IBC_MODEL_PATH", str(folder))
+    base = folder / "tiny-wavelet.pt"
+    shutil.copyfile(tiny_wavelet_weights, base)
+    entry = add_to_manifest(base, {}, weights_dir=folder)
+    path = folder / "tiny-gc.npz"
+    save_noise_model(path, NoiseFill(np.full((N_CLASSES, N_CTX), 1.5), (1, 2, 3)),
+                     {"name": "tiny-gc", "base": {"name": "tiny-wavelet", "sha256": entry["sha256"]}})
+    add_to_manifest(path, {}, weights_dir=folder)
+    return path

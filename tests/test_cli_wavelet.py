@@ -74,8 +74,7 @@ def test_version_1_and_unknown_versions_are_named(tmp_path, tiny_wavelet_weights
 
 
 def test_mode_gc_uses_the_gc_model_built_on_the_chosen_model(tmp_path, capsys, one_thread):
-    """The default (shannon-v4) takes gc-v4, a q and a step code; shannon-v3 and v2 take gc-v3 and gc-v2; the block model
-    takes gc-rvq5 and levels."""
+    """The default (shannon-v4) takes gc-v4, a q and a step code; shannon-v3 and v2 take gc-v3 and gc-v2."""
     src = tmp_path / "p.png"
     Image.fromarray(natural_like(48, 64)).save(src)
     assert run("compress", src, "--mode", "gc", "-q", "10", "--quiet") == 0
@@ -88,11 +87,6 @@ def test_mode_gc_uses_the_gc_model_built_on_the_chosen_model(tmp_path, capsys, o
     assert run("compress", src, "--mode", "gc", "--model", "shannon-v3", "-q", "10", "-o", tmp_path / "v3gc.ibc",
                "--quiet") == 0
     assert info_of(tmp_path / "v3gc.ibc", capsys)["model"] == "gc-v3"
-    assert run("compress", src, "--mode", "gc", "--model", "shannon-rvq5", "-q", "1", "-o", tmp_path / "b.ibc",
-               "--quiet") == 0
-    info = info_of(tmp_path / "b.ibc", capsys)
-    assert (info["mode"], info["model"], info["level"]) == ("gc", "gc-rvq5", 1) and "step" not in info
-    assert run("decompress", tmp_path / "b.ibc", "-o", tmp_path / "b.png", "--quiet") == 0
     assert run("compress", src, "-o", tmp_path / "v4.ibc", "--quiet") == 0  # the default: shannon-v4
     assert info_of(tmp_path / "v4.ibc", capsys)["model"] == "shannon-v4"
 

@@ -43,16 +43,16 @@ def strip_timings(report):
     return report
 
 
-def test_eval_plot_and_resume(photos, tiny_weights, tmp_path, capsys, monkeypatch):
+def test_eval_plot_and_resume(photos, tiny_wavelet_weights, tmp_path, capsys, monkeypatch):
     out = tmp_path / "res" / "r.json"
     out.parent.mkdir()
-    codecs = ["--codec", "jpeg", "--codec", f"ibc:{tiny_weights}"]
+    codecs = ["--codec", "jpeg", "--codec", f"ibc:{tiny_wavelet_weights}", "--levels", "20", "50", "80"]
     assert run("eval", photos, *codecs, "-o", out) == 0
     report = json.loads(out.read_text())
     assert report["images"] == ["im0.png", "im1.png", "im2.png"]
     jpeg = [r for r in report["results"] if r["codec"] == "jpeg"]
-    ibc = [r for r in report["results"] if r["codec"] == "ibc:tiny"]
-    assert [r["setting"] for r in ibc] == [1, 2, 3] and len(jpeg) >= 5
+    ibc = [r for r in report["results"] if r["codec"] == "ibc:tiny-wavelet"]
+    assert [r["setting"] for r in ibc] == [20, 50, 80] and len(jpeg) >= 5
     for r in report["results"]:
         assert FIELDS <= set(r) and r["images"] == 3 and len(r["per_image"]) == 3
         assert 0 < r["ms_ssim"] < 1 and r["swd"] > 0 and len(r["swd_levels"]) == 4
@@ -72,9 +72,9 @@ def test_eval_plot_and_resume(photos, tiny_weights, tmp_path, capsys, monkeypatc
     # finished images of the interrupted setting again for their reconstructions (realism needs them all).
     cache = out.with_name("r.json.cache.jsonl")
     lines = cache.read_text().splitlines(keepends=True)
-    cache.write_text("".join(lines[:-3]) + lines[-3][:20])  # lost: im1, im2 and the realism of ibc level 3
+    cache.write_text("".join(lines[:-3]) + lines[-3][:20])  # lost: im1, im2 and the realism of ibc q 80
     assert run("eval", photos, *codecs, "-o", out) == 0
-    assert sorted(calls) == [("ibc:tiny", 3)] * 3
+    assert sorted(calls) == [("ibc:tiny-wavelet", 80)] * 3
     assert strip_timings(json.loads(out.read_text())) == strip_timings(report)
 
     capsys.readouterr()
@@ -82,21 +82,23 @@ def test_eval_plot_and_resume(photos, tiny_weights, tmp_path, capsys, monkeypatc
     assert run("plot", out, "-o", png, "--table", table) == 0
     printed = capsys.readouterr().out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
-    assert "| JPEG |" in printed and "| ibc (tiny) |" in printed and "BD-rate" in table.read_text()
+    assert "| JPEG |" in printed and "| ibc (tiny-wavelet) |" in printed and "BD-rate" in table.read_text()
     assert "+0.0 %" in printed.splitlines()[4]  # the anchor against itself
 
 
-def test_levels_and_limit(photos, tiny_weights, tmp_path):
+def test_levels_and_limit(photos, tiny_wavelet_weights, tmp_path):
     out = tmp_path / "r.json"
-    assert run("eval", photos, "--codec", f"ibc:{tiny_weights}", "--levels", "2", "--limit", "1", "-o", out) == 0
+    assert run("eval", photos, "--codec", f"ibc:{tiny_wavelet_weights}", "--levels", "40", "--limit", "1",
+               "-o", out) == 0
     report = json.loads(out.read_text())
-    assert report["images"] == ["im0.png"] and [r["setting"] for r in report["results"]] == [2]
+    assert report["images"] == ["im0.png"] and [r["setting"] for r in report["results"]] == [40]
 
 
 @pytest.mark.parametrize("argv, words", [
     (["eval", "{tmp}/missing", "--codec", "jpeg"], "no such folder"),
     (["eval", "{photos}", "--codec", "gif"], "unknown codec"),
-    (["eval", "{photos}", "--codec", "ibc:{weights}", "--levels", "9"], "not in 1..3"),
+    (["eval", "{photos}", "--codec", "ibc:{weights}", "--levels", "101"], "not in 0..100"),
+    (["eval", "{photos}", "--codec", "compressai:{weights}"], "unknown codec"),
     (["eval", "{photos}", "--codec", "ibc:nonesuch"], "unknown model"),
     (["eval", "{tmp}", "--codec", "jpeg"], "no images"),
     (["eval", "{photos}", "--codec", "jpeg", "--lpips"], "need local network weights"),
@@ -105,8 +107,8 @@ def test_levels_and_limit(photos, tiny_weights, tmp_path):
     (["plot", "{tmp}/missing.json"], "no such file"),
     (["plot", "{photos}/notes.txt"], "not an `ibc eval` results file"),
 ])
-def test_bad_input_fails_cleanly(argv, words, photos, tiny_weights, tmp_path, capsys):
-    fill = {"tmp": tmp_path, "photos": photos, "weights": tiny_weights}
+def test_bad_input_fails_cleanly(argv, words, photos, tiny_wavelet_weights, tmp_path, capsys):
+    fill = {"tmp": tmp_path, "photos": photos, "weights": tiny_wavelet_weights}
     argv = [a.format(**fill) for a in argv] + ["-o", str(tmp_path / "out.json")]
     assert run(*argv) == 2
     assert words in one_line_error(capsys)
@@ -136,9 +138,9 @@ def count_encodes(monkeypatch):
     calls = []
     real = evaluate.IbcCoder.encode
 
-    def counted(self, rgb, level):
-        calls.append((self.name, level))
-        return real(self, rgb, level)
+    def counted(self, rgb, setting):
+        calls.append((self.name, setting))
+        return real(self, rgb, setting)
     monkeypatch.setattr(evaluate.IbcCoder, "encode", counted)
     return calls
 
@@ -147,19 +149,21 @@ def by_series(report, codec):
     return {(r["setting"], r.get("realism")): r for r in report["results"] if r["codec"] == codec}
 
 
-def test_gc_realism_sweep(small, tiny_weights, tiny_gc_weights, tmp_path, monkeypatch):
+def test_gc_realism_sweep(small, tiny_wavelet_weights, tiny_gc, tmp_path, monkeypatch):
     out = tmp_path / "gc.json"
     encodes = count_encodes(monkeypatch)
-    argv = ["eval", small, "--codec", f"ibc:{tiny_gc_weights}", "--codec", f"ibc:{tiny_weights}", "--levels", "1", "2"]
+    argv = ["eval", small, "--codec", f"ibc:{tiny_gc}", "--codec", f"ibc:{tiny_wavelet_weights}",
+            "--levels", "20", "40"]
     assert run(*argv, "--realism", "0", "0.5", "1", "-o", out) == 0
-    # One encode per image and level, whatever the number of realisms.
-    assert sorted(encodes) == sorted([(name, L) for name in ("ibc-gc:tiny-gc", "ibc:tiny") for L in (1, 2)] * 2)
+    # One encode per image and setting, whatever the number of realisms.
+    names = ("ibc-gc:tiny-gc", "ibc:tiny-wavelet")
+    assert sorted(encodes) == sorted([(name, q) for name in names for q in (20, 40)] * 2)
     report = json.loads(out.read_text())
-    gc, base = by_series(report, "ibc-gc:tiny-gc"), by_series(report, "ibc:tiny")
-    assert set(gc) == {(L, a) for L in (1, 2) for a in (0, 0.5, 1)} and set(base) == {(1, None), (2, None)}
-    assert gc[1, 0.5]["label"] == "ibc-gc (tiny-gc) A=0.5" and gc[1, 0.5]["seed"] == 0
-    header_extra = len("tiny-gc") - len("tiny")  # the file names its model; the payload is the base's
-    for L in (1, 2):
+    gc, base = by_series(report, "ibc-gc:tiny-gc"), by_series(report, "ibc:tiny-wavelet")
+    assert set(gc) == {(q, a) for q in (20, 40) for a in (0, 0.5, 1)} and set(base) == {(20, None), (40, None)}
+    assert gc[20, 0.5]["label"] == "ibc-gc (tiny-gc) A=0.5" and gc[20, 0.5]["seed"] == 0
+    header_extra = len("tiny-gc") - len("tiny-wavelet")  # the file names its model; the payload is the base's
+    for L in (20, 40):
         assert gc[L, 0]["bpp"] == gc[L, 0.5]["bpp"] == gc[L, 1]["bpp"]
         assert gc[L, 0]["psnr"] != gc[L, 1]["psnr"] and gc[L, 0]["swd"] != gc[L, 1]["swd"]
         for f in ("psnr", "ms_ssim", "swd"):  # A = 0 is the Shannon-AE base model exactly
@@ -174,36 +178,38 @@ def test_gc_realism_sweep(small, tiny_weights, tiny_gc_weights, tmp_path, monkey
     assert run(*argv, "--realism", "0", "0.5", "1", "-o", out) == 0
     assert calls == [] and strip_timings(json.loads(out.read_text())) == strip_timings(report)
     assert run(*argv, "--realism", "0", "1", "--seed", "1", "-o", out) == 0
-    assert sorted(set(calls)) == [("ibc-gc:tiny-gc", 1), ("ibc-gc:tiny-gc", 2)]
+    assert sorted(set(calls)) == [("ibc-gc:tiny-gc", 20), ("ibc-gc:tiny-gc", 40)]
     reseeded = by_series(json.loads(out.read_text()), "ibc-gc:tiny-gc")
-    assert reseeded[1, 0]["psnr"] == gc[1, 0]["psnr"] and reseeded[1, 1]["psnr"] != gc[1, 1]["psnr"]
+    assert reseeded[20, 0]["psnr"] == gc[20, 0]["psnr"] and reseeded[20, 1]["psnr"] != gc[20, 1]["psnr"]
 
 
-def test_plot_realism_sweep(small, tiny_weights, tiny_gc_weights, tmp_path, capsys):
+def test_plot_realism_sweep(small, tiny_wavelet_weights, tiny_gc, tmp_path, capsys):
     from ibc.codec.evaluation.plot import load_curves, sweeps
 
     out = tmp_path / "gc.json"
-    assert run("eval", small, "--codec", f"ibc:{tiny_gc_weights}", "--realism", "0", "0.5", "1", "-o", out) == 0
+    assert run("eval", small, "--codec", f"ibc:{tiny_gc}", "--levels", "20", "40", "--realism", "0", "0.5", "1",
+               "-o", out) == 0
     base = tmp_path / "base.json"
-    assert run("eval", small, "--codec", f"ibc:{tiny_weights}", "--codec", "jpeg", "-o", base) == 0
+    assert run("eval", small, "--codec", f"ibc:{tiny_wavelet_weights}", "--codec", "jpeg", "--levels", "20", "40",
+               "-o", base) == 0
     curves = load_curves([base, out])
     series = [c["codec"] for c in curves if c["realism"] is not None]
     assert series == [f"ibc-gc:tiny-gc A={a}" for a in ("0", "0.5", "1")]
     [sweep] = sweeps(curves)
-    assert sweep["level"] == 1 and [a for a, _ in sweep["points"]] == [0, 0.5, 1]
-    assert sweeps(curves, 2)[0]["level"] == 2
+    assert sweep["level"] == 20 and [a for a, _ in sweep["points"]] == [0, 0.5, 1]
+    assert sweeps(curves, 40)[0]["level"] == 40
 
     capsys.readouterr()
     png = tmp_path / "rdp.png"
-    assert run("plot", base, out, "-o", png, "--sweep-level", "2") == 0
+    assert run("plot", base, out, "-o", png, "--sweep-level", "40") == 0
     printed = capsys.readouterr().out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
-    assert "| ibc-gc (tiny-gc) A=0.5 |" in printed and "| ibc (tiny) |" in printed and "realism" in printed
-    assert run("plot", base, out, "-o", png, "--sweep-level", "3") == 2
-    assert "no realism sweep at level 3" in one_line_error(capsys)
+    assert "| ibc-gc (tiny-gc) A=0.5 |" in printed and "| ibc (tiny-wavelet) |" in printed and "realism" in printed
+    assert run("plot", base, out, "-o", png, "--sweep-level", "30") == 2
+    assert "no realism sweep at level 30" in one_line_error(capsys)
 
 
-def test_gc_crops_script(tmp_path, tiny_gc_weights):
+def test_gc_crops_script(tmp_path, tiny_gc):
     import importlib.util
     from pathlib import Path
 
@@ -213,7 +219,7 @@ def test_gc_crops_script(tmp_path, tiny_gc_weights):
     image, out = tmp_path / "im.png", tmp_path / "crops.png"
     rgb = natural_like(64, 64, 3)
     Image.fromarray(rgb).save(image)
-    gc_crops.main(["--image", str(image), "--box", "8", "8", "48", "48", "--model", str(tiny_gc_weights),
+    gc_crops.main(["--image", str(image), "--box", "8", "8", "48", "48", "--model", str(tiny_gc),
                    "-o", str(out)])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -223,4 +229,4 @@ def test_gc_crops_script(tmp_path, tiny_gc_weights):
     target = sorted(sizes)[len(sizes) // 2] + 7
     assert abs(len(gc_crops.nearest_size(jpeg, rgb, target)) - target) == min(abs(s - target) for s in sizes)
     with pytest.raises(SystemExit, match="not inside"):
-        gc_crops.main(["--image", str(image), "--box", "40", "0", "48", "48", "--model", str(tiny_gc_weights)])
+        gc_crops.main(["--image", str(image), "--box", "40", "0", "48", "48", "--model", str(tiny_gc)])

@@ -1,7 +1,7 @@
 """Hostile .ibc files: mutated, truncated, spliced, chunk-swapped, foreign-chunk and random bytes must
-always be reported (CodecError), never crash, hang or decode silently to garbage; for block and wavelet
-(v2) models alike. Below the CRCs, changed payloads (re-sealed with valid CRCs, or handed to a wavelet
-tile's decoder directly) must decode or raise a CodecError of the decoder's own, never another exception.
+always be reported (CodecError), never crash, hang or decode silently to garbage. Below the CRCs, changed
+payloads (re-sealed with valid CRCs, or handed to a tile's decoder directly) must decode or raise a
+CodecError of the decoder's own, never another exception.
 
 The normal suite runs 150 cases per test; `make fuzz` runs the `fuzz` profile (10,000 per test). Each
 case runs under a real time limit (Hypothesis's deadline is only measured once a case has finished)."""
@@ -56,41 +56,30 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-# (original, pair) image sizes: 2 and 3 tiles (block: 256 pixels wide; the tiny wavelet model: 128)
-SIZES = {"block": ((40, 300), (40, 768)), "wavelet": ((100, 200), (100, 300))}
-
-
-@pytest.fixture(scope="module", params=sorted(SIZES))
-def arch(request):
-    return request.param
+# (original, pair) image sizes: 2 and 3 tiles of the tiny wavelet model (128 pixels)
+SIZES = ((100, 200), (100, 300))
 
 
 @pytest.fixture(scope="module")
-def lm(request, arch):
-    return request.getfixturevalue({"block": "tiny", "wavelet": "tiny_wavelet"}[arch])
+def lm(tiny_wavelet):
+    return tiny_wavelet
 
 
 def shot(lm, size: tuple, seed: int) -> bytes:
-    """A file of a generated image: level 2 for a block model, q 50 for a wavelet model."""
-    setting = {"quality": 50} if lm.arch == "wavelet" else {"level": 2}
-    return compress(natural_like(*size, seed=seed), lm, **setting)
+    """A file of a generated image at q 50."""
+    return compress(natural_like(*size, seed=seed), lm, quality=50)
 
 
 @pytest.fixture(scope="module")
-def original(lm, arch):
-    return shot(lm, SIZES[arch][0], 11)
+def original(lm):
+    return shot(lm, SIZES[0], 11)
 
 
 @pytest.fixture(scope="module")
-def original_wavelet(tiny_wavelet):
-    return shot(tiny_wavelet, SIZES["wavelet"][0], 11)
-
-
-@pytest.fixture(scope="module")
-def pair(lm, arch):
-    """Two files of one model, size and setting (3 tiles each, the wavelet one's last half as wide):
-    headers that differ only in the file id, and chunks that would decode in each other's place."""
-    return tuple(shot(lm, SIZES[arch][1], s) for s in (12, 13))
+def pair(lm):
+    """Two files of one model, size and setting (3 tiles each, the last half as wide): headers that
+    differ only in the file id, and chunks that would decode in each other's place."""
+    return tuple(shot(lm, SIZES[1], s) for s in (12, 13))
 
 
 def must_be_reported(data: bytes, lm, *valid: bytes) -> None:
@@ -175,12 +164,12 @@ def test_a_chunk_from_another_file(lm, pair, here, there):
 @pytest.mark.parametrize("change", [dict(width=65_536, height=1_525), dict(width=1_525, height=65_536),
                                     dict(width=65_537), dict(step=0), dict(step=1), dict(step=FINEST_CODE - 1),
                                     dict(step=COARSEST_CODE + 1), dict(step=65_535)])
-def test_a_wavelet_header_claiming_absurd_sizes_or_steps(tiny_wavelet, original_wavelet, change):
+def test_a_wavelet_header_claiming_absurd_sizes_or_steps(tiny_wavelet, original, change):
     """Dimensions near or past the limits (1,525 × 65,536 is 100 megapixels: 6,144 tiles), or a step code
     no encoder writes (0; steps of 0.25 or 10^307), sealed with valid CRCs: refused before anything of the
     image's size is allocated."""
-    header = dataclasses.replace(read_header(original_wavelet), **change)
-    data = serialise(header, payloads(original_wavelet))
+    header = dataclasses.replace(read_header(original), **change)
+    data = serialise(header, payloads(original))
     tracemalloc.start()
     try:
         with pytest.raises(CodecError, match="corrupt|truncated"):
@@ -228,7 +217,7 @@ def test_resealed_flipped_payloads(lm, pair, k, flips):
 @pytest.fixture(scope="module")
 def wavelet_tiles(tiny_wavelet):
     """Every tile of a 3-tile wavelet file (the last one half as wide): its payload and its bands."""
-    data = shot(tiny_wavelet, SIZES["wavelet"][1], 12)
+    data = shot(tiny_wavelet, SIZES[1], 12)
     header = read_header(data)
     bands = [tile_bands(t[2], t[3]) for t in tiny_wavelet.model.tiles(header.height, header.width)]
     return list(zip(payloads(data), bands))

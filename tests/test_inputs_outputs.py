@@ -20,22 +20,22 @@ def umask_022():
     os.umask(before)
 
 
-def test_outputs_respect_the_umask(tmp_path, tiny_weights, umask_022, one_thread):
+def test_outputs_respect_the_umask(tmp_path, tiny_wavelet_weights, umask_022, one_thread):
     photo = tmp_path / "photo.png"
     Image.fromarray(natural_like(72, 88)).save(photo)
-    assert run("compress", photo, "--model", tiny_weights, "--quiet") == 0
-    assert run("decompress", tmp_path / "photo.ibc", "--model", tiny_weights, "--quiet") == 0
+    assert run("compress", photo, "--model", tiny_wavelet_weights, "--quiet") == 0
+    assert run("decompress", tmp_path / "photo.ibc", "--model", tiny_wavelet_weights, "--quiet") == 0
     assert run("eval", tmp_path, "--codec", "jpeg", "-o", tmp_path / "r.json", "--quiet") == 0
     for name in ("photo.ibc", "photo.ibc.png", "r.json", "r.csv"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
 
 
-def test_decompress_never_lands_on_the_photo(tmp_path, tiny_weights, capsys):
+def test_decompress_never_lands_on_the_photo(tmp_path, tiny_wavelet_weights, capsys):
     photo = tmp_path / "photo.png"
     Image.fromarray(natural_like(24, 40)).save(photo)
     before = photo.read_bytes()
-    assert run("compress", photo, "--model", tiny_weights, "--quiet") == 0
-    assert run("decompress", tmp_path / "photo.ibc", "--model", tiny_weights, "--force", "--quiet") == 0
+    assert run("compress", photo, "--model", tiny_wavelet_weights, "--quiet") == 0
+    assert run("decompress", tmp_path / "photo.ibc", "--model", tiny_wavelet_weights, "--force", "--quiet") == 0
     assert photo.read_bytes() == before and (tmp_path / "photo.ibc.png").is_file()
     capsys.readouterr()
     with pytest.raises(SystemExit):
@@ -63,9 +63,9 @@ def short_png(width: int, height: int) -> bytes:
             + chunk(b"IEND", b""))
 
 
-def test_a_png_that_stops_short_is_refused(tmp_path, tiny_weights, capsys):
+def test_a_png_that_stops_short_is_refused(tmp_path, tiny_wavelet_weights, capsys):
     path = tmp_path / "short.png"
     path.write_bytes(short_png(600, 400))  # at 9000×9000, Pillow's zero-filled pixels took minutes to encode
     assert len(path.read_bytes()) < 200
-    assert run("compress", path, "--model", tiny_weights) == 2
+    assert run("compress", path, "--model", tiny_wavelet_weights) == 2
     assert "short.png" in one_line_error(capsys) and not (tmp_path / "short.ibc").exists()

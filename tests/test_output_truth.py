@@ -70,10 +70,11 @@ def test_q_0_is_not_minus_0_and_the_step_is_the_real_one(tmp_path, tiny_wavelet_
     assert f"q 0, {real}" in capsys.readouterr().out
 
 
-def test_help_claims_torch_only_for_the_block_models(capsys):
-    for command in ("compress", "decompress"):
+def test_help_names_no_retired_model(capsys):
+    """The block models and the CompressAI peer are gone (0.2.0): no help text offers them."""
+    for command in ("compress", "decompress", "eval", "export", "plot"):
         with pytest.raises(SystemExit):
             run(command, "--help")
-        text = " ".join(capsys.readouterr().out.split())
-        assert "gc-rvq5" in text and "gc models always use it" not in text
+        text = " ".join(capsys.readouterr().out.split()).lower()
+        assert "rvq5" not in text and "block model" not in text and "compressai" not in text, command
         assert "gc file's generative decoder runs on torch" not in text

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ibc.codec.api import decode, read_indices
+from ibc.codec.api import read_indices
 from ibc.codec.bitstream import parse_chunks, parse_header
 from ibc.codec.errors import CodecError
 from ibc.codec.weights import load_model
@@ -101,15 +101,3 @@ def test_parse_chunks_salvage_gives_the_whole_chunks_only(intact):
                     parse_chunks(data[:cut], offset, header.chunks)
     with pytest.raises(CodecError, match="after the last chunk"):  # trailing bytes stay an error
         parse_chunks(data + b"\0", offset, header.chunks, salvage=True)
-
-
-def test_block_models_salvage_a_cut_file_too(tiny):
-    from ibc.codec.api import compress
-    data = compress(natural_like(40, 768), tiny, level=2)  # 3 tiles
-    head, chunks = split_chunks(data)
-    cut = data[:len(head) + len(chunks[0]) + 5]
-    with pytest.raises(CodecError, match="truncated"):
-        decode(cut, tiny)
-    result = decode(cut, tiny, salvage=True)
-    assert (result.missing_tiles, result.damaged_tiles) == ([1, 2], [])
-    assert result.image.shape == (40, 768, 3)

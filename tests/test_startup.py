@@ -30,19 +30,24 @@ def loaded(*argv) -> tuple[int, set]:
     return int(code), set(modules)
 
 
-def test_info_imports_no_torch(tiny, tiny_wavelet, tmp_path):
-    for lm, setting in ((tiny, {"level": 1}), (tiny_wavelet, {"quality": 50})):  # a level; q and step code
-        path = tmp_path / f"{lm.arch}.ibc"
-        path.write_bytes(compress(natural_like(24, 32), lm, **setting))
+def test_info_imports_no_torch(tiny_wavelet, tmp_path):
+    from ibc.codec.retired import RETIRED
+    from test_retired import retired_file  # a retired block model's file: a level, no step code
+    files = {"wavelet": compress(natural_like(24, 32), tiny_wavelet, quality=50),
+             "block": retired_file("shannon-rvq5", RETIRED["shannon-rvq5"])}
+    for kind, data in files.items():
+        path = tmp_path / f"{kind}.ibc"
+        path.write_bytes(data)
         assert loaded("info", path) == (0, set())
         assert loaded("info", path, "--json") == (0, set())
 
 
-def test_coding_path_loads_only_torch(tiny_weights, tmp_path):
+def test_coding_path_loads_only_torch(tiny_wavelet_weights, tmp_path):
+    """A model without its ONNX graphs (the tiny one) codes on torch, and loads nothing else heavy."""
     photo = tmp_path / "p.png"
     Image.fromarray(natural_like(24, 32)).save(photo)
-    assert loaded("compress", photo, "--model", tiny_weights, "--quiet") == (0, {"torch"})
-    assert loaded("decompress", photo.with_suffix(".ibc"), "--model", tiny_weights, "--quiet") == (0, {"torch"})
+    assert loaded("compress", photo, "--model", tiny_wavelet_weights, "--quiet") == (0, {"torch"})
+    assert loaded("decompress", photo.with_suffix(".ibc"), "--model", tiny_wavelet_weights, "--quiet") == (0, {"torch"})
     proc = subprocess.run([sys.executable, "-c", f"import sys, ibc.codec.api; print(*(m for m in {HEAVY} "
                            "if m in sys.modules))"], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""

@@ -1,8 +1,8 @@
 """ibc, a learned image codec, from Python:
 
     from ibc import compress, decompress, load_model
-    data = compress("photo.jpg", level=3)   # a path, a PIL image or an (H,W,3) uint8 array → .ibc bytes
-    pixels = decompress(data)               # → (H,W,3) uint8
+    data = compress("photo.jpg", quality=40)  # a path, a PIL image or an (H,W,3) uint8 array → .ibc bytes
+    pixels = decompress(data)                 # → (H,W,3) uint8
 
 The names load on first use, so that importing `ibc.cli` or `ibc.codec.bitstream` does not import torch.
 """

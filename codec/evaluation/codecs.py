@@ -36,7 +36,7 @@ class OneDecoder:
 
 @dataclass(frozen=True)
 class IbcCoder:
-    """The learned codec; settings are quality levels (block models) or q values (wavelet models). A gc
+    """The learned codec; settings are q values. A gc
     model also has `realisms`, the decoder blends A it is evaluated at (one series each), and the decoder
     noise's seed. A file is range-decoded once and rendered per A; each A's decoding time counts the
     reading too."""

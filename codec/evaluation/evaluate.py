@@ -5,8 +5,8 @@ plus the realism distance (sliced Wasserstein) of all reconstructions against al
 the whole set at once. Cache lines are keyed by codec identity (model hash or Pillow version), setting and
 image content, so changed weights or images are never served stale results.
 
-A generative (gc) model is also swept over its decoder's realism A (`--realism`): the file of a level does not
-depend on A, so each image is encoded once per level, range-decoded once and rendered once per A; every A is
+A generative (gc) model is also swept over its decoder's realism A (`--realism`): the file of a setting does not
+depend on A, so each image is encoded once per setting, range-decoded once and rendered once per A; every A is
 its own series ("ibc-gc (NAME) A=0.5"), and its cache keys add A and the decoder seed.
 """
 import csv
@@ -31,42 +31,27 @@ SWD = {"patches": 2048, "repeats": 4, "directions": 128, "seed": 0}  # 2048 patc
 SUMMARY = ("bpp", "psnr", "ms_ssim", "ms_ssim_db", "swd", "encode_s", "decode_s")
 
 
-def make_coder(spec: str, levels: list[int] | None = None, realisms: list[float] | None = None,
+def make_coder(spec: str, levels: list[float] | None = None, realisms: list[float] | None = None,
                seed: int = 0) -> Coder:
-    """`ibc`, `ibc:MODEL` (name or path) or a Pillow codec name → a coder with a default sweep. A gc model
-    runs its levels 1..gc_levels at each of `realisms` (default: A = 1, its own decoder)."""
+    """`ibc`, `ibc:MODEL` (name or path) or a Pillow codec name → a coder with a default sweep: `levels`,
+    the q values `ibc eval --levels` takes, else EVAL_QUALITIES. A gc model runs each at each of
+    `realisms` (default: A = 1, its own decoder)."""
     kind, _, model = spec.partition(":")
     if kind == "ibc":
-        from ..block_api import top_level
         from ..weights import load_model
         lm = load_model(model or None)
-        if lm.arch == "wavelet":  # q values; `ibc eval --levels` takes them too
-            bad = [q for q in levels or [] if not 0 <= q <= 100]
-            if bad:
-                raise CodecError(f"quality {bad[0]:g} is not in 0..100 for model {lm.name}")
-            from ..wavelet_api import EVAL_QUALITIES
-            sweep = tuple(float(q) for q in levels) if levels else tuple(map(float, EVAL_QUALITIES))
-            if lm.mode != "gc":
-                return IbcCoder(lm, sweep)
-            return IbcCoder(lm, sweep, tuple(dict.fromkeys(float(a) for a in realisms or [1.0])), seed)
-        if any(L != int(L) for L in levels or []):
-            raise CodecError(f"model {lm.name} takes integer levels")
-        levels = [int(L) for L in levels] if levels else levels
-        top = top_level(lm)
-        bad = [L for L in levels or [] if not 1 <= L <= top]
+        bad = [q for q in levels or [] if not 0 <= q <= 100]
         if bad:
-            raise CodecError(f"level {bad[0]} is not in 1..{top} for model {lm.name}")
-        sweep = tuple(levels) if levels else tuple(range(1, top + 1))
+            raise CodecError(f"quality {bad[0]:g} is not in 0..100 for model {lm.name}")
+        from ..wavelet_api import EVAL_QUALITIES
+        sweep = tuple(float(q) for q in levels) if levels else tuple(map(float, EVAL_QUALITIES))
         if lm.mode != "gc":
             return IbcCoder(lm, sweep)
         return IbcCoder(lm, sweep, tuple(dict.fromkeys(float(a) for a in realisms or [1.0])), seed)
-    if kind == "compressai":
-        from .peer import PeerCoder
-        return PeerCoder(Path(model))
     if spec in CODECS:
         CODECS[spec].check()
         return CODECS[spec]
-    raise CodecError(f"unknown codec {spec!r} (choose from ibc[:MODEL], compressai:CKPT, {', '.join(CODECS)})")
+    raise CodecError(f"unknown codec {spec!r} (choose from ibc[:MODEL], {', '.join(CODECS)})")
 
 
 class Cache:
@@ -162,7 +147,7 @@ def _readable(paths: list[Path], drop_alpha: bool, warn) -> tuple[list[Path], li
     return kept, images, skipped
 
 
-def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None = None,
+def evaluate(folder: Path, specs: list[str], out: Path, levels: list[float] | None = None,
              limit: int | None = None, record: bool = False, realisms: list[float] | None = None,
              seed: int = 0, drop_alpha: bool = False, warn=None) -> dict:
     """Run every codec over every setting and image; write OUT (JSON), OUT.csv and OUT.cache.jsonl.
@@ -231,7 +216,7 @@ def evaluate(folder: Path, specs: list[str], out: Path, levels: list[int] | None
 
 
 def _record(coders, results: list[dict], dataset: str, images: int) -> None:
-    """Write each shipped ibc model's per-level figures into weights/manifest.json."""
+    """Write each shipped ibc model's per-setting figures into weights/manifest.json."""
     from ..weights import record_figures
     for coder in coders:
         if isinstance(coder, IbcCoder):

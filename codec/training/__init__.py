@@ -1,3 +1,4 @@
-"""Training: one loop (loop.py) and the trainers that run it, one file each: the Shannon-AE (shannon.py),
-generative compression on a frozen Shannon-AE (generative.py) and the CompressAI peer (peer.py); and
-export, a checkpoint frozen into shipped weights."""
+"""Training: `ibc train`'s recipe (recipe.py: split, rates → steps, the closed-form design of
+wavelet_start.py, the post-filter, the gc noise design, the export of the coding bundle), and the stages
+that also run alone on a pool of coded crops (pool_loop.py): the post-filter (postfilter.py) and the
+novelty score's discriminator (discriminator.py)."""

@@ -11,7 +11,6 @@ import torch
 
 from ...models.wavelet_codec import TorchSteps, lifting_spec
 from ..coding_bundle import BUNDLE_FORMAT, bundle_dir, graph_names
-from ..errors import CodecError
 from ..weights_torch import load_torch, wavelet_config
 
 OPSET = 17
@@ -42,8 +41,6 @@ def write_coding_bundle(weights: Path) -> Path:
     """weights/NAME.pt (a wavelet model) → weights/NAME/ (replaced whole, atomically by rename)."""
     weights = Path(weights)
     lm = load_torch(weights)
-    if lm.arch != "wavelet":
-        raise CodecError(f"{weights}: only wavelet models have ONNX coding graphs (this one is a {lm.arch} model)")
     model = lm.model
     steps, spec = TorchSteps(model.transform), lifting_spec(model.transform)
     out = bundle_dir(weights)

@@ -269,7 +269,10 @@ def _postfilter(run: Run) -> None:
                        qualities=(q0, q1), val_qualities=tuple(float(q) for q in np.linspace(q0, q1, 4)),
                        seed=run.recipe.seed)
     torch.set_num_threads(1)
-    train(cfg, train_files[:limit], val_files[:max(4, limit // 8)], deadline=run.started + minutes * 60)
+    deadline = run.started + minutes * 60
+    train(cfg, train_files[:limit], val_files[:max(4, limit // 8)], deadline=deadline)
+    if time.time() < deadline - 10:  # stopped by Ctrl-C or SIGTERM (checkpointed): continue on the next run
+        raise KeyboardInterrupt
     export(Path(cfg.out))
     run.finish("postfilter")
 

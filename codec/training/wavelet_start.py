@@ -1,5 +1,5 @@
-"""The Shannon-AE v2 model's start: the closed-form CDF 9/7 transform with ECVQ codebooks and integer
-priors designed on training images (no gradient step). The v2 trainer starts from it.
+"""A Shannon-AE v2 model designed from scratch: the closed-form CDF 9/7 transform with ECVQ codebooks and
+integer priors designed on training images, no gradient step (the shipped models; `ibc train`'s design).
 
     N training images (seeded choice, centre crops to multiples of 64)
       ─ design (entropy-constrained k-means with the real contexts, pooled over STEPS) ─► WaveletCodec
@@ -11,6 +11,7 @@ import numpy as np
 from ...models.wavelet_codec import TILE, WaveletCodec
 from ...models.wavelet_design import design
 from ..dataset import load_rgb
+from .loop import progress_bar
 
 STEPS = (160, 112, 80, 56, 40, 28, 20)  # the steps the tables are pooled over: about 0.1 … 1.5 bpp on photos
 ROUNDS = 2                              # k-means rounds: a third one moves the figures by less than 0.1 %
@@ -30,10 +31,13 @@ def design_images(train_files: list[Path], n: int, seed: int = 0) -> list[np.nda
 
 
 def new_wavelet_model(train_files: list[Path], n: int = 30, seed: int = 0, steps: tuple = STEPS,
-                      rounds: int = ROUNDS, hidden: int = 0, log=None, context: int = 1,
+                      rounds: int = ROUNDS, log=None, context: int = 1,
                       tile: int = TILE) -> WaveletCodec:
     """A designed (frozen) WaveletCodec from `n` of `train_files` (training images only), with the
-    contexts of version `context` (models.subband_context) and `tile`-pixel tiles."""
-    model = WaveletCodec(hidden=hidden, context=context, tile=tile)
-    design(model, design_images(train_files, n, seed), steps, rounds=rounds, log=log)
+    contexts of version `context` (models.subband_context) and `tile`-pixel tiles. A bar shows the
+    design's progress (minutes) on a terminal."""
+    model = WaveletCodec(context=context, tile=tile)
+    images = design_images(train_files, n, seed)
+    with progress_bar("design") as progress:
+        design(model, images, steps, rounds=rounds, log=log, progress=progress)
     return model

@@ -2,8 +2,9 @@
 lowest setting, the Shannon-AE reconstruction and the generative (gc) one with two seeds (BENCHMARKS.md),
 one row per image.
 
-    python bench/gc_crops.py --image ../shared/data/kodak/kodim13.png --box 448 256 192 192 -o bench/gc_crops.png
-    python bench/gc_crops.py --model gc-v2 --quality 22 --image K/kodim13.png K/kodim15.png K/kodim23.png -o bench/gc_v2_crops.png
+    python bench/gc_crops.py --image ../shared/data/kodak/kodim13.png --box 448 256 192 192 -o crops.png
+    python bench/gc_crops.py --model gc-v4 --quality 22 --image K/kodim13.png K/kodim15.png K/kodim23.png -o bench/gc-v4_crops.png
+    (the second is what `make bench-gc-v2` runs)
 
 Every codec codes the whole image; the crop is only what is shown. The classical codecs' quality is the one
 whose real file is nearest in size to the ibc file (a bisection over the quality).
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", help="gc model name or path (default: the shipped gc model)")
     p.add_argument("--quality", type=float, default=22, help="ibc quality q (default: 22, about 0.1 bpp)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="gc decoder seeds (default: 0 1)")
-    p.add_argument("-o", "--output", default="bench/gc_crops.png")
+    p.add_argument("-o", "--output", default="gc_crops.png")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     lm = load_model(args.model or shipped_gc())

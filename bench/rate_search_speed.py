@@ -20,7 +20,7 @@ import torch
 
 from ibc.codec import wavelet_api
 from ibc.codec.api import compress, read_header
-from ibc.codec.dataset import list_images
+from ibc.codec.training.dataset import list_images
 from ibc.codec.errors import CodecError
 from ibc.codec.image_io import read_image, write_atomic
 from ibc.codec.step_code import COARSEST_CODE, FINEST_CODE, step_from_code
@@ -76,7 +76,7 @@ def measure(rgb, lm, budget: int, search) -> dict:
         start = time.perf_counter()
         data = compress(rgb, lm, size=budget)
         seconds = time.perf_counter() - start
-        code = read_header(data).step
+        code = read_header(data).step_code
     finally:
         wavelet_api.encode_payloads, wavelet_api._tile_payloads = SEARCH_AFTER, TILE_PAYLOADS
     overhead = len(data) - sum_payloads(rgb, lm, code)

@@ -35,6 +35,7 @@ from PIL import Image
 
 from ibc.codec.api import compress, decompress, read_header
 from ibc.codec.image_io import read_image
+from ibc.codec.metrics import psnr_of_mse
 from ibc.codec.weights import load_model
 
 LOW_Q, HIGH_Q = 18, 75  # the ends of `ibc eval`'s sweep (about 0.1 and 1.2 bpp on Kodak)
@@ -236,7 +237,7 @@ def big_photo(first: Path, folder: Path, crop: str, repeats: int) -> dict:
     for f in (src, coded, decoded):
         f.unlink()
     return {"width": W, "height": H, "model": read_header(data).model, "bytes": len(data), "bpp": len(data) * 8 / (W * H),
-            "psnr": 10 * np.log10(255 ** 2 / (sq / (H * W * 3))),
+            "psnr": psnr_of_mse(sq / (H * W * 3)),
             "encode_wall_s": min(r[0] for r in enc), "encode_peak_rss_mb": max(r[1] for r in enc),
             "decode_wall_s": min(r[0] for r in dec), "decode_peak_rss_mb": max(r[1] for r in dec),
             "border_error_ratio_rows": border_ratio(row_err, H), "border_error_ratio_cols": border_ratio(col_err, W)}

@@ -1,5 +1,7 @@
-"""The coding core, everything between an image file and bytes: image I/O, the range coder, the .ibc
-container, tiles, the API and the shipped weights; training/ and evaluation/ build on it.
+"""The coding core, everything between an image file and bytes: image I/O, the numpy coding engine (lifting,
+subband_vq, subband_context, engine, noise_fill), the range coder, the .ibc container, tiles, the API and
+the shipped weights; training/ and evaluation/ build on it. Nothing here imports models/, nor torch at
+module level (tests/test_imports.py), so the coding path runs on numpy and ONNX Runtime alone.
 
 The names below load on first use, so that importing a light module such as `ibc.codec.bitstream`
 (all `ibc info` needs) does not import torch."""

@@ -103,9 +103,9 @@ def model_for(header: Header, lm: LoadedModel | None = None, realism: float = 0.
 
 def _check_decodes(lm: LoadedModel, header: Header, realism: float) -> None:
     check_not_retired(header)
-    if (not FINEST_CODE <= header.step <= COARSEST_CODE or header.mode not in ("shannon", "gc")
+    if (not FINEST_CODE <= header.step_code <= COARSEST_CODE or header.mode not in ("shannon", "gc")
             or header.tile != lm.coder.tile):
-        raise CorruptData(f"corrupt header (step code {header.step} or tile {header.tile} not of model {lm.name})")
+        raise CorruptData(f"corrupt header (step code {header.step_code} or tile {header.tile} not of model {lm.name})")
     if realism > 0 and lm.noise is None:
         raise CodecError(f"model {lm.name!r} has no generative decoder (use --realism 0)")
 
@@ -139,7 +139,7 @@ def read_indices(data: bytes, lm: LoadedModel, salvage: bool = False) -> ReadFil
     header, offset = parse_header(data)
     _check_decodes(lm, header, 0.0)
     payloads, damaged, missing = _chunks(data, offset, tile_count(lm, header.height, header.width), salvage)
-    return ReadFile(header, decode_tiles(lm, payloads, header.height, header.width, header.step,
+    return ReadFile(header, decode_tiles(lm, payloads, header.height, header.width, header.step_code,
                                          1 if header.grey else 3), damaged, missing)
 
 
@@ -152,7 +152,7 @@ def render(lm: LoadedModel, header: Header, indices: list, seed: int, realism: f
     `progress(done, total)` is called as the image's windows are decoded. `postfilter` False leaves out
     the model's post-filter (codec.postfilter) from the realism-0 reconstruction."""
     _check_decodes(lm, header, realism)
-    return render_tiles(lm, indices, header.height, header.width, header.step, progress, seed, realism,
+    return render_tiles(lm, indices, header.height, header.width, header.step_code, progress, seed, realism,
                         postfilter)
 
 

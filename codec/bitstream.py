@@ -52,7 +52,7 @@ class Header:
     model: str           # the model's name, for messages
     weights_hash: bytes  # first 8 bytes of the weights file's sha256: which model decodes this
     chunks: int
-    step: int = 0        # the quantiser step's code (1..65535); a retired block model's files: 0
+    step_code: int = 0   # the quantiser step's code (1..65535, codec.step_code); a retired block model's files: 0
     grey: bool = False   # one channel (the luma) coded: a greyscale image (flags bit 0)
 
 
@@ -69,7 +69,7 @@ def serialise(header: Header, payloads: list[bytes]) -> bytes:
     if len(name) > 255 or len(header.weights_hash) != 8 or len(payloads) != header.chunks:
         raise ValueError("invalid header")
     head = (_FIXED.pack(MAGIC, VERSION, MODES.index(header.mode), header.level, GREY * header.grey, header.width,
-                        header.height, header.seed, header.tile) + _U16.pack(header.step)
+                        header.height, header.seed, header.tile) + _U16.pack(header.step_code)
             + bytes([len(name)]) + name + header.weights_hash + _U32.pack(header.chunks))
     head += hashlib.sha256(b"".join(_U32.pack(len(p)) + p for p in payloads)).digest()[:8]  # the file id
     head_crc = _crc(head)
@@ -102,7 +102,7 @@ def parse_header(data: bytes) -> tuple[Header, int]:
     if version not in READS:
         raise CodecError(f"unsupported .ibc format version {version} (this ibc reads versions "
                          f"{', '.join(map(str, READS))})")
-    (step,) = _U16.unpack(r.take(2, "header")) if version >= 3 else (0,)
+    (step_code,) = _U16.unpack(r.take(2, "header")) if version >= 3 else (0,)
     name_len = r.take(1, "header")[0]
     name_bytes = r.take(name_len, "header")
     weights_hash = r.take(8, "header")
@@ -114,13 +114,13 @@ def parse_header(data: bytes) -> tuple[Header, int]:
         raise CorruptData("corrupt header (unknown mode or flags)")
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
         raise CorruptData(f"corrupt header (absurd dimensions {width}×{height})")
-    if tile < 1 or (level == 0) == (step == 0):
+    if tile < 1 or (level == 0) == (step_code == 0):
         raise CorruptData("corrupt header (tile zero, or not exactly one of level and step code set)")
     try:
         name = name_bytes.decode("utf-8")
     except UnicodeDecodeError:
         raise CorruptData("corrupt header (model name is not UTF-8)") from None
-    header = Header(MODES[mode], level, width, height, seed, tile, name, weights_hash, chunks, step,
+    header = Header(MODES[mode], level, width, height, seed, tile, name, weights_hash, chunks, step_code,
                     bool(flags & GREY))
     return header, r.pos
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.lifting import LiftingSpec, WindowedLifting
-from ..models.wavelet_coder import WaveletCoder
-
+from .engine import WaveletCoder
 from .errors import CodecError
+from .lifting import LiftingSpec, WindowedLifting
 from .loaded_model import LoadedModel
 
 BUNDLE_FORMAT = "ibc-coding-1"

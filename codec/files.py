@@ -41,12 +41,12 @@ def model_for_mode(model: str | None = None, mode: str | None = None, backend: s
 
 def quality_of(header) -> float:
     """The quality setting q a file was made at."""
-    return quality_of_code(header.step)
+    return quality_of_code(header.step_code)
 
 
 def _step(header) -> dict:
     """A file's real quantiser step and the header's code for it: users see the step, not the code."""
-    return {"step": step_from_code(header.step), "step_code": header.step}
+    return {"step": step_from_code(header.step_code), "step_code": header.step_code}
 
 
 def compress_file(src: Path, out: Path, model: str | None = None, quality: float | None = None,

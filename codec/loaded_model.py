@@ -11,11 +11,11 @@ class LoadedModel:
     """A wavelet (Shannon-AE v2) model, or a gc model: its base's coder with a randomized decoder."""
     name: str
     sha256: str
-    model: object         # torch backend: the WaveletCodec, frozen, eval mode; onnx backend: None
+    model: object         # torch backend: the WaveletCodec (codec.training), frozen, eval mode; onnx: None
     meta: dict            # how it was made (name, training run)
-    coder: object         # the numpy coding engine (models.wavelet_coder.WaveletCoder)
+    coder: object         # the numpy coding engine (codec.engine.WaveletCoder)
     backend: str = "torch"
-    noise: object = None  # a gc model: its randomized decoder (models.noise_fill.NoiseFill)
+    noise: object = None  # a gc model: its randomized decoder (codec.noise_fill.NoiseFill)
     postfilter: object = None  # the decoder post-filter (codec.postfilter), if the model ships one
 
     @property

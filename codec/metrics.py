@@ -8,8 +8,13 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB between two 8-bit images of the same shape; inf when identical."""
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+    return psnr_of_mse(float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
+
+
+def psnr_of_mse(mse: float, peak: float = 255.0) -> float:
+    """PSNR in dB of a mean squared error, for callers that sum errors themselves (by tile, by batch);
+    `peak` 1 for images in [0, 1]. inf for no error."""
+    return math.inf if mse == 0 else 10 * math.log10(peak ** 2 / mse)
 
 
 def bpp(num_bytes: int, width: int, height: int) -> float:

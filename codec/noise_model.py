@@ -1,7 +1,7 @@
 """Generative (gc) models of the wavelet architecture: a randomized decoder on a Shannon-AE v2 model's
 bitstream, stored as a small `.npz` (no torch needed to load or run it):
 
-    sigma    (N_CLASSES, N_CTX) float64   the noise amplitudes, in quantiser steps (models.noise_fill)
+    sigma    (N_CLASSES, N_CTX) float64   the noise amplitudes, in quantiser steps (codec.noise_fill)
     levels   (n,) int                     the wavelet levels it fills (1 = finest)
     meta     0-d str                      JSON: format, name, base {name, sha256}, how it was made
 
@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.noise_fill import NoiseFill
-
 from .errors import CodecError
 from .loaded_model import LoadedModel, sha256_of
+from .noise_fill import NoiseFill
 
 NOISE_FORMAT = "ibc-noise-fill-1"
 

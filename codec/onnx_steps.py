@@ -11,7 +11,7 @@ import numpy as np
 
 
 class OnnxSteps:
-    """`models.lifting.LevelSteps` on the graphs `analysis-{level}.onnx` / `synthesis-{level}.onnx` of a
+    """`codec.lifting.LevelSteps` on the graphs `analysis-{level}.onnx` / `synthesis-{level}.onnx` of a
     coding bundle (levels numbered from 1, the finest); sessions open on first use."""
 
     def __init__(self, folder: Path):

@@ -1,4 +1,4 @@
-"""The indices of one wavelet tile ⇄ its payload bytes, in the decode order of models.subband_context.
+"""The indices of one wavelet tile ⇄ its payload bytes, in the decode order of codec.subband_context.
 
 Both directions run the same walk over the tile's passes; a pass either writes the symbols it is given
 or reads them, and then both sides add the same symbols to the same integer counts. Scalars (LL
@@ -9,11 +9,10 @@ fails (2 bytes per tile, against 2^-16 odds that a damaged payload decodes).
 """
 import numpy as np
 
-from ..models.subband_context import ESC, MAX_EXP, TileIndices, ll_from_residual, ll_residual, walk
-from ..models.subband_vq import NC
-
 from .coder import Decoder, Encoder
 from .errors import CodecError, CorruptData
+from .subband_context import ESC, MAX_EXP, TileIndices, ll_from_residual, ll_residual, tile_bands, walk
+from .subband_vq import NC
 
 _BIT = np.ones((1, 2))
 _EXP = np.ones((1, MAX_EXP + 1))
@@ -97,7 +96,7 @@ def _run(io, bands, priors, cmag, t: TileIndices | None, context: int, channels:
 
 
 def encode_tile(t: TileIndices, bands: list, priors: dict, cmag: np.ndarray, context: int = 1) -> bytes:
-    """TileIndices of a tile with bands `bands` (models.subband_context.tile_bands) → payload bytes, under
+    """TileIndices of a tile with bands `bands` (codec.subband_context.tile_bands) → payload bytes, under
     the model's context version. A greyscale tile's (one channel) codes the luma only."""
     io = _Writer()
     _run(io, bands, priors, cmag, t, context)
@@ -121,13 +120,11 @@ def decode_tile(payload: bytes, bands: list, priors: dict, cmag: np.ndarray, con
 
 def encode_image(model, tiles: list, H: int, W: int) -> list[bytes]:
     """One payload per tile of model.tiles(H, W)."""
-    from ..models.subband_context import tile_bands
     priors, cmag = model.priors(), np.asarray(model.cmag)
     return [encode_tile(t, tile_bands(tl[2], tl[3]), priors, cmag, model.context) for t, tl in zip(tiles, model.tiles(H, W))]
 
 
 def decode_image(model, payloads: list, H: int, W: int) -> list:
-    from ..models.subband_context import tile_bands
     layout = model.tiles(H, W)
     if len(payloads) != len(layout):
         raise CodecError(f"expected {len(layout)} tiles, got {len(payloads)}")

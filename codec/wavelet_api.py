@@ -16,16 +16,15 @@ chroma at zero and renders as the mean of R, G and B, so R = G = B again.
 """
 import numpy as np
 
-from ..models.subband_context import TileIndices, tile_bands
-from ..models.subband_vq import NC
-from ..models.wavelet_coder import ALIGN
-
 from .bitstream import Header, serialise
+from .engine import ALIGN
 from .errors import CodecError, CorruptData
 from .image_io import is_grey
 from .step_code import (COARSEST_CODE, FINEST_CODE, STEP_SCALE, code_of_quality, quality_of_code,  # noqa: F401
                         step_from_code)
+from .subband_context import TileIndices, tile_bands
 from .subband_tiles import decode_tile, encode_tile
+from .subband_vq import NC
 from .threads import one_thread
 from .weights import LoadedModel
 

@@ -9,7 +9,9 @@ numpy tables on its base (`codec.noise_model`). Backends:
     "auto"   onnx when the model has a bundle and onnxruntime is installed, else torch
 
 Either backend gives the same indices, so files from one decode with the other. This module imports
-no torch; `codec.weights_torch` reads and writes the .pt files.
+no torch. The torch backend needs the trainable model, so it loads through `codec.training.weights_torch`
+(which reads and writes the .pt files): the one import from the core up into training, made only when that
+backend is chosen or a model has no bundle, and only with the train extra installed.
 
 Models live in two places with the same layout (manifest.json + the files it names): the shipped ones in
 the package's `weights/`, never written after install, and the user's (`ibc train`) in the user model
@@ -114,7 +116,7 @@ def _load(path: Path, backend: str = "auto") -> LoadedModel:
     if not _has("torch"):
         why = "--backend torch" if backend == "torch" else "this model has no ONNX graphs and"
         raise CodecError(f"{path}: {why} needs PyTorch ({TRAIN_EXTRA})")
-    from .weights_torch import load_torch
+    from .training.weights_torch import load_torch
     return _with_postfilter(path, load_torch(path))
 
 
@@ -152,7 +154,7 @@ def shipped_names() -> set[str]:
 
 def add_to_manifest(path: Path, meta: dict, default: bool = False, weights_dir: Path = WEIGHTS_DIR) -> dict:
     """Record a weights file in manifest.json (replacing an entry of the same name); returns the entry."""
-    from .weights_torch import wavelet_config
+    from .training.weights_torch import wavelet_config
     model = _load(Path(path).resolve(), "torch")
     if model.noise is not None:  # a gc model
         rates = {"quality": "q 0–100, as its base"}

@@ -1,5 +1,4 @@
-"""The model side of the codec; nothing here knows about files or bytes.
-
-The wavelet coding modules (subband_vq, subband_context, wavelet_coder, lifting, noise_fill) are numpy
-only: importing them must not import torch. The torch modules (wavelet, wavelet_codec, postfilter,
-discriminator_v2) are imported only by what trains, exports or checks against torch."""
+"""The torch networks, and nothing else: the lifting transform (wavelet), the post-filter CNN (postfilter)
+and gc-v2's discriminator (discriminator_v2). They import nothing of the codec, and the coding path
+(codec/ outside training/ and evaluation/) imports nothing of them, so coding installs and runs without
+torch; what trains, exports or checks against torch (codec.training, codec.evaluation) uses them."""

@@ -5,10 +5,10 @@ The closed-form codec's transform: a YCoCg-like orthonormal colour matrix, then 
 half only. (Learned nonlinear corrections to the lifting steps, iWave-style, were tried and never
 shipped; they were removed in ibc 0.2.0.)
 """
+import math
+
 import torch
 from torch import nn
-
-from .lifting import subband_gain, subbands
 
 # CDF 9/7 lifting factorisation (Daubechies & Sweldens 1998): predict, update, predict, update, scale.
 ALPHA, BETA, GAMMA, DELTA = -1.586134342059924, -0.052980118572961, 0.882911075530934, 0.443506852043971
@@ -127,7 +127,7 @@ class Wavelet2d(nn.Module):
     # -- one 2-D level --------------------------------------------------------------------------------
     def _analysis_2d(self, x: torch.Tensor, level: int) -> torch.Tensor:
         """(B,C,h,w) → (B,C,h,w) as [[LL, HL], [LH, HH]]; every level lifts alike (`level` is the
-        `models.lifting.LevelSteps` signature's)."""
+        `codec.lifting.LevelSteps` signature's)."""
         L, H = self._analysis_1d(x)  # along the width
         LL, LH = (t.transpose(-1, -2) for t in self._analysis_1d(L.transpose(-1, -2)))
         HL, HH = (t.transpose(-1, -2) for t in self._analysis_1d(H.transpose(-1, -2)))
@@ -141,12 +141,24 @@ class Wavelet2d(nn.Module):
         return self._synthesis_1d(L, H)
 
     # -- subbands and their gains ---------------------------------------------------------------------
+    # The numpy engine (codec.lifting) states the layout and the gains again, since models/ imports nothing
+    # of the codec: tests/test_wavelet.py holds the two to the same coefficients.
     def subbands(self, H: int, W: int) -> list[tuple[int, str, slice, slice]]:
-        """(level, orientation, rows, cols) of every subband in the Mallat layout (models.lifting)."""
-        return subbands(self.levels, H, W)
+        """(level, orientation, rows, cols) of every subband in the Mallat layout, coarsest first.
+        Level `levels` holds "LL" too; level 1 is the finest."""
+        out = [(self.levels, "LL", slice(0, H >> self.levels), slice(0, W >> self.levels))]
+        for j in range(self.levels, 0, -1):
+            h, w = H >> j, W >> j
+            out += [(j, "HL", slice(0, h), slice(w, 2 * w)), (j, "LH", slice(h, 2 * h), slice(0, w)),
+                    (j, "HH", slice(h, 2 * h), slice(w, 2 * w))]
+        return out
 
     def gain(self, level: int, orientation: str) -> float:
-        return subband_gain(self.phi_energy, self.psi_energy, level, orientation)
+        """√ of the squared norm of the 2-D synthesis basis function of a subband (a product of 1-D ones)."""
+        phi, psi = float(self.phi_energy[level - 1]), float(self.psi_energy[level - 1])
+        across_width = psi if orientation in ("HL", "HH") else phi
+        across_height = psi if orientation in ("LH", "HH") else phi
+        return math.sqrt(across_width * across_height)
 
     def _gain_map(self, H: int, W: int, like: torch.Tensor) -> torch.Tensor:
         g = torch.empty(H, W, dtype=like.dtype, device=like.device)
@@ -175,7 +187,7 @@ class Wavelet2d(nn.Module):
             x = _with_top_left(x, self._synthesis_2d(x[..., :h, :w], j))
         return x
 
-    # -- the reach of a level, for the windowed drivers of models.lifting --------------------------------
+    # -- the reach of a level, for the windowed drivers of codec.lifting ---------------------------------
     def margin(self) -> int:
         """Input samples a window needs beyond its core on each side so that one level's outputs in the core
         equal the whole-image ones (its reach): each of the 4 lifting steps reaches 1 sample."""

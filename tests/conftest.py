@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from ibc.codec.training.weights_torch import save_weights
 from ibc.codec.weights import load_model
-from ibc.codec.weights_torch import save_weights
 
 # The suite never reads or writes the user's own models (`ibc train` installs into this directory).
 os.environ["IBC_MODEL_PATH"] = tempfile.mkdtemp(prefix="ibc-test-models-")
@@ -75,8 +75,8 @@ def one_line_error(capsys) -> str:
 
 def tiny_wavelet_model():
     """A wavelet (v2) model with 128-pixel tiles, designed in a few seconds on three generated images."""
-    from ibc.models.wavelet_codec import WaveletCodec
-    from ibc.models.wavelet_design import design
+    from ibc.codec.training.wavelet_design import design
+    from ibc.codec.training.wavelet_model import WaveletCodec
     model = WaveletCodec(tile=128)
     design(model, [natural_like(128, 192, seed=s) for s in range(3)], (12.0, 40.0), rounds=1)
     return model
@@ -102,8 +102,8 @@ def tiny_gc(tiny_wavelet_weights, tmp_path_factory, monkeypatch):
     import shutil
     from ibc.codec.noise_model import save_noise_model
     from ibc.codec.weights import add_to_manifest
-    from ibc.models.noise_fill import N_CTX, NoiseFill
-    from ibc.models.subband_vq import N_CLASSES
+    from ibc.codec.noise_fill import N_CTX, NoiseFill
+    from ibc.codec.subband_vq import N_CLASSES
     folder = tmp_path_factory.mktemp("models")
     monkeypatch.setenv("IBC_MODEL_PATH", str(folder))
     base = folder / "tiny-wavelet.pt"

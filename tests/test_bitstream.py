@@ -101,10 +101,10 @@ def test_absurd_chunk_length_refused():
 
 
 def test_version_3_carries_the_step_code():
-    wavelet = Header("shannon", 0, 640, 480, 0, 256, "v2-model", bytes(range(8)), 3, step=500)
+    wavelet = Header("shannon", 0, 640, 480, 0, 256, "v2-model", bytes(range(8)), 3, step_code=500)
     data = serialise(wavelet, PAYLOADS)
     assert data[4] == 3 and parse_header(data)[0] == wavelet
-    assert parse_header(serialise(HEADER, PAYLOADS))[0].step == 0
+    assert parse_header(serialise(HEADER, PAYLOADS))[0].step_code == 0
 
 
 def v2_file(header: Header, payloads: list[bytes]) -> bytes:
@@ -127,12 +127,12 @@ def test_version_2_files_still_read():
 
 @pytest.mark.parametrize("level, step, mode", [(0, 0, "shannon"), (2, 300, "shannon"), (2, 300, "gc"), (0, 0, "gc")])
 def test_exactly_one_of_level_and_step_code(level, step, mode):
-    bad = Header(mode, level, 64, 64, 0, 256, "m", bytes(8), 0, step=step)
+    bad = Header(mode, level, 64, 64, 0, 256, "m", bytes(8), 0, step_code=step)
     with pytest.raises(CodecError, match="level and step code"):
         parse_header(serialise(bad, []))
 
 
 def test_a_wavelet_gc_file_has_a_step_code_and_no_level():
     """gc-v2 files: mode gc on the wavelet bitstream (a step code, level 0)."""
-    good = Header("gc", 0, 64, 64, 9, 256, "gc-v2", bytes(8), 0, step=300)
+    good = Header("gc", 0, 64, 64, 9, 256, "gc-v2", bytes(8), 0, step_code=300)
     assert parse_header(serialise(good, []))[0] == good

@@ -92,9 +92,9 @@ def test_image_above_the_pixel_limit(tmp_path, tiny_wavelet_weights, capsys):
 
 def test_other_models_file(photo, tiny_wavelet_weights, tmp_path, capsys):
     assert run("compress", photo, "--model", tiny_wavelet_weights, "--quiet") == 0
-    from ibc.codec.weights_torch import save_weights
-    from ibc.models.wavelet_codec import WaveletCodec
-    from ibc.models.wavelet_design import design
+    from ibc.codec.training.wavelet_design import design
+    from ibc.codec.training.wavelet_model import WaveletCodec
+    from ibc.codec.training.weights_torch import save_weights
     model = WaveletCodec(tile=128)
     design(model, [natural_like(64, 64, seed=9)], (20.0,), rounds=1)  # other tables: another sha256
     other = tmp_path / "other.pt"

@@ -20,8 +20,8 @@ from ibc.codec.api import compress, decode, read_header
 from ibc.codec.bitstream import serialise
 from ibc.codec.errors import CodecError
 from ibc.codec.step_code import COARSEST_CODE, FINEST_CODE
+from ibc.codec.subband_context import tile_bands
 from ibc.codec.subband_tiles import decode_tile
-from ibc.models.subband_context import tile_bands
 
 from conftest import natural_like, payloads, split_chunks
 
@@ -162,8 +162,9 @@ def test_a_chunk_from_another_file(lm, pair, here, there):
 
 
 @pytest.mark.parametrize("change", [dict(width=65_536, height=1_525), dict(width=1_525, height=65_536),
-                                    dict(width=65_537), dict(step=0), dict(step=1), dict(step=FINEST_CODE - 1),
-                                    dict(step=COARSEST_CODE + 1), dict(step=65_535)])
+                                    dict(width=65_537), dict(step_code=0), dict(step_code=1),
+                                    dict(step_code=FINEST_CODE - 1), dict(step_code=COARSEST_CODE + 1),
+                                    dict(step_code=65_535)])
 def test_a_wavelet_header_claiming_absurd_sizes_or_steps(tiny_wavelet, original, change):
     """Dimensions near or past the limits (1,525 × 65,536 is 100 megapixels: 6,144 tiles), or a step code
     no encoder writes (0; steps of 0.25 or 10^307), sealed with valid CRCs: refused before anything of the

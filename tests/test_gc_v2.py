@@ -12,9 +12,9 @@ from ibc.codec.api import compress, decode, read_header
 from ibc.codec.bitstream import parse_chunks, parse_header
 from ibc.codec.errors import CodecError
 from ibc.codec.image_io import read_image
+from ibc.codec.noise_fill import NoiseFill, uniform_noise
+from ibc.codec.subband_context import tile_bands
 from ibc.codec.weights import load_model
-from ibc.models.noise_fill import NoiseFill, uniform_noise
-from ibc.models.subband_context import tile_bands
 
 SAMPLE = Path(__file__).parent / "data" / "sample.png"
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from ibc.codec.metrics import SlicedWasserstein, bpp, db, ms_ssim, psnr
+from ibc.codec.metrics import SlicedWasserstein, bpp, db, ms_ssim, psnr, psnr_of_mse
 from ibc.codec.evaluation.plot import bd_rate
 
 from conftest import natural_like
@@ -38,6 +38,8 @@ def test_identical_images():
 def test_psnr_of_a_known_error():
     im = np.full((16, 24, 3), 100, np.uint8)
     assert psnr(im, im + 5) == pytest.approx(10 * math.log10(255 ** 2 / 25))
+    assert psnr(im, im + 5) == psnr_of_mse(25.0) and psnr_of_mse(0.0) == math.inf
+    assert psnr_of_mse(25 / 255 ** 2, peak=1.0) == pytest.approx(psnr_of_mse(25.0))  # images in [0, 1]
     assert bpp(300, 24, 16) == pytest.approx(300 * 8 / (24 * 16))
 
 

@@ -22,10 +22,10 @@ from ibc.codec.files import compress_file, decompress_file
 from ibc.codec.image_io import read_image
 from ibc.codec.onnx_steps import OnnxSteps
 from ibc.codec.step_code import step_from_code
+from ibc.codec.training.wavelet_model import WaveletCodec
+from ibc.codec.training.weights_torch import save_weights
 from ibc.codec.wavelet_api import code_of_quality
 from ibc.codec.weights import WEIGHTS_DIR, load_model
-from ibc.codec.weights_torch import save_weights
-from ibc.models.wavelet_codec import WaveletCodec
 
 from conftest import one_line_error, run
 from test_wavelet_codec import photo_like

@@ -109,11 +109,11 @@ def test_decoding_filters_the_shannon_image_and_adds_the_detail_after(filtered, 
     raw = decompress(data, plain)
     assert np.array_equal(decompress(data, lm, postfilter=False), raw)
     filtered_image = decompress(data, lm)
-    assert np.array_equal(filtered_image, lm.postfilter(raw, step_from_code(read_header(data).step)))
+    assert np.array_equal(filtered_image, lm.postfilter(raw, step_from_code(read_header(data).step_code)))
     assert not np.array_equal(filtered_image, raw)
     gc = load_model("gc-v2")  # realism 1: filter(x̂) + (x̂₁ − x̂), the noise's detail unfiltered
     base, noisy = (decompress(data, gc, realism=a, postfilter=False).astype(int) for a in (0.0, 1.0))
-    step = step_from_code(read_header(data).step)
+    step = step_from_code(read_header(data).step_code)
     want = np.clip(gc.postfilter(base.astype(np.uint8), step) + noisy - base, 0, 255)
     assert np.array_equal(decompress(data, gc, realism=1.0), want) and not np.array_equal(want, noisy)
 

@@ -4,8 +4,8 @@ import io
 import sys
 
 from ibc.codec.training.loop import progress_bar
-from ibc.models.wavelet_codec import WaveletCodec
-from ibc.models.wavelet_design import design
+from ibc.codec.training.wavelet_design import design
+from ibc.codec.training.wavelet_model import WaveletCodec
 
 from conftest import natural_like
 

@@ -47,7 +47,7 @@ def test_the_retired_models_are_the_two_shipped_block_models():
 @pytest.mark.parametrize("name, mode", [("shannon-rvq5", "shannon"), ("gc-rvq5", "gc")])
 def test_a_retired_models_file_names_the_model_and_the_last_version(name, mode, tiny_wavelet):
     data = retired_file(name, RETIRED[name], mode)
-    assert (read_header(data).model, read_header(data).level, read_header(data).step) == (name, 1, 0)
+    assert (read_header(data).model, read_header(data).level, read_header(data).step_code) == (name, 1, 0)
     for call in (lambda: decompress(data), lambda: decompress(data, tiny_wavelet),
                  lambda: decode(data, realism=0.0)):
         with pytest.raises(CodecError) as e:

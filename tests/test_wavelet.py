@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from ibc.models.lifting import WindowedLifting, band_reader
+from ibc.codec.lifting import WindowedLifting, band_reader
+from ibc.codec.training.wavelet_model import TorchSteps, lifting_spec
 from ibc.models.wavelet import COLOR, Wavelet2d, WaveletTransform
-from ibc.models.wavelet_codec import TorchSteps, lifting_spec
 
 
 def _perturb_colour(t: WaveletTransform, std: float) -> None:
@@ -78,6 +78,17 @@ def test_near_orthonormal():
     for level in range(1, 6):
         for o in ("LL", "HL", "LH", "HH"):
             assert 0.9 < t.wavelet.gain(level, o) < 1.15
+
+
+def test_the_torch_transform_and_the_numpy_drivers_state_the_same_subbands_and_gains():
+    """models/ imports nothing of the codec, so each side states the Mallat layout and the gains itself."""
+    t = WaveletTransform(levels=5)
+    spec = lifting_spec(t)
+    for H, W in ((64, 96), (512, 384)):
+        assert spec.subbands(H, W) == t.wavelet.subbands(H, W)
+    for level in range(1, 6):
+        for o in ("LL", "HL", "LH", "HH"):
+            assert spec.gain(level, o) == t.wavelet.gain(level, o)
 
 
 def test_colour_transform_is_orthonormal():

@@ -8,10 +8,10 @@ from ibc.codec.api import compress, decode, decompress, read_header, read_indice
 from ibc.codec.bitstream import parse_header
 from ibc.codec.errors import CodecError
 from ibc.codec.metrics import psnr
+from ibc.codec.step_code import step_from_code
+from ibc.codec.training.weights_torch import save_weights
 from ibc.codec.wavelet_api import DEFAULT_QUALITY, code_of_quality, filler_tile, quality_of_code
 from ibc.codec.weights import load_model
-from ibc.codec.weights_torch import save_weights
-from ibc.codec.step_code import step_from_code
 
 from conftest import natural_like, split_chunks, tiny_wavelet_model
 
@@ -39,13 +39,13 @@ def test_quality_is_a_fine_continuous_setting(tiny_wavelet):
     for q in (0, 20, 40, 40.5, 60, 80, 100):
         data = compress(img, tiny_wavelet, quality=q)
         header = read_header(data)
-        assert (header.level, header.step, header.tile) == (0, code_of_quality(q), 128)
-        assert quality_of_code(header.step) == pytest.approx(q, abs=0.2)
+        assert (header.level, header.step_code, header.tile) == (0, code_of_quality(q), 128)
+        assert quality_of_code(header.step_code) == pytest.approx(q, abs=0.2)
         sizes.append(len(data))
         quality.append(psnr(img, decompress(data, tiny_wavelet)))
     assert sizes == sorted(sizes) and quality == sorted(quality) and sizes[-1] > 8 * sizes[0]
     assert code_of_quality(40.5) != code_of_quality(40)  # steps finer than one unit of q
-    assert read_header(compress(img, tiny_wavelet)).step == code_of_quality(DEFAULT_QUALITY)
+    assert read_header(compress(img, tiny_wavelet)).step_code == code_of_quality(DEFAULT_QUALITY)
 
 
 @pytest.mark.parametrize("kwargs, words", [({"quality": 101}, "0..100"), ({"quality": -1}, "0..100"),
@@ -115,7 +115,7 @@ def test_salvage_fills_a_damaged_tile_with_mid_grey(tiny_wavelet):
     result = decode(broken, tiny_wavelet, salvage=True)
     assert result.damaged_tiles == [1]
     # the other tiles' indices are the file's; tile 1 is the filler (details zero, LL at mid-grey) …
-    step = step_from_code(read_header(data).step)
+    step = step_from_code(read_header(data).step_code)
     tiles = read_indices(data, tiny_wavelet).indices
     tiles[1] = filler_tile(model, model.tiles(384, 384)[1], step)
     assert np.array_equal(result.image, model.decode(tiles, 384, 384, step))
@@ -133,6 +133,6 @@ def test_header_and_model_must_agree(tiny_wavelet):
     with pytest.raises(CodecError, match="limited"):
         compress(np.zeros((1, 70000, 3), np.uint8), tiny_wavelet)
     header, _ = parse_header(data)
-    assert header.step and header.level == 0
+    assert header.step_code and header.level == 0
     with pytest.raises(CodecError, match="generative"):
         decode(data, tiny_wavelet, realism=1.0)

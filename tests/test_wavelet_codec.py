@@ -4,15 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from ibc.codec import subband_tiles
+from ibc.codec import subband_context, subband_tiles
 from ibc.codec.errors import CodecError
 from ibc.codec.step_code import code_from_step, step_from_code
+from ibc.codec.subband_context import tile_bands
 from ibc.codec.subband_tiles import decode_image, encode_image
-from ibc.models import subband_context
-from ibc.models.subband_context import tile_bands
-from ibc.models.subband_vq import NC, vq_class
-from ibc.models.wavelet_codec import WaveletCodec
-from ibc.models.wavelet_design import design
+from ibc.codec.subband_vq import NC, vq_class
+from ibc.codec.training.wavelet_design import design
+from ibc.codec.training.wavelet_model import WaveletCodec
 
 
 def photo_like(h: int, w: int, seed: int) -> np.ndarray:
@@ -107,7 +106,7 @@ def test_requantising_the_reconstruction_gives_the_indices(models):
     bands = tile_bands(128, 128)
     z_q = m.dequantise_tile(tile, bands)
     assert np.array_equal(z_q[0], tile.ll)
-    from ibc.models.subband_vq import blocks
+    from ibc.codec.subband_vq import blocks
     for b, band in enumerate(bands[1:]):
         for ch in range(3):
             cls = vq_class(band.level, band.orientation, ch)
@@ -211,7 +210,7 @@ def test_context_3_walks_context_2s_rows_with_priors_worth_four_times_as_much(mo
 
 
 def test_the_context_version_survives_saving_and_an_old_config_means_version_1(models, tmp_path):
-    from ibc.codec.weights_torch import load_torch, save_weights
+    from ibc.codec.training.weights_torch import load_torch, save_weights
     save_weights(models["vq-context2"], tmp_path / "c2.pt", "c2")
     assert load_torch(tmp_path / "c2.pt").coder.context == 2
     blob = torch.load(tmp_path / "c2.pt", weights_only=False)

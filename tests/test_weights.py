@@ -5,8 +5,8 @@ import torch
 
 from ibc.codec.errors import CodecError
 from ibc.codec.loaded_model import FORMAT
+from ibc.codec.training.weights_torch import save_weights
 from ibc.codec.weights import add_to_manifest, load_model, read_manifest, record_figures, sha256_of
-from ibc.codec.weights_torch import save_weights
 
 
 def test_manifest_entries_and_recorded_figures(tmp_path, tiny_wavelet):

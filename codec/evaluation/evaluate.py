@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import list_images
 from ..errors import CodecError
 from ..image_io import read_image, write_atomic
 from ..metrics import SlicedWasserstein, bpp, db, ms_ssim, psnr
+from ..training.dataset import list_images
 from .classical import CODECS
 from .codecs import Coder, IbcCoder
 

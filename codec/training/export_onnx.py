@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...models.wavelet_codec import TorchSteps, lifting_spec
 from ..coding_bundle import BUNDLE_FORMAT, bundle_dir, graph_names
-from ..weights_torch import load_torch, wavelet_config
+from .wavelet_model import TorchSteps, lifting_spec
+from .weights_torch import load_torch, wavelet_config
 
 OPSET = 17
 EXAMPLE = (1, 3, 64, 64)  # the traced shape; height and width are dynamic (any even size)

@@ -1,4 +1,4 @@
-"""The generative stage of `ibc train --mode gc`: a randomized decoder (models.noise_fill) on a Shannon-AE
+"""The generative stage of `ibc train --mode gc`: a randomized decoder (codec.noise_fill) on a Shannon-AE
 model's fixed bitstream, in closed form (no SGD):
 
     1. σ[class, ctx]: root mean square of the coefficients the encoder sent as zero, on training crops at
@@ -10,8 +10,8 @@ model's fixed bitstream, in closed form (no SGD):
 import numpy as np
 from PIL import Image
 
-from ...models.noise_fill import NoiseFill, fit
 from ..metrics import SlicedWasserstein
+from ..noise_fill import NoiseFill, fit
 
 LEVEL_SETS = ((1, 2), (1, 2, 3))  # the fine scales only: coarse ones are kept as sent (noise there draws streaks)
 AMPLITUDES = (0.85, 1.0, 1.2, 1.4)
@@ -47,6 +47,8 @@ def _mse(a, b) -> float:
 def design_noise(coder, train: list, val: list, fit_steps: list, val_steps: list, say=None) -> tuple[NoiseFill, dict]:
     """The randomized decoder of `coder` (a WaveletCoder) from training and validation crops (H,W,3)
     uint8; returns it and a record of the choice (the curve, for the manifest)."""
+    if say:
+        say(f"gc: fitting the noise amplitudes on {len(train)} crops × {len(fit_steps)} steps")
     sigma, _ = fit(coder, train, fit_steps, (1, 2, 3, 4, 5))
     sigma = near_sent_luma(sigma)
     swd = SlicedWasserstein(val, patches=1024)

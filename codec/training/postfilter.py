@@ -19,7 +19,6 @@
 """
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -32,6 +31,7 @@ import torch
 from ...models.postfilter import PostFilter
 from ..errors import CodecError
 from ..image_io import read_image
+from ..metrics import psnr_of_mse
 from ..postfilter import step_feature
 from ..step_code import code_of_quality, step_from_code
 from .pool_loop import build_pool, flip_alike, read_pool, run_pooled, to_tensor
@@ -101,10 +101,6 @@ def _steps(s: np.ndarray) -> torch.Tensor:
     return torch.tensor([step_feature(float(v)) for v in s])
 
 
-def psnr(mse: float) -> float:
-    return 10 * math.log10(1 / max(mse, 1e-12))
-
-
 class FilterTrainer:
     def __init__(self, cfg: FilterConfig, pool: dict, val: dict, resumed: dict | None = None):
         self.cfg, self.pool, self.val = cfg, pool, val
@@ -153,8 +149,10 @@ class FilterTrainer:
                 y = torch.round(self.f(c, _steps(self.val["step"][j])).clamp(0, 1) * 255) / 255
                 before += [float(v) for v in ((c - x) ** 2).mean((1, 2, 3))]
                 after += [float(v) for v in ((y - x) ** 2).mean((1, 2, 3))]
-            b = np.mean([psnr(v) for v in before])
-            out[f"{step:.1f}"] = {"psnr": round(b, 3), "gain": round(np.mean([psnr(v) for v in after]) - b, 4)}
+            # crops in [0, 1]; an exact crop counts as 120 dB, not inf, so that the mean stays a number
+            b = np.mean([psnr_of_mse(max(v, 1e-12), peak=1.0) for v in before])
+            gain = np.mean([psnr_of_mse(max(v, 1e-12), peak=1.0) for v in after]) - b
+            out[f"{step:.1f}"] = {"psnr": round(b, 3), "gain": round(gain, 4)}
         return out
 
     @staticmethod

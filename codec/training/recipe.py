@@ -43,7 +43,7 @@ class Recipe:
     mode: str = "shannon"           # "gc" adds the randomized decoder
     val: str | None = None          # validation folder (default: 1 in VAL_SHARE photos of `data`, by name hash)
     images: int = 30                # photos the codebooks and priors are designed on
-    context: int = 3                # context version (models.subband_context)
+    context: int = 3                # context version (codec.subband_context)
     tile: int = 512                 # coder tile side in pixels
     filter_depth: int = 8           # post-filter layers (models.postfilter)
     filter_width: int = 16          # … and channels
@@ -79,11 +79,14 @@ def _photos(folder: Path) -> tuple[list[Path], list[str]]:
         raise CodecError(f"{folder}: no such folder")
     if "kodak" in folder.resolve().name.lower():
         raise CodecError(f"{folder}: Kodak is the evaluation set, never trained on")
+    from .loop import progress_bar
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     good, skipped = [], []
-    for p in files:
-        why = _usable(p)
-        (skipped.append(why) if why else good.append(p))
+    with progress_bar(f"reading {folder.name}") as progress:
+        for k, p in enumerate(files):
+            why = _usable(p)
+            (skipped.append(why) if why else good.append(p))
+            progress(k + 1, len(files))
     return good, skipped
 
 
@@ -124,12 +127,15 @@ def steps_for_rates(files: list[Path], rates: tuple, n: int = 6) -> list[float]:
     probes = [step_from_code(code_from_step(s)) for s in (400.0, 160.0, 64.0, 24.0, 8.0)]
     rng = np.random.default_rng(0)
     chosen = [files[i] for i in sorted(rng.choice(len(files), min(n, len(files)), replace=False))]
+    from .loop import progress_bar
     log_bpp = np.zeros(len(probes))
-    for path in chosen:
-        rgb = read_image(path, drop_alpha=True)[:512, :512]
-        for k, step in enumerate(probes):
-            q = quality_of_code(code_from_step(step))
-            log_bpp[k] += np.log(len(compress(rgb, lm, quality=min(max(q, 0), 100))) * 8 / rgb[..., 0].size)
+    with progress_bar("rates") as progress:
+        for i, path in enumerate(chosen):
+            rgb = read_image(path, drop_alpha=True)[:512, :512]
+            for k, step in enumerate(probes):
+                q = quality_of_code(code_from_step(step))
+                log_bpp[k] += np.log(len(compress(rgb, lm, quality=min(max(q, 0), 100))) * 8 / rgb[..., 0].size)
+                progress(i * len(probes) + k + 1, len(chosen) * len(probes))
     log_bpp /= len(chosen)
     fit = np.polyfit(log_bpp, np.log(probes), 1)
     lo, hi = (float(np.exp(np.polyval(fit, np.log(r)))) for r in (min(rates), max(rates)))
@@ -188,9 +194,10 @@ STAGES = ("data", "rates", "design", "postfilter", "gc")  # then export, which i
 def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool = False,
           force: bool = False) -> Path:
     """Run (or continue) the recipe; returns the exported model's weights file in `dest`."""
+    from ..retired import RETIRED
     from ..weights import shipped_names
-    if recipe.name in shipped_names():
-        raise CodecError(f"{recipe.name!r} is a shipped model's name: choose another --name")
+    if recipe.name in shipped_names() | set(RETIRED):
+        raise CodecError(f"{recipe.name!r} is a shipped (or retired) model's name: choose another --name")
     if not recipe.name or any(c in recipe.name for c in "/\\") or recipe.name.startswith("."):
         raise CodecError(f"{recipe.name!r} is not a usable model name")
     if min(recipe.rates) <= 0 or recipe.hours <= 0:
@@ -238,7 +245,7 @@ def _weights(run: Run) -> Path:
 def _design(run: Run) -> None:
     import torch
 
-    from ..weights_torch import save_weights
+    from .weights_torch import save_weights
     from .export_onnx import write_coding_bundle
     from .wavelet_start import ROUNDS, new_wavelet_model
     torch.set_num_threads(1)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...models.wavelet_codec import TILE, WaveletCodec
-from ...models.wavelet_design import design
-from ..dataset import load_rgb
+from .dataset import load_rgb
 from .loop import progress_bar
+from .wavelet_design import design
+from .wavelet_model import TILE, WaveletCodec
 
 STEPS = (160, 112, 80, 56, 40, 28, 20)  # the steps the tables are pooled over: about 0.1 … 1.5 bpp on photos
 ROUNDS = 2                              # k-means rounds: a third one moves the figures by less than 0.1 %
@@ -34,7 +34,7 @@ def new_wavelet_model(train_files: list[Path], n: int = 30, seed: int = 0, steps
                       rounds: int = ROUNDS, log=None, context: int = 1,
                       tile: int = TILE) -> WaveletCodec:
     """A designed (frozen) WaveletCodec from `n` of `train_files` (training images only), with the
-    contexts of version `context` (models.subband_context) and `tile`-pixel tiles. A bar shows the
+    contexts of version `context` (codec.subband_context) and `tile`-pixel tiles. A bar shows the
     design's progress (minutes) on a terminal."""
     model = WaveletCodec(context=context, tile=tile)
     images = design_images(train_files, n, seed)

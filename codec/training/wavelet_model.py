@@ -1,19 +1,20 @@
 """Shannon-AE v2: lifting wavelet + ECVQ of 2×2 subband blocks + checkerboard/parent/colour contexts.
 
 The designed model (torch: transform, codebooks and tables as one module, saved as a .pt). Coding runs
-in the numpy engine `models.wavelet_coder`, on this model's transform (`TorchSteps`) or on its exported
-ONNX graphs; `coder()` hands it the frozen tables."""
+in the numpy engine `codec.engine`, on this model's transform (`TorchSteps`) or on its exported ONNX
+graphs; `coder()` hands it the frozen tables. It lives in training, not models/, because it is built on
+the engine, and models/ (the torch networks) imports nothing of the codec."""
 import copy
 
 import numpy as np
 import torch
 from torch import nn
 
-from .lifting import WINDOW, LiftingSpec, WindowedLifting
-from .subband_context import K_MAG, N_ROWS, PRIOR_TOTAL, SUB, TileIndices, check_context
-from .subband_vq import LEVELS, N_CLASSES, NC, Codebooks, grid_codebook
-from .wavelet import WaveletTransform
-from .wavelet_coder import ALIGN, LMBDA, TILE, WaveletCoder
+from ...models.wavelet import WaveletTransform
+from ..engine import ALIGN, LMBDA, TILE, WaveletCoder
+from ..lifting import WINDOW, LiftingSpec, WindowedLifting
+from ..subband_context import K_MAG, N_ROWS, PRIOR_TOTAL, SUB, TileIndices, check_context
+from ..subband_vq import LEVELS, N_CLASSES, NC, Codebooks, grid_codebook
 
 
 class SubbandVQ(nn.Module):
@@ -73,7 +74,7 @@ class WaveletCodec(nn.Module):
     """One model for every rate (the step is a per-image number); `encode`/`decode` code.
 
         x (H,W,3) ─ pad to 64 ─ colour + 5-level CDF 9/7 lifting ─► y
-          ─ ÷ step, per tile (`tile` pixels square), in decode order (models.subband_context):
+          ─ ÷ step, per tile (`tile` pixels square), in decode order (codec.subband_context):
               LL: q = round(u)                     ─► TileIndices.ll
               details: 2×2 blocks u ─ argmin ‖u − c‖² + λ·bits(row) ─► TileIndices.idx (+ escq)
                        bits(row) from the tile's adaptive counts: frozen priors + a fixed increment per symbol

@@ -9,8 +9,8 @@ steps, so one table set serves every rate. Training images only.
 import numpy as np
 import torch
 
-from .subband_context import ESC, K_MAG, N_ROWS, ll_residual, tile_bands
-from .subband_vq import NC, N_CLASSES, vq_class
+from ..subband_context import ESC, K_MAG, N_ROWS, ll_residual, tile_bands
+from ..subband_vq import NC, N_CLASSES, vq_class
 
 
 def _count(model, images, steps, update_codebooks: bool, tick=None) -> None:

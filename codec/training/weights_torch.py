@@ -7,11 +7,10 @@ from pathlib import Path
 
 import torch
 
-from ..models.wavelet_codec import WaveletCodec
-
-from .errors import CodecError
-from .loaded_model import FORMAT, LoadedModel, sha256_of
-from .retired import LAST_VERSION, RETIRED_IN
+from ..errors import CodecError
+from ..loaded_model import FORMAT, LoadedModel, sha256_of
+from ..retired import LAST_VERSION, RETIRED_IN
+from .wavelet_model import WaveletCodec
 
 # WaveletCodec's constructor arguments in the config ("context" is absent from shannon-v2's: version 1)
 WAVELET_OPTIONS = ("mode", "lmbda", "tile", "context")

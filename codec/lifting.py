@@ -1,6 +1,6 @@
 """The coding side of the lifting wavelet in numpy: the colour matrix, the subband gains and the windowed
-(overlap-save) drivers, over any per-level 2-D lifting step (torch in `models.wavelet_codec`, ONNX
-Runtime in `codec.onnx_steps`). Both backends run this same arithmetic around their steps, so their
+(overlap-save) drivers, over any per-level 2-D lifting step (torch in `codec.training.wavelet_model`,
+ONNX Runtime in `codec.onnx_steps`). Both backends run this same arithmetic around their steps, so their
 coefficients agree to the bit wherever their steps do.
 
     analysis:  RGB window ─ colour ─► level 1 step ─► … ─► level L step ─► × gain per subband ─► y

@@ -5,8 +5,8 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
-from .errors import CodecError
-from .image_io import IMAGE_SUFFIXES
+from ..errors import CodecError
+from ..image_io import IMAGE_SUFFIXES
 
 
 def list_images(folder: Path) -> list[Path]:

@@ -10,8 +10,9 @@ coefficients ⇄ indices (the RD choice of ECVQ under the real contexts) and ind
 A greyscale image (H,W,1) is transformed as its RGB (R = G = B) and codes its luma channel only; its
 decode synthesises with the chroma at zero.
 
-Nothing here imports torch: the same object codes with the torch steps (`WaveletCodec.coder()`) or the
-exported ONNX graphs (`codec.onnx_steps`), and both give the same indices for the same coefficients.
+Nothing here imports torch (it is the coding path, which installs without it): the same object codes with
+the torch steps (`codec.training.wavelet_model.WaveletCodec.coder()`) or the exported ONNX graphs
+(`codec.onnx_steps`), and both give the same indices for the same coefficients.
 """
 import math
 
@@ -46,7 +47,7 @@ class WaveletCoder:
     `mode` "vq" is the ECVQ codec; "scalar" keeps the scalar dead-zone quantiser (grid codewords, no RD
     choice) through the same contexts and coder. books (N_CLASSES,NC,4) float64 in step units; priors
     {"vec", "mag", "ll"} int64 tables; cmag (N_CLASSES,NC,4) int64 rounded codeword magnitudes;
-    `context` the context version the priors were designed with (models.subband_context).
+    `context` the context version the priors were designed with (codec.subband_context).
     """
 
     def __init__(self, transform: WindowedLifting, books: np.ndarray, priors: dict, cmag: np.ndarray,
@@ -189,7 +190,7 @@ class WaveletCoder:
         into a quarter-size array; level 1 (three quarters of the coefficients) is dequantised from the
         tiles as the synthesis windows reach them, so no whole-image coefficient array is held. `fill(k, bands, infos)`, if
         given, changes tile k's dequantised bands (step units) before synthesis: the randomized decoder
-        (models.noise_fill); it must give the same bands each time it is called for a tile."""
+        (codec.noise_fill); it must give the same bands each time it is called for a tile."""
         Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
         layout = self.tiles(H, W)
 

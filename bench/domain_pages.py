@@ -29,7 +29,7 @@ def _text(draw, rng, box, ink, size):
     x0, y0, x1, y1 = box
     font, y = _font(size), y0
     while y + size < y1:
-        words, line = [], ""
+        line = ""
         while True:
             w = WORDS[rng.integers(len(WORDS))]
             if draw.textlength(line + " " + w, font=font) > x1 - x0:

@@ -8,7 +8,7 @@ sort by row, which the decoder reproduces from the same row ids: one model per r
 import constriction
 import numpy as np
 
-from .errors import CodecError, CorruptData
+from .errors import CorruptData
 
 
 def _runs(rows: np.ndarray):

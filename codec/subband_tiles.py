@@ -38,7 +38,6 @@ class _Reader:
 
 def _scalars(io, values, rows, counts, which: str) -> np.ndarray:
     """Signed integers (n,) (None when reading) with magnitude rows (n,) of counts[which]."""
-    n = rows.size
     table, local = counts.rows(which, rows)
     m = io.code(None if values is None else np.minimum(np.abs(values), ESC), local, table)
     esc = np.flatnonzero(m == ESC)

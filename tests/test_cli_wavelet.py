@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ibc.codec.bitstream import parse_header
 from ibc.codec.step_code import step_from_code
 from ibc.codec.wavelet_api import EVAL_QUALITIES, code_of_quality, quality_of_code
 

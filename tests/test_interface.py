@@ -3,7 +3,6 @@ option's help, and no options offered that cannot run."""
 import argparse
 import re
 
-import numpy as np
 import pytest
 from PIL import Image
 

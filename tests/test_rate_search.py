@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from ibc.codec import wavelet_api
-from ibc.codec.api import compress, read_header
+from ibc.codec.api import compress
 from ibc.codec.step_code import step_from_code
 from ibc.codec.wavelet_api import encode_payloads
 

@@ -133,11 +133,13 @@ class WaveletCoder:
                 idx[esc[onto]] = cost[esc[onto]].argmin(-1)
         return idx, np.where((idx == NC)[:, None], q, 0)
 
-    def encode_tile(self, u_bands: list, bands: list, collect=None, bits: list | None = None) -> TileIndices:
+    def encode_tile(self, u_bands: list, bands: list, collect=None, bits: list | None = None,
+                    writer=None) -> TileIndices:
         """u_bands: the tile's bands of y/step (tile_bands order; C channels, 1 for greyscale) →
         TileIndices; `collect(b, ch, u, idx, rows)` sees every decision (for the design). `bits`, a list,
         gets the ideal code length of each coded part under the real counts: the range coder's payload to
-        within a few bytes, without coding (what a rate search tries codes on)."""
+        within a few bytes, without coding (what a rate search tries codes on). `writer`, a
+        codec.subband_tiles.TileWriter, range-codes each part as it is chosen: one walk per tile."""
         out = TileIndices(np.rint(u_bands[0]).astype(np.int64), [], [])
         C = len(out.ll)
         for band in bands[1:]:
@@ -152,6 +154,8 @@ class WaveletCoder:
             out.idx[b - 1][ch][part], out.escq[b - 1][ch][part] = idx, escq
             if collect:
                 collect(b, ch, u, idx, rows, escq)
+            if writer is not None:
+                writer.part(idx, escq, rows, counts)
             if bits is not None:
                 table, local = counts.bit_rows("vec", rows)
                 esc = idx == NC
@@ -159,7 +163,11 @@ class WaveletCoder:
                 bits.append(table[local, idx].sum() + escaped)
             return idx, escq
 
-        walk(bands, self.priors(), self.cmag, lambda counts: out.ll, visit_pass, self.context, C)
+        def visit_ll(counts):
+            if writer is not None:
+                writer.ll(out.ll, counts)
+
+        walk(bands, self.priors(), self.cmag, visit_ll, visit_pass, self.context, C)
         if bits is not None:  # LL is coded first, under the priors
             rows = np.repeat(np.arange(C), out.ll[0].size)
             bits.append(scalar_bits(Counts(self.priors(), self.context), "ll", rows, ll_residual(out.ll).ravel()))

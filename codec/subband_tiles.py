@@ -1,7 +1,8 @@
 """The indices of one wavelet tile ⇄ its payload bytes, in the decode order of codec.subband_context.
 
-Both directions run the same walk over the tile's passes; a pass either writes the symbols it is given
-or reads them, and then both sides add the same symbols to the same integer counts. Scalars (LL
+Both directions run the same walk over the tile's passes; a pass either writes its symbols (`TileWriter`,
+which the encoder drives as it chooses them: codec.engine, one walk per tile) or reads them, and then
+both sides add the same symbols to the same integer counts. Scalars (LL
 residuals, escaped blocks) are a magnitude symbol 0..16 or 17 = escape, then for escapes an
 Exp-Golomb exponent (0..MAX_EXP, flat row) and its bits, then signs, bits on a flat row. A tile ends
 with a 16-bit mark: the range decoder reads foreign or truncated data without complaint, the mark then
@@ -60,35 +61,57 @@ def _scalars(io, values, rows, counts, which: str) -> np.ndarray:
     return out
 
 
-def _run(io, bands, priors, cmag, t: TileIndices | None, context: int, channels: int = 3) -> TileIndices:
-    reading = t is None
-    if reading:  # narrow integers (indices ≤ NC, escapes < 2^26): a 24-MP image's indices in 0.3 GB, not 0.7
-        t = TileIndices(np.zeros((channels,) + bands[0].shape, np.int64),
-                        [np.zeros((channels, b.shape[0] // 2, b.shape[1] // 2), np.int16) for b in bands[1:]],
-                        [np.zeros((channels, b.shape[0] // 2, b.shape[1] // 2, 4), np.int32) for b in bands[1:]])
-    channels = len(t.ll)
+class TileWriter:
+    """The writing side of one tile's walk: each part is coded as soon as its symbols are known, under the
+    counts the walk holds at that moment (the encoder's RD choice sees the same counts), so an encoder
+    chooses and writes in one pass."""
+
+    def __init__(self):
+        self.io = _Writer()
+
+    def ll(self, ll: np.ndarray, counts) -> None:
+        """The LL indices (C,h,w), first in a tile, as plane-prediction residuals."""
+        rows = np.repeat(np.arange(len(ll)), ll[0].size)
+        r = _scalars(self.io, ll_residual(ll).ravel(), rows, counts, "ll")
+        counts.add("ll", rows, np.minimum(np.abs(r), ESC))
+
+    def part(self, idx: np.ndarray, escq: np.ndarray, rows: np.ndarray, counts) -> None:
+        """One pass's vector indices (n,) and escaped blocks (n,4), before the walk adds them to the counts."""
+        table, local = counts.rows("vec", rows)
+        self.io.code(idx, local, table)
+        esc = idx == NC
+        if esc.any():
+            _scalars(self.io, escq[esc].ravel(), np.repeat(rows[esc], 4), counts, "mag")
+
+    def payload(self) -> bytes:
+        self.io.code(_MARK, np.zeros(_MARK.size, np.int64), _BIT)
+        return self.io.enc.to_bytes()
+
+
+def _read(io, bands, priors, cmag, context: int, channels: int = 3) -> TileIndices:
+    # narrow integers (indices ≤ NC, escapes < 2^26): a 24-MP image's indices in 0.3 GB, not 0.7
+    t = TileIndices(np.zeros((channels,) + bands[0].shape, np.int64),
+                    [np.zeros((channels, b.shape[0] // 2, b.shape[1] // 2), np.int16) for b in bands[1:]],
+                    [np.zeros((channels, b.shape[0] // 2, b.shape[1] // 2, 4), np.int32) for b in bands[1:]])
 
     def visit_ll(counts):
-        r = None if reading else ll_residual(t.ll).ravel()
         rows = np.repeat(np.arange(channels), t.ll[0].size)
-        r = _scalars(io, r, rows, counts, "ll")
+        r = _scalars(io, None, rows, counts, "ll")
         counts.add("ll", rows, np.minimum(np.abs(r), ESC))
         t.ll[:] = ll_from_residual(r.reshape(t.ll.shape))
 
     def visit_pass(b, ch, part, rows, counts):
         table, local = counts.rows("vec", rows)
-        idx = io.code(None if reading else t.idx[b - 1][ch][part], local, table)
+        idx = io.code(None, local, table)
         esc = idx == NC
-        escq = np.zeros((idx.size, 4), np.int64) if reading else t.escq[b - 1][ch][part]
+        escq = np.zeros((idx.size, 4), np.int64)
         if esc.any():
-            v = None if reading else escq[esc].ravel()
-            escq[esc] = _scalars(io, v, np.repeat(rows[esc], 4), counts, "mag").reshape(-1, 4)
-        if reading:
-            t.idx[b - 1][ch][part], t.escq[b - 1][ch][part] = idx, escq
+            escq[esc] = _scalars(io, None, np.repeat(rows[esc], 4), counts, "mag").reshape(-1, 4)
+        t.idx[b - 1][ch][part], t.escq[b - 1][ch][part] = idx, escq
         return idx, escq
 
     walk(bands, priors, cmag, visit_ll, visit_pass, context, channels)
-    mark = io.code(_MARK, np.zeros(_MARK.size, np.int64), _BIT)
+    mark = io.code(None, np.zeros(_MARK.size, np.int64), _BIT)
     if not np.array_equal(mark, _MARK):
         raise CorruptData("corrupt payload (end mark missing)")
     return t
@@ -97,9 +120,15 @@ def _run(io, bands, priors, cmag, t: TileIndices | None, context: int, channels:
 def encode_tile(t: TileIndices, bands: list, priors: dict, cmag: np.ndarray, context: int = 1) -> bytes:
     """TileIndices of a tile with bands `bands` (codec.subband_context.tile_bands) → payload bytes, under
     the model's context version. A greyscale tile's (one channel) codes the luma only."""
-    io = _Writer()
-    _run(io, bands, priors, cmag, t, context)
-    return io.enc.to_bytes()
+    writer = TileWriter()
+
+    def visit_pass(b, ch, part, rows, counts):
+        idx, escq = t.idx[b - 1][ch][part], t.escq[b - 1][ch][part]
+        writer.part(idx, escq, rows, counts)
+        return idx, escq
+
+    walk(bands, priors, cmag, lambda counts: writer.ll(t.ll, counts), visit_pass, context, len(t.ll))
+    return writer.payload()
 
 
 def decode_tile(payload: bytes, bands: list, priors: dict, cmag: np.ndarray, context: int = 1,
@@ -108,7 +137,7 @@ def decode_tile(payload: bytes, bands: list, priors: dict, cmag: np.ndarray, con
     exactly one tile's symbols."""
     io = _Reader(payload)
     try:
-        t = _run(io, bands, priors, cmag, None, context, channels)
+        t = _read(io, bands, priors, cmag, context, channels)
     except CodecError:
         raise
     except Exception as e:  # the range decoder on foreign data

@@ -23,7 +23,7 @@ from .image_io import is_grey
 from .step_code import (COARSEST_CODE, FINEST_CODE, STEP_SCALE, code_of_quality, quality_of_code,  # noqa: F401
                         step_from_code)
 from .subband_context import TileIndices, tile_bands
-from .subband_tiles import decode_tile, encode_tile
+from .subband_tiles import TileWriter, decode_tile
 from .subband_vq import NC
 from .threads import one_thread
 from .weights import LoadedModel
@@ -42,14 +42,15 @@ def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=N
     """Coefficients y (C,Hp,Wp) → (payload bytes, one payload per tile) at `step` (quantise + code only).
     With `code` False no tile is range-coded: (an estimate of the bytes, None), a rate search's trial."""
     Hp, Wp = y.shape[1:]
-    priors, cmag = model.priors(), model.cmag
     layout = model.tiles(H, W)
     out, bits = [], None if code else []
     for k, tile in enumerate(layout):
         bands = tile_bands(tile[2], tile[3])
-        t = model.encode_tile([y[:, r, c] / step for r, c in model.band_slices(Hp, Wp, tile)], bands, bits=bits)
+        writer = TileWriter() if code else None  # chosen and written in one walk
+        model.encode_tile([y[:, r, c] / step for r, c in model.band_slices(Hp, Wp, tile)], bands, bits=bits,
+                          writer=writer)
         if code:
-            out.append(encode_tile(t, bands, priors, cmag, model.context))
+            out.append(writer.payload())
         if progress:
             progress(k + 1, len(layout))
     return (sum(map(len, out)), out) if code else (sum(bits) / 8 + CODER_BYTES * len(layout), None)

@@ -78,7 +78,7 @@ weights: $(STAMP)
 .PHONY: fuzz
 fuzz: $(STAMP)
 	IBC_FUZZ_PROFILE=fuzz $(BIN)/python -c "import resource, sys, pytest; \
-	code = pytest.main(['tests/test_fuzz.py', '-p', 'no:cacheprovider', '--hypothesis-show-statistics']); \
+	code = pytest.main(['tests/codec/test_fuzz.py', '-p', 'no:cacheprovider', '--hypothesis-show-statistics']); \
 	print(f'peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB'); sys.exit(code)"
 
 # Disk size of a fresh coding-only install (the plain wheel, no extras) in a temporary venv, and whether

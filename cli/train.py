@@ -49,7 +49,7 @@ def add_parser(sub) -> None:
     t.add_argument("--rates", default="0.1:1.0", metavar="LOW:HIGH",
                    help="the bits per pixel the model is fitted to, on the training photos (default: 0.1:1.0). The "
                         "model codes any -q 0..100 and any --target-bpp; the codebooks and post-filter are fitted "
-                        "to the q range that reaches LOW..HIGH, which the command prints (about q 20..75 for "
+                        "to the q range that reaches LOW..HIGH, which the command prints (about q 15..70 for "
                         "photos at the default)")
     t.add_argument("--hours", type=float, default=4.0,
                    help="wall-clock budget of the whole recipe, set-up included (default: 4); a small one gives a "

@@ -142,7 +142,7 @@ class Wavelet2d(nn.Module):
 
     # -- subbands and their gains ---------------------------------------------------------------------
     # The numpy engine (codec.lifting) states the layout and the gains again, since models/ imports nothing
-    # of the codec: tests/test_wavelet.py holds the two to the same coefficients.
+    # of the codec: tests/models/test_wavelet.py holds the two to the same coefficients.
     def subbands(self, H: int, W: int) -> list[tuple[int, str, slice, slice]]:
         """(level, orientation, rows, cols) of every subband in the Mallat layout, coarsest first.
         Level `levels` holds "LL" too; level 1 is the finest."""

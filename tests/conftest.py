@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny designed wavelet model saved as weights, and generated images."""
 import os
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +9,9 @@ import torch
 
 from ibc.codec.training.weights_torch import save_weights
 from ibc.codec.weights import load_model
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+DATA = ROOT / "tests" / "data"  # the sample image and files of the shipped models
 
 # The suite never reads or writes the user's own models (`ibc train` installs into this directory).
 os.environ["IBC_MODEL_PATH"] = tempfile.mkdtemp(prefix="ibc-test-models-")
@@ -39,6 +43,17 @@ def payloads(data: bytes) -> list[bytes]:
     from ibc.codec.bitstream import parse_chunks, parse_header
     header, offset = parse_header(data)
     return parse_chunks(data, offset, header.chunks)
+
+
+RETIRED_PAYLOADS = [b"\x5a" * 40, b"\xa5" * 24]
+
+
+def retired_file(model: str, weights_hash: bytes, mode: str = "shannon", level: int = 1) -> bytes:
+    """A block model's file as ibc 0.1.0 wrote it (format version 3): a level, step code 0, tiles in
+    latent positions; the payloads are never read."""
+    from ibc.codec.bitstream import Header, serialise
+    return serialise(Header(mode, level, 384, 256, 0, 32, model, weights_hash, len(RETIRED_PAYLOADS)),
+                     RETIRED_PAYLOADS)
 
 
 @pytest.fixture(scope="session")

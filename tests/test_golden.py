@@ -5,7 +5,7 @@ version 3) at its default quality; tests/data/sample-shannon-v3.ibc and sample-s
 image by the previous defaults, shannon-v3 (context version 2, 256-pixel tiles) and shannon-v2 (context
 version 1): all must still decode to their recorded pixels (through the post-filters now shipped, which
 change the pixels of old files as of new ones, never their bits). (The block models' files, format
-version 2 among them, are refused since 0.2.0: tests/test_retired.py.) A change to the container, the coder,
+version 2 among them, are refused since 0.2.0: tests/codec/test_retired.py.) A change to the container, the coder,
 the entropy tables, the networks or the window layout, even one that keeps files readable, breaks these
 tests. A deliberate change (a new format version, a new default model) regenerates the file and the
 figures below on purpose:
@@ -13,7 +13,6 @@ figures below on purpose:
     ibc compress tests/data/sample.png -o tests/data/sample.ibc --force --verbose
 """
 import hashlib
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +21,8 @@ from ibc.codec.image_io import read_image
 from ibc.codec.metrics import psnr
 from ibc.codec.weights import load_model
 
-DATA = Path(__file__).parent / "data"
+from conftest import DATA
+
 GOLDEN_PIXELS_SHA256 = "edb8e0767a84067a75bb86a7fe6c2537bddf17207179eafc1a3cde5eaeeebe2a"
 PREVIOUS_DEFAULTS = [("sample-shannon-v3.ibc", "shannon-v3", "9d301e33c776931ae6a7216d174d9b643d8b99df77b87e0c8f748cf40e179abb"),
                      ("sample-shannon-v2.ibc", "shannon-v2", "cc8214ec8cbd1743fdfbfe9a938a5c573cc4c72d779d1a83918a2e8644697fdd")]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import DATA, ROOT
+
 PACKAGES = {"codec": "ibc.codec", "models": "ibc.models", "cli": "ibc.cli"}
 SKIP = {"_ibc"}  # the `ibc` package: the API's names, re-exported from the core
 
@@ -83,7 +84,7 @@ ALLOWED = {"models": set(), "core": set(), "training": {"core", "models"},
 # engine and so lives in training. Made inside functions, only for that backend (or a model with no bundle).
 UPWARD = {("ibc.codec.weights", "ibc.codec.training.weights_torch")}
 TORCH = ("torch", "torchvision", "compressai", "pytorch_msssim")  # what the coding path installs without
-SAMPLE = ROOT / "tests" / "data" / "sample.ibc"
+SAMPLE = DATA / "sample.ibc"
 
 
 def test_the_graph_reads_the_imports():

@@ -27,10 +27,9 @@ from ibc.codec.training.weights_torch import save_weights
 from ibc.codec.wavelet_api import code_of_quality
 from ibc.codec.weights import WEIGHTS_DIR, load_model
 
-from conftest import one_line_error, run
+from conftest import DATA, one_line_error, run
 from test_wavelet_codec import photo_like
 
-DATA = Path(__file__).parent / "data"
 SAMPLE, GOLDEN = DATA / "sample.png", DATA / "sample.ibc"
 SHIPPED = WEIGHTS_DIR / "shannon-v4.pt"  # the default
 

@@ -3,7 +3,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +10,9 @@ from PIL import Image
 
 from ibc.codec.weights import read_manifest
 
-from conftest import natural_like, one_line_error, run
+from conftest import DATA, natural_like, one_line_error, run
 
-SAMPLE = Path(__file__).parent / "data" / "sample.png"
+SAMPLE = DATA / "sample.png"
 
 
 @pytest.fixture

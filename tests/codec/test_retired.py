@@ -8,30 +8,21 @@ import pytest
 
 from ibc.codec import bitstream
 from ibc.codec.api import compress, decode, decompress, read_header
-from ibc.codec.bitstream import Header, serialise
 from ibc.codec.errors import CodecError, CorruptData
 from ibc.codec.retired import RETIRED
 
-from conftest import natural_like, one_line_error, run
-
-PAYLOADS = [b"\x5a" * 40, b"\xa5" * 24]
-
-
-def retired_file(model: str, weights_hash: bytes, mode: str = "shannon", level: int = 1) -> bytes:
-    """A block model's file as ibc 0.1.0 wrote it (format version 3): a level, step code 0, tiles in
-    latent positions; the payloads are never read."""
-    return serialise(Header(mode, level, 384, 256, 0, 32, model, weights_hash, len(PAYLOADS)), PAYLOADS)
+from conftest import RETIRED_PAYLOADS, natural_like, one_line_error, retired_file, run
 
 
 def version_2_file(model: str, weights_hash: bytes, level: int = 3) -> bytes:
     """The same in format version 2 (no step code), which only block models wrote."""
     name = model.encode()
     head = (bitstream._FIXED.pack(bitstream.MAGIC, 2, 0, level, 0, 384, 256, 0, 32) + bytes([len(name)]) + name
-            + weights_hash + bitstream._U32.pack(len(PAYLOADS)))
-    head += hashlib.sha256(b"".join(bitstream._U32.pack(len(p)) + p for p in PAYLOADS)).digest()[:8]
+            + weights_hash + bitstream._U32.pack(len(RETIRED_PAYLOADS)))
+    head += hashlib.sha256(b"".join(bitstream._U32.pack(len(p)) + p for p in RETIRED_PAYLOADS)).digest()[:8]
     head_crc = bitstream._crc(head)
     return head + head_crc + b"".join(bitstream._U32.pack(len(p)) + p + bitstream._chunk_crc(head_crc, i, p)
-                                      for i, p in enumerate(PAYLOADS))
+                                      for i, p in enumerate(RETIRED_PAYLOADS))
 
 
 def message(name: str) -> str:

@@ -21,9 +21,8 @@ from ibc.codec.training import postfilter as trainer
 from ibc.codec.weights import WEIGHTS_DIR, load_model
 from ibc.models.postfilter import PostFilter
 
-from conftest import natural_like, one_line_error, run
+from conftest import DATA, natural_like, one_line_error, run
 
-DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "sample.png"
 SHIPPED = WEIGHTS_DIR / "shannon-v2.pt"  # its bundle is copied; its own shipped post-filter is not
 

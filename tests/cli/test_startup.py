@@ -7,7 +7,7 @@ from PIL import Image
 
 from ibc.codec.api import compress
 
-from conftest import natural_like
+from conftest import natural_like, retired_file
 
 HEAVY = ("compressai", "torchvision", "scipy", "matplotlib", "pandas")
 CHECK = """
@@ -32,9 +32,8 @@ def loaded(*argv) -> tuple[int, set]:
 
 def test_info_imports_no_torch(tiny_wavelet, tmp_path):
     from ibc.codec.retired import RETIRED
-    from test_retired import retired_file  # a retired block model's file: a level, no step code
     files = {"wavelet": compress(natural_like(24, 32), tiny_wavelet, quality=50),
-             "block": retired_file("shannon-rvq5", RETIRED["shannon-rvq5"])}
+             "block": retired_file("shannon-rvq5", RETIRED["shannon-rvq5"])}  # a level, no step code
     for kind, data in files.items():
         path = tmp_path / f"{kind}.ibc"
         path.write_bytes(data)

@@ -4,7 +4,6 @@ them; JSON and table output; bad inputs are one error line and exit 2; no torch 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +11,9 @@ from PIL import Image
 
 from ibc.codec.score import SCORE_DIR, Scorer
 
-from conftest import one_line_error, run
+from conftest import DATA, one_line_error, run
 
-SAMPLE = Path(__file__).parent / "data" / "sample.png"  # a 384×256 photograph
+SAMPLE = DATA / "sample.png"  # a 384×256 photograph
 KEYS = {"file", "width", "height", "bpp", "d", "z_rate", "z_d", "novelty"}
 
 

@@ -7,7 +7,7 @@ from PIL import Image
 
 import ibc.codec.evaluation.evaluate as evaluate
 
-from conftest import natural_like, one_line_error, run
+from conftest import ROOT, natural_like, one_line_error, run
 
 FIELDS = {"bpp", "psnr", "ms_ssim", "ms_ssim_db", "swd", "encode_s", "decode_s"}
 
@@ -211,9 +211,8 @@ def test_plot_realism_sweep(small, tiny_wavelet_weights, tiny_gc, tmp_path, caps
 
 def test_gc_crops_script(tmp_path, tiny_gc):
     import importlib.util
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("gc_crops", Path(__file__).parents[1] / "bench" / "gc_crops.py")
+    spec = importlib.util.spec_from_file_location("gc_crops", ROOT / "bench" / "gc_crops.py")
     gc_crops = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gc_crops)
     image, out = tmp_path / "im.png", tmp_path / "crops.png"

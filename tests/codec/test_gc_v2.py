@@ -2,7 +2,6 @@
 every coefficient the file sent."""
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,9 @@ from ibc.codec.noise_fill import NoiseFill, uniform_noise
 from ibc.codec.subband_context import tile_bands
 from ibc.codec.weights import load_model
 
-SAMPLE = Path(__file__).parent / "data" / "sample.png"
+from conftest import DATA
+
+SAMPLE = DATA / "sample.png"
 
 
 @pytest.fixture(scope="module")

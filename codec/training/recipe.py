@@ -176,8 +176,9 @@ class Run:
     def done(self, stage: str) -> bool:
         return stage in self.state["done"]
 
-    def finish(self, stage: str, **values) -> None:
-        self.state["done"][stage] = {"seconds": round(time.time() - self.started, 1)}
+    def finish(self, stage: str, before: float = 0.0, **values) -> None:
+        """Mark `stage` done; `before`: its seconds in earlier, interrupted processes."""
+        self.state["done"][stage] = {"seconds": round(before + time.time() - self.started, 1)}
         self.state["values"].update(values)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state, indent=1))
@@ -268,9 +269,13 @@ def _postfilter(run: Run) -> None:
     from .postfilter import FilterConfig, export, train
     train_files, val_files = _files(run)
     q0, q1 = max(run["q"][0], 0.0), min(run["q"][1], 100.0)
-    minutes = (run.left() - EXPORT_RESERVE_S - (GC_RESERVE_S if run.recipe.mode == "gc" else 0)) / 60
-    # the pool codes each photo once (about a second each): it may take at most a quarter of the budget
-    limit = int(max(8, 0.25 * max(minutes, 0) * 60))
+    ckpt = run.folder / "postfilter" / "checkpoint.pt"  # an interrupted run's: its training time counts
+    before = torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
+    minutes = (run.left() - before - EXPORT_RESERVE_S - (GC_RESERVE_S if run.recipe.mode == "gc" else 0)) / 60
+    # the pool codes each photo once (about a second each): at most a quarter of what the stage had when it
+    # first started (the same on a resumed run, so that its pool is the same)
+    stage_budget = run.recipe.hours * 3600 - sum(d["seconds"] for d in run.state["done"].values())
+    limit = int(max(8, 0.25 * stage_budget))
     cfg = FilterConfig(data=run.recipe.data, out=str(run.folder / "postfilter"), base=str(_weights(run)),
                        width=run.recipe.filter_width, depth=run.recipe.filter_depth, minutes=max(minutes, 0.05),
                        qualities=(q0, q1), val_qualities=tuple(float(q) for q in np.linspace(q0, q1, 4)),
@@ -281,7 +286,7 @@ def _postfilter(run: Run) -> None:
     if time.time() < deadline - 10:  # stopped by Ctrl-C or SIGTERM (checkpointed): continue on the next run
         raise KeyboardInterrupt
     export(Path(cfg.out))
-    run.finish("postfilter")
+    run.finish("postfilter", before)
 
 
 def _gc(run: Run) -> None:

@@ -67,11 +67,12 @@ bench-speed: $(STAMP)
 # Rebuild the shipped default from the training photos with the same command users run (`ibc train`): the
 # recipe of shannon-v4 + its post-filter + gc-v4, under a new name, into runs/weights/ (never over the shipped
 # files), then its BD-rate against shannon-v4 on the validation photos the recipe held out (bench/rebuild.md).
-# Budget: 4 hours on one thread. Resumable: run it again after an interruption.
+# Budget: 2 hours on one thread (measured: 1.32, the post-filter stopped at its plateau; -0.17 % against
+# shannon-v4, bench/rebuild.md). Resumable: run it again after an interruption.
 TRAIN ?= ../shared/data/train
 .PHONY: weights
 weights: $(STAMP)
-	IBC_MODEL_PATH=runs/weights OMP_NUM_THREADS=1 $(BIN)/ibc train $(TRAIN) --name shannon-v5 --mode gc --hours 4 --run runs/weights-run
+	IBC_MODEL_PATH=runs/weights OMP_NUM_THREADS=1 $(BIN)/ibc train $(TRAIN) --name shannon-v5 --mode gc --hours 2 --run runs/weights-run
 	IBC_MODEL_PATH=runs/weights $(BIN)/python bench/rebuild_compare.py --run runs/weights-run --model shannon-v5 --against shannon-v4 -o bench/rebuild.md
 
 # Hostile-input fuzzing: 10,000 mutated, truncated, spliced and random .ibc files per strategy (BENCHMARKS.md).

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CodecError
-from ..image_io import IMAGE_SUFFIXES, read_image
+from ..image_io import read_image
+from ..loaded_model import sha256_of
 from ..step_code import code_from_step, quality_of_code, step_from_code
 
 RECIPE_FORMAT = "ibc-recipe-1"
@@ -74,13 +75,12 @@ def _usable(path: Path) -> str | None:
 
 def _photos(folder: Path) -> tuple[list[Path], list[str]]:
     """Usable photos of a folder (sorted by name), and one line for each file skipped."""
+    from .dataset import list_images
+    from .loop import progress_bar
     folder = Path(folder)
-    if not folder.is_dir():
-        raise CodecError(f"{folder}: no such folder")
     if "kodak" in folder.resolve().name.lower():
         raise CodecError(f"{folder}: Kodak is the evaluation set, never trained on")
-    from .loop import progress_bar
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = list_images(folder)
     good, skipped = [], []
     with progress_bar(f"reading {folder.name}") as progress:
         for k, p in enumerate(files):
@@ -325,8 +325,7 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
     names = [r.name] + ([f"{r.name}-gc"] if r.mode == "gc" else [])
     existing = {e["name"]: e for e in read_manifest(dest)["models"]}
     weights = _weights(run)
-    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
-    if r.name in existing and existing[r.name]["sha256"] != sha and not force:
+    if r.name in existing and existing[r.name]["sha256"] != sha256_of(weights) and not force:
         raise CodecError(f"a model {r.name!r} is already installed in {dest} (files made with it would no longer "
                          "decode after this one replaced it): choose another --name, or pass --force")
     dest.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ def run(args) -> int:
     from ..codec.weights import user_dir
 
     recipe = Recipe(data=str(Path(args.data)), name=args.name, rates=rates, hours=args.hours, mode=args.mode,
-                    val=args.val, images=args.images, seed=args.seed)
+                    val=args.val, images=args.images, seed=args.seed, base=args.base)
     dest = Path(args.dest) if args.dest else user_dir()
     run_dir = Path(args.run_dir) if args.run_dir else dest.parent / "runs" / args.name
     command = "ibc train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else f"ibc train {args.data} --name {args.name}"
@@ -56,6 +56,9 @@ def add_parser(sub) -> None:
                         "weaker but complete model")
     t.add_argument("--mode", default="shannon", choices=["shannon", "gc"],
                    help="gc also builds NAME-gc, the generative decoder on the model's bitstream (default: shannon)")
+    t.add_argument("--base", metavar="MODEL",
+                   help="with --mode gc: build only the generative decoder, named NAME, on this installed Shannon-AE "
+                        "model's bitstream (its files keep decoding; no design, no post-filter), e.g. shannon-v4")
     t.add_argument("--val", help="folder of validation photos (default: 1 in 10 of PHOTOS, chosen by name hash)")
     t.add_argument("--images", type=int, default=30, help="photos the codebooks are designed on (default: 30)")
     t.add_argument("--seed", type=int, default=0, help="seed of the choices of photos and crops (default: 0)")

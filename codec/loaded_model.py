@@ -17,6 +17,7 @@ class LoadedModel:
     backend: str = "torch"
     noise: object = None  # a gc model: its randomized decoder (codec.noise_fill.NoiseFill)
     postfilter: object = None  # the decoder post-filter (codec.postfilter), if the model ships one
+    head: object = None  # a gc model's trained generative head (codec.generative_head), if it has one
 
     @property
     def mode(self) -> str:

@@ -59,14 +59,20 @@ class PostFilterRunner:
         H, W, _ = image.shape
         s = np.array([step_feature(step)], np.float32)
         out = np.empty((H, W, 3), np.uint8)
-        m = self.margin
-        for r0 in range(0, H, STRIPE):
-            r1 = min(r0 + STRIPE, H)
-            a, b = max(r0 - m, 0), min(r1 + m, H)
+        for r0, r1, a, b in stripes(H, self.margin):
             x = (image[a:b].astype(np.float32) / 255).transpose(2, 0, 1)[None]
             (y,) = self._session.run(None, {"x": x, "s": s})
             out[r0:r1] = np.clip(np.round(y[0, :, r0 - a:r1 - a] * 255), 0, 255).astype(np.uint8).transpose(1, 2, 0)
         return out
+
+
+def stripes(H: int, margin: int):
+    """(r0, r1, a, b) per stripe of STRIPE output rows r0:r1, read from rows a:b (the stripe and `margin`
+    rows each side, within the image): a network of that receptive field gives each output row what one
+    pass over the whole image would."""
+    for r0 in range(0, H, STRIPE):
+        r1 = min(r0 + STRIPE, H)
+        yield r0, r1, max(r0 - margin, 0), min(r1 + margin, H)
 
 
 def load_postfilter(weights: Path, sha256: str) -> PostFilterRunner | None:

@@ -206,12 +206,17 @@ def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step
     With `postfilter` on and a model that has one, the Shannon-AE reconstruction x̂ goes through it; the
     noise's detail is added after it, unfiltered (the filter was trained to remove what the noise puts
     back): filter(x̂) + (x̂_A − x̂), which the linear synthesis makes A times the detail of realism 1, so
-    realism still moves continuously from the filtered Shannon-AE image."""
-    fill = lm.noise.filler(seed, realism) if realism > 0 else None
+    realism still moves continuously from the filtered Shannon-AE image. A gc model with a trained head
+    (codec.generative_head) shows x̂ + A·head(x̂, d₁, u): d₁ the fill's detail at realism 1."""
+    fill = lm.noise.filler(seed, 1.0 if lm.head else realism) if realism > 0 else None
     step = step_from_code(step_code)
     with one_thread():
         image = lm.coder.decode(tiles, H, W, step, fill=fill)
-        if postfilter and lm.postfilter is not None:
+        if fill is not None and lm.head is not None:  # x̂ + α·head(x̂, d, u): codec.generative_head
+            plain = lm.coder.decode(tiles, H, W, step)
+            x_hat = lm.postfilter(plain, step) if postfilter and lm.postfilter is not None else plain
+            image = lm.head(x_hat, image.astype(np.int16) - plain, step, seed, realism)
+        elif postfilter and lm.postfilter is not None:
             if fill is None:
                 image = lm.postfilter(image, step)
             else:

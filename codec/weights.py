@@ -158,7 +158,8 @@ def add_to_manifest(path: Path, meta: dict, default: bool = False, weights_dir: 
     model = _load(Path(path).resolve(), "torch")
     if model.noise is not None:  # a gc model
         rates = {"quality": "q 0–100, as its base"}
-        config = {"arch": "wavelet", "decoder": "noise-fill", "levels": list(model.noise.levels)}
+        config = {"arch": "wavelet", "decoder": "noise-fill" + (" + generative head" if model.head else ""),
+                  "levels": list(model.noise.levels), **({"head": model.meta["head"]["config"]} if model.head else {})}
     else:
         rates = {"quality": "q 0–100, log-linear in the quantiser step (codec/wavelet_api.py)"}
         config = wavelet_config(model.model)

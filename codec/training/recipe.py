@@ -3,9 +3,12 @@
     photos ─ split (by file-name hash, or --val) ─► rates → steps (measured on training photos)
       ─ design: ECVQ codebooks + integer context priors (entropy-constrained k-means, closed form)
       ─ post-filter: SGD on the model's own decodes over the rate range (the rest of the budget)
-      ─ [gc: the randomized decoder, closed form]
+      ─ [gc: the randomized decoder: the closed-form noise fill, then its head trained with eq. 36 against a
+        discriminator (codec.training.generative) for the rest of the budget]
       ─ export: NAME.pt, NAME/ (ONNX graphs + tables), NAME-postfilter/, [NAME-gc.npz] into the user
         model directory (codec.weights.user_dir), with manifest entries
+    With --base MODEL (mode gc), the Shannon-AE is an installed model whose bitstream stays as it is: only the
+    gc stage runs, and NAME is the gc model (NAME.npz), as HiFiC freezes the encoder and trains the decoder.
 
 Everything happens in a run folder (default: beside the user model directory, runs/NAME): a stage that
 finished is never run again, the post-filter resumes from its checkpoint, so a killed run re-run with the
@@ -31,7 +34,7 @@ RECIPE_FORMAT = "ibc-recipe-1"
 VAL_SHARE = 10          # one photo in VAL_SHARE is held out for validation (by the hash of its name)
 MIN_SIDE = 128          # photos smaller than this on either side are skipped (the post-filter's crops)
 DESIGN_STEPS = 7        # the design pools its statistics over this many steps, log-spaced over the range
-GC_RESERVE_S = 240      # what the gc stage is expected to take: kept out of the post-filter's budget
+GC_SHARE = 0.4          # with --mode gc, the share of the time left after the design that the gc stage gets
 EXPORT_RESERVE_S = 30
 
 
@@ -42,6 +45,7 @@ class Recipe:
     rates: tuple = (0.1, 1.0)       # bits per pixel on the training photos the model is fitted to
     hours: float = 4.0              # wall-clock budget of the whole recipe
     mode: str = "shannon"           # "gc" adds the randomized decoder
+    base: str | None = None         # gc on this installed Shannon-AE model's bitstream (no design, no post-filter)
     val: str | None = None          # validation folder (default: 1 in VAL_SHARE photos of `data`, by name hash)
     images: int = 30                # photos the codebooks and priors are designed on
     context: int = 3                # context version (codec.subband_context)
@@ -118,12 +122,12 @@ def split(recipe: Recipe) -> tuple[list[Path], list[Path], dict, list[str]]:
 
 
 # -- rates ⇄ steps -----------------------------------------------------------------------------------
-def steps_for_rates(files: list[Path], rates: tuple, n: int = 6) -> list[float]:
-    """The quantiser steps that reach `rates` (bpp) on up to `n` training photos, measured with the shipped
-    default model (log bpp is about linear in log step); DESIGN_STEPS log-spaced from coarse to fine."""
+def steps_for_rates(files: list[Path], rates: tuple, n: int = 6, model: str | None = None) -> list[float]:
+    """The quantiser steps that reach `rates` (bpp) on up to `n` training photos, measured with `model` (default:
+    the shipped default; log bpp is about linear in log step); DESIGN_STEPS log-spaced from coarse to fine."""
     from ..api import compress
     from ..weights import load_model
-    lm = load_model()
+    lm = load_model(model)
     probes = [step_from_code(code_from_step(s)) for s in (400.0, 160.0, 64.0, 24.0, 8.0)]
     rng = np.random.default_rng(0)
     chosen = [files[i] for i in sorted(rng.choice(len(files), min(n, len(files)), replace=False))]
@@ -203,8 +207,15 @@ def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool
         raise CodecError(f"{recipe.name!r} is not a usable model name")
     if min(recipe.rates) <= 0 or recipe.hours <= 0:
         raise CodecError("--rates and --hours must be positive")
+    if recipe.base and recipe.mode != "gc":
+        raise CodecError("--base trains a generative decoder on an installed model: it needs --mode gc")
+    if recipe.base:
+        from ..weights import load_model
+        if load_model(recipe.base).mode != "shannon":
+            raise CodecError(f"--base {recipe.base!r} must be a Shannon-AE model, not a generative one")
     run = Run(run_dir, recipe, restart)
-    stages = [s for s in STAGES if s != "gc" or recipe.mode == "gc"]
+    stages = [s for s in STAGES if (s != "gc" or recipe.mode == "gc")
+              and not (recipe.base and s in ("design", "postfilter"))]
     for k, stage in enumerate(stages, 1):
         if run.done(stage):
             say(f"stage {k}/{len(stages)}: {stage} (done before)")
@@ -232,7 +243,7 @@ def _files(run: Run) -> tuple[list[Path], list[Path]]:
 
 def _rates(run: Run) -> None:
     train, _ = _files(run)
-    steps = steps_for_rates(train, run.recipe.rates)
+    steps = steps_for_rates(train, run.recipe.rates, model=run.recipe.base)
     q = quality_range(steps)
     say(f"rates {min(run.recipe.rates):g}–{max(run.recipe.rates):g} bpp: steps {steps[0]:.1f}–{steps[-1]:.1f}, "
         f"q {q[0]:g}–{q[1]:g}")
@@ -240,7 +251,15 @@ def _rates(run: Run) -> None:
 
 
 def _weights(run: Run) -> Path:
+    """The Shannon-AE weights: the run's own, or the installed --base model's."""
+    if run.recipe.base:
+        from ..weights import resolve
+        return resolve(run.recipe.base).resolve()
     return run.folder / f"{run.recipe.name}.pt"
+
+
+def _gc_name(recipe: Recipe) -> str:
+    return recipe.name if recipe.base else f"{recipe.name}-gc"
 
 
 def _design(run: Run) -> None:
@@ -271,7 +290,8 @@ def _postfilter(run: Run) -> None:
     q0, q1 = max(run["q"][0], 0.0), min(run["q"][1], 100.0)
     ckpt = run.folder / "postfilter" / "checkpoint.pt"  # an interrupted run's: its training time counts
     before = torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
-    minutes = (run.left() - before - EXPORT_RESERVE_S - (GC_RESERVE_S if run.recipe.mode == "gc" else 0)) / 60
+    left = run.left() - before - EXPORT_RESERVE_S
+    minutes = left * (1 - GC_SHARE if run.recipe.mode == "gc" else 1) / 60
     # the pool codes each photo once (about a second each): at most a quarter of what the stage had when it
     # first started (the same on a resumed run, so that its pool is the same)
     stage_budget = run.recipe.hours * 3600 - sum(d["seconds"] for d in run.state["done"].values())
@@ -290,20 +310,43 @@ def _postfilter(run: Run) -> None:
 
 
 def _gc(run: Run) -> None:
+    """The randomized decoder: the noise fill in closed form (kept in the run folder), then its head trained
+    with eq. 36 until the budget's end (resumable), then NAME-gc.npz with both."""
+    import torch
+
+    from ..noise_model import load_noise_model, save_noise_model
     from ..weights import load_model
+    from .generative import HeadConfig, head_graph, train as train_head
     from .noise_design import crop, design_noise
-    from ...codec.noise_model import save_noise_model
     base = load_model(str(_weights(run)))
     train, val = _files(run)
     steps = run["steps"]
-    fit_steps = steps[:4]  # the coarse half of the range: where detail goes missing
-    val_steps = [steps[0], steps[2]]
-    noise, record = design_noise(base.coder, [crop(p) for p in train[:40]], [crop(p) for p in val[:16]],
-                                 fit_steps, val_steps, say)
-    meta = {"name": f"{run.recipe.name}-gc", "base": {"name": base.name, "sha256": base.sha256},
-            "training": {"steps": 0, **record}}
-    save_noise_model(run.folder / f"{run.recipe.name}-gc.npz", noise, meta)
-    run.finish("gc", gc=record)
+    meta = {"name": _gc_name(run.recipe), "base": {"name": base.name, "sha256": base.sha256}}
+    fill_path = run.folder / "gc-fill.npz"
+    if not fill_path.exists():
+        fit_steps = steps[:4]  # the coarse half of the range: where detail goes missing
+        val_steps = [steps[0], steps[2]]
+        noise, record = design_noise(base.coder, [crop(p) for p in train[:40]], [crop(p) for p in val[:16]],
+                                     fit_steps, val_steps, say)
+        save_noise_model(fill_path, noise, {**meta, "training": {"fill": record}})
+    fill = load_noise_model(fill_path, lambda *a, **k: base)
+    record = fill.meta["training"]["fill"]
+    head_dir = run.folder / "gc-head"
+    ckpt = head_dir / "checkpoint.pt"  # an interrupted run's: its training time counts
+    before = torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
+    deadline = time.time() + max(run.left() - before - EXPORT_RESERVE_S, 3.0)
+    cfg = HeadConfig(out=str(head_dir), seed=run.recipe.seed,
+                     step_range=(min(steps[3], steps[0]), max(steps[3], steps[0])), val_steps=(steps[0], steps[2]))
+    torch.set_num_threads(1)
+    train_head(cfg, base, fill.noise, train[:240], val[:16], deadline=deadline)
+    if time.time() < deadline - 10:  # stopped by Ctrl-C or SIGTERM (checkpointed): continue on the next run
+        raise KeyboardInterrupt
+    graph, head = head_graph(head_dir)
+    say(f"gc head: step {head['steps']}, validation {head['validation']} (closed-form fill: "
+        f"{head['validation_at_start']})")
+    save_noise_model(run.folder / f"{_gc_name(run.recipe)}.npz", fill.noise,
+                     {**meta, "head": head, "training": {"fill": record, "head": head}}, head=graph)
+    run.finish("gc", before, gc={"fill": record, "head": head})
 
 
 def _copy(src: Path, dest: Path) -> None:
@@ -322,32 +365,41 @@ def _copy(src: Path, dest: Path) -> None:
 def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
     from ..weights import add_to_manifest, read_manifest
     r = run.recipe
-    names = [r.name] + ([f"{r.name}-gc"] if r.mode == "gc" else [])
+    own = [] if r.base else [r.name]
+    names = own + ([_gc_name(r)] if r.mode == "gc" else [])
     existing = {e["name"]: e for e in read_manifest(dest)["models"]}
-    weights = _weights(run)
-    if r.name in existing and existing[r.name]["sha256"] != sha256_of(weights) and not force:
-        raise CodecError(f"a model {r.name!r} is already installed in {dest} (files made with it would no longer "
-                         "decode after this one replaced it): choose another --name, or pass --force")
+    built = {r.name: _weights(run)} if own else {}
+    if r.mode == "gc":
+        built[_gc_name(r)] = run.folder / f"{_gc_name(r)}.npz"
+    for name, path in built.items():
+        if name in existing and existing[name]["sha256"] != sha256_of(path) and not force:
+            raise CodecError(f"a model {name!r} is already installed in {dest} (files made with it would no longer "
+                             "decode after this one replaced it): choose another --name, or pass --force")
     dest.mkdir(parents=True, exist_ok=True)
-    pf = json.loads((run.folder / f"{r.name}-postfilter" / "postfilter.json").read_text())
     cpu_hours = round(sum(d["seconds"] for d in run.state["done"].values()) / 3600, 3)
     training = {"command": command, "recipe": r.key() | {"hours": r.hours}, "data": run["data"],
                 "steps": run["steps"], "quality_range": run["q"], "cpu_core_hours": cpu_hours,
-                "stages_seconds": {k: d["seconds"] for k, d in run.state["done"].items()},
-                "postfilter": {"steps": pf["training"]["steps"], "validation": pf["validation"]}}
+                "stages_seconds": {k: d["seconds"] for k, d in run.state["done"].items()}}
     rates = {"rates_bpp": list(r.rates), "quality": f"q {run['q'][0]:g}–{run['q'][1]:g} reaches "
              f"{min(r.rates):g}–{max(r.rates):g} bpp on the training photos"}
-    for part in (weights, weights.with_suffix(""), run.folder / f"{r.name}-postfilter"):
-        _copy(part, dest / part.name)
-    entry = add_to_manifest(dest / weights.name, {"training": training, **rates, "origin": "ibc train"},
-                            weights_dir=dest)
+    if own:
+        weights = _weights(run)
+        pf = json.loads((run.folder / f"{r.name}-postfilter" / "postfilter.json").read_text())
+        for part in (weights, weights.with_suffix(""), run.folder / f"{r.name}-postfilter"):
+            _copy(part, dest / part.name)
+        shannon = {**training, "postfilter": {"steps": pf["training"]["steps"], "validation": pf["validation"]}}
+        entry = add_to_manifest(dest / weights.name, {"training": shannon, **rates, "origin": "ibc train"},
+                                weights_dir=dest)
     if r.mode == "gc":
-        gc = run.folder / f"{r.name}-gc.npz"
+        gc = built[_gc_name(r)]
         _copy(gc, dest / gc.name)
-        add_to_manifest(dest / gc.name, {"origin": "ibc train", **rates}, weights_dir=dest)
+        gc_entry = add_to_manifest(dest / gc.name, {"origin": "ibc train", **rates,
+                                                    "training": {**training, "gc": run["gc"]}}, weights_dir=dest)
+        if not own:
+            entry = gc_entry
     say(f"model {', '.join(names)} installed in {dest} (sha256 {entry['sha256'][:16]}); "
         f"{cpu_hours:.2f} CPU-hours in all")
-    return dest / weights.name
+    return dest / entry["file"]
 
 
 STAGE_FUNCTIONS = {"data": _data, "rates": _rates, "design": _design, "postfilter": _postfilter, "gc": _gc}

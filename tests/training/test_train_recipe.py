@@ -97,3 +97,31 @@ def test_a_shipped_name_is_refused(tmp_path):
     r = ibc("train", photos(tmp_path / "p", 3), "--name", "shannon-v4", "--hours", "0.01",
             env={**os.environ, "IBC_MODEL_PATH": str(tmp_path / "m")}, check=False)
     assert r.returncode == 2 and "shipped" in r.stderr and not (tmp_path / "m").exists()
+
+
+def test_a_generative_decoder_is_trained_on_an_installed_models_bitstream(tmp_path):
+    """--base: only the gc stage runs (the noise fill, then the head against a discriminator), the model is
+    named NAME, holds the head, and decodes the base model's files: realism 0 exactly as the base."""
+    env = {**os.environ, "IBC_MODEL_PATH": str(tmp_path / "models"), "OMP_NUM_THREADS": "1"}
+    r = ibc("train", photos(tmp_path / "p", 6), "--name", "my-gc", "--base", "shannon-v4", "--mode", "gc",
+            "--hours", "0.01", "--run", tmp_path / "run", env=env)
+    assert "stage 3/3: gc" in r.stderr and "design" not in r.stderr
+    entry = json.loads((tmp_path / "models" / "manifest.json").read_text())["models"][0]
+    assert entry["name"] == "my-gc" and entry["mode"] == "gc" and entry["base"]["name"] == "shannon-v4"
+    head = entry["training"]["gc"]["head"]
+    assert "generative head" in entry["config"]["decoder"] and head["steps"] >= 0 and "D" in head["loss"]
+    Image.fromarray(natural_like(160, 200, seed=9)).save(tmp_path / "x.png")
+    ibc("compress", tmp_path / "x.png", "-q", "25", env=env)
+    outs = {}
+    for name, extra in (("base", []), ("zero", ["--model", "my-gc", "--realism", "0"]),
+                        ("one", ["--model", "my-gc", "--realism", "1"])):
+        ibc("decompress", tmp_path / "x.ibc", "-o", tmp_path / f"{name}.png", *extra, env=env)
+        outs[name] = np.asarray(Image.open(tmp_path / f"{name}.png"))
+    assert np.array_equal(outs["base"], outs["zero"])
+    assert np.abs(outs["one"].astype(int) - outs["zero"]).mean() > 0.1
+
+
+def test_base_needs_the_gc_mode(tmp_path):
+    r = ibc("train", photos(tmp_path / "p", 3), "--name", "x", "--base", "shannon-v4", "--hours", "0.01",
+            env={**os.environ, "IBC_MODEL_PATH": str(tmp_path / "m")}, check=False)
+    assert r.returncode != 0 and "--mode gc" in r.stderr and "Traceback" not in r.stderr

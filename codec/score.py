@@ -1,6 +1,11 @@
 """`ibc score`: the novelty score of the paper (§4.3): how far an image lies from the training photos, read
 off the codec's own terms, on ONNX Runtime and numpy (no torch).
 
+The current form (a gc model trained by `ibc train --mode gc`, its NAME-score/ folder): the rate r of the
+image's own file under the gc model's base, and the logit of the discriminator trained with the gc model's
+head, on the image itself given its Shannon-AE rendering x̂ (score.json: "d_input": "image"). The form below,
+kept for gc-v2-score, judges the gc reconstruction instead ("d_input": "gc").
+
     image ─► shannon-v2 at the scoring quality ─► bytes: rate r = bits per pixel of its own encoding
                                                 └► c = the Shannon-AE v2 reconstruction
                                                    x̃ = the gc-v2 reconstruction (realism 1, seed 0)
@@ -67,6 +72,31 @@ def features(rgb: np.ndarray, base, gc, session, quality: float) -> tuple[float,
     return len(data) * 8 / (H * W), discriminate(session, x, c)
 
 
+def image_features(rgb: np.ndarray, base, session, quality: float) -> tuple[float, float]:
+    """(bpp of its own file under `base` at `quality`, the discriminator's mean logit on the image itself given
+    its Shannon-AE rendering x̂, post-filtered: what the discriminator saw beside the photos it trained on)."""
+    from .api import compress, decompress
+    H, W = rgb.shape[:2]
+    data = compress(rgb, base, quality=quality)
+    return len(data) * 8 / (H * W), discriminate(session, rgb, decompress(data, base, realism=0.0))
+
+
+def score_dir_of(gc_weights: Path) -> Path:
+    """weights/NAME.npz → weights/NAME-score/."""
+    return Path(gc_weights).with_name(Path(gc_weights).stem + "-score")
+
+
+def default_score_dir() -> Path:
+    """The score of the installed gc model built on the default model (the newest in the manifest order, a
+    user's included), else the shipped gc-v2-score."""
+    from .weights import entries, read_manifest
+    default = read_manifest().get("default")
+    found = [score_dir_of(folder / e["file"]) for folder, e in entries()
+             if e.get("mode") == "gc" and e.get("base", {}).get("name") == default
+             and (score_dir_of(folder / e["file"]) / "score.json").is_file()]
+    return found[-1] if found else SCORE_DIR
+
+
 def rate_feature(bpp: float) -> float:
     return math.log2(max(bpp, 1e-6))
 
@@ -94,8 +124,8 @@ class Score:
 class Scorer:
     """The exported discriminator, its statistics and the models they were made with (checked by sha256)."""
 
-    def __init__(self, folder: Path = SCORE_DIR):
-        folder = Path(folder)
+    def __init__(self, folder: Path | None = None):
+        folder = Path(folder) if folder else default_score_dir()
         try:
             self.info = json.loads((folder / "score.json").read_text())
             if self.info.get("format") != SCORE_FORMAT:
@@ -104,6 +134,7 @@ class Scorer:
             self.mean = np.array([stats["log2_bpp"]["mean"], stats["d"]["mean"]])
             self.std = np.array([stats["log2_bpp"]["std"], stats["d"]["std"]])
             self.quality = float(self.info["quality"])
+            self.on_image = self.info.get("d_input", "gc") == "image"
         except (OSError, KeyError, ValueError, TypeError) as e:
             raise CodecError(f"{folder}: no usable novelty-score statistics ({type(e).__name__}: {e})") from None
         self.gc = load_model(self.info["gc"]["name"])
@@ -120,6 +151,8 @@ class Scorer:
                                             providers=["CPUExecutionProvider"])
 
     def features(self, rgb: np.ndarray) -> tuple[float, float]:
+        if self.on_image:
+            return image_features(rgb, self.base, self.session, self.quality)
         return features(rgb, self.base, self.gc, self.session, self.quality)
 
     def score(self, rgb: np.ndarray, name: str = "image") -> Score:
@@ -133,7 +166,7 @@ class Scorer:
         return Score(name, rgb.shape[1], rgb.shape[0], bpp, d, float(z[0]), float(z[1]), float(np.hypot(*z)))
 
 
-def score_files(paths: list[Path], folder: Path = SCORE_DIR) -> list[dict]:
+def score_files(paths: list[Path], folder: Path | None = None) -> list[dict]:
     """Score each image file; a folder stands for the images directly inside it (sorted)."""
     from .image_io import IMAGE_SUFFIXES, read_image
     files = []

@@ -273,3 +273,41 @@ def head_graph(run: Path) -> tuple[bytes, dict]:
               "validation": at[-1]["val"] if at else None,
               "validation_at_start": vals[0]["val"] if vals else None}
     return graph, record
+
+
+def export_score(head_dir: Path, base, gc: dict, photos: list[Path], dest: Path, quality: float) -> dict:
+    """The novelty score of the paper's §4.3 for `ibc score` (codec.score), from this gc model's training:
+    dest/discriminator.onnx, the density-ratio discriminator of the head's best step, and dest/score.json with
+    the feature statistics (log2 bpp of the image's own file at `quality`, the discriminator's mean logit on the
+    image given its Shannon-AE rendering) over `photos`, taken exactly as `ibc score` takes them."""
+    import hashlib
+
+    from ..image_io import read_image
+    from ..score import SCORE_FORMAT, WINDOW, feature_stats, image_features
+    from .discriminator import export_onnx
+    from .export import DATA_SOURCES
+    name = "best.pt" if (Path(head_dir) / "best.pt").exists() else "checkpoint.pt"
+    state = torch.load(Path(head_dir) / name, map_location="cpu", weights_only=False)
+    d = ConditionalPatchGAN(width=24, scales=2)
+    d.load_state_dict(state["d"])
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    onnx_path = dest / "discriminator.onnx"
+    export_onnx(d.eval(), onnx_path)
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+    values = [image_features(read_image(p, drop_alpha=True), base, session, quality) for p in photos]
+    info = {"format": SCORE_FORMAT, "quality": quality, "seed": 0, "window": WINDOW, "d_input": "image",
+            "rate_feature": f"log2 of the bpp of the image's own {base.name} file at `quality`",
+            "d_feature": f"the mean logit of {gc['name']}'s discriminator (density ratio data : decoded) on the image "
+                         f"itself, conditioned on its {base.name} rendering",
+            "gc": gc, "base": {"name": base.name, "sha256": base.sha256},
+            "discriminator": {"file": onnx_path.name, "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+                              "config": d.config(), "steps": state["step"]},
+            "stats": feature_stats(values),
+            "photos": f"{len(photos)} validation photos of the training folder (training photos too if it had fewer than 8)",
+            "data_sources": DATA_SOURCES}
+    (dest / "score.json").write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n")
+    return info

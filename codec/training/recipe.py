@@ -193,7 +193,7 @@ class Run:
         return self.state["values"][key]
 
 
-STAGES = ("data", "rates", "design", "postfilter", "gc")  # then export, which is cheap and always runs
+STAGES = ("data", "rates", "design", "postfilter", "gc", "score")  # then export, which is cheap and always runs
 
 
 def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool = False,
@@ -214,7 +214,7 @@ def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool
         if load_model(recipe.base).mode != "shannon":
             raise CodecError(f"--base {recipe.base!r} must be a Shannon-AE model, not a generative one")
     run = Run(run_dir, recipe, restart)
-    stages = [s for s in STAGES if (s != "gc" or recipe.mode == "gc")
+    stages = [s for s in STAGES if (s not in ("gc", "score") or recipe.mode == "gc")
               and not (recipe.base and s in ("design", "postfilter"))]
     for k, stage in enumerate(stages, 1):
         if run.done(stage):
@@ -349,6 +349,23 @@ def _gc(run: Run) -> None:
     run.finish("gc", before, gc={"fill": record, "head": head})
 
 
+def _score(run: Run) -> None:
+    """The novelty score (`ibc score`) of the gc model: its discriminator and statistics, NAME-score/."""
+    from ..noise_model import load_noise_model
+    from ..weights import load_model
+    from .generative import export_score
+    base = load_model(str(_weights(run)))
+    gc = run.folder / f"{_gc_name(run.recipe)}.npz"
+    lm = load_noise_model(gc, lambda *a, **k: base)
+    train, val = _files(run)
+    photos = val[:60] if len(val) >= 8 else val + train[:8 - len(val)]  # a std needs a few (tiny folders)
+    q = quality_of_code(code_from_step(run["steps"][1]))
+    info = export_score(run.folder / "gc-head", base, {"name": lm.name, "sha256": lm.sha256}, photos,
+                        run.folder / f"{_gc_name(run.recipe)}-score", min(max(q, 0.0), 100.0))
+    say(f"novelty score: statistics over {info['stats']['photos']} validation photos at q {info['quality']:.1f}")
+    run.finish("score", score=info["stats"])
+
+
 def _copy(src: Path, dest: Path) -> None:
     if src.is_dir():
         tmp = dest.with_name(dest.name + ".tmp")
@@ -393,6 +410,8 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
     if r.mode == "gc":
         gc = built[_gc_name(r)]
         _copy(gc, dest / gc.name)
+        if (run.folder / f"{_gc_name(r)}-score").is_dir():
+            _copy(run.folder / f"{_gc_name(r)}-score", dest / f"{_gc_name(r)}-score")
         gc_entry = add_to_manifest(dest / gc.name, {"origin": "ibc train", **rates,
                                                     "training": {**training, "gc": run["gc"]}}, weights_dir=dest)
         if not own:
@@ -402,4 +421,4 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
     return dest / entry["file"]
 
 
-STAGE_FUNCTIONS = {"data": _data, "rates": _rates, "design": _design, "postfilter": _postfilter, "gc": _gc}
+STAGE_FUNCTIONS = {"data": _data, "rates": _rates, "design": _design, "postfilter": _postfilter, "gc": _gc, "score": _score}

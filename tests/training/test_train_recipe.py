@@ -105,7 +105,7 @@ def test_a_generative_decoder_is_trained_on_an_installed_models_bitstream(tmp_pa
     env = {**os.environ, "IBC_MODEL_PATH": str(tmp_path / "models"), "OMP_NUM_THREADS": "1"}
     r = ibc("train", photos(tmp_path / "p", 6), "--name", "my-gc", "--base", "shannon-v4", "--mode", "gc",
             "--hours", "0.01", "--run", tmp_path / "run", env=env)
-    assert "stage 3/3: gc" in r.stderr and "design" not in r.stderr
+    assert "stage 3/4: gc" in r.stderr and "stage 4/4: score" in r.stderr and "design" not in r.stderr
     entry = json.loads((tmp_path / "models" / "manifest.json").read_text())["models"][0]
     assert entry["name"] == "my-gc" and entry["mode"] == "gc" and entry["base"]["name"] == "shannon-v4"
     head = entry["training"]["gc"]["head"]
@@ -119,6 +119,12 @@ def test_a_generative_decoder_is_trained_on_an_installed_models_bitstream(tmp_pa
         outs[name] = np.asarray(Image.open(tmp_path / f"{name}.png"))
     assert np.array_equal(outs["base"], outs["zero"])
     assert np.abs(outs["one"].astype(int) - outs["zero"]).mean() > 0.1
+    # its discriminator scores novelty (paper §4.3): a flat image is far from the photos it was trained on
+    assert (tmp_path / "models" / "my-gc-score" / "score.json").is_file()
+    Image.fromarray(np.full((128, 160, 3), 200, np.uint8)).save(tmp_path / "flat.png")
+    rows = json.loads(ibc("score", tmp_path / "x.png", tmp_path / "flat.png", "--model", "my-gc", "--json",
+                          env=env).stdout)
+    assert rows[1]["novelty"] > rows[0]["novelty"]
 
 
 def test_base_needs_the_gc_mode(tmp_path):

@@ -58,7 +58,8 @@ def add_parser(sub) -> None:
                    help="gc also builds NAME-gc, the generative decoder on the model's bitstream (default: shannon)")
     t.add_argument("--base", metavar="MODEL",
                    help="with --mode gc: build only the generative decoder, named NAME, on this installed Shannon-AE "
-                        "model's bitstream (its files keep decoding; no design, no post-filter), e.g. shannon-v4")
+                        "model's bitstream (its files keep decoding; no design, no post-filter), e.g. shannon-v4 "
+                        "(default: none, a complete model)")
     t.add_argument("--val", help="folder of validation photos (default: 1 in 10 of PHOTOS, chosen by name hash)")
     t.add_argument("--images", type=int, default=30, help="photos the codebooks are designed on (default: 30)")
     t.add_argument("--seed", type=int, default=0, help="seed of the choices of photos and crops (default: 0)")

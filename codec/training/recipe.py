@@ -200,8 +200,11 @@ def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool
           force: bool = False) -> Path:
     """Run (or continue) the recipe; returns the exported model's weights file in `dest`."""
     from ..retired import RETIRED
-    from ..weights import shipped_names
-    if recipe.name in shipped_names() | set(RETIRED):
+    from ..weights import WEIGHTS_DIR, shipped_names
+    # a user's model may not shadow a shipped one; building into the shipped folder itself (a release's
+    # models, --dest weights) may continue one, and the export still refuses to replace other weights
+    shipped = set() if Path(dest).resolve() == WEIGHTS_DIR.resolve() else shipped_names()
+    if recipe.name in shipped | set(RETIRED):
         raise CodecError(f"{recipe.name!r} is a shipped (or retired) model's name: choose another --name")
     if not recipe.name or any(c in recipe.name for c in "/\\") or recipe.name.startswith("."):
         raise CodecError(f"{recipe.name!r} is not a usable model name")
@@ -379,6 +382,19 @@ def _copy(src: Path, dest: Path) -> None:
         tmp.replace(dest)
 
 
+def _sources(folder: str) -> dict:
+    """Where the photos came from and on what terms, for the manifest: a SOURCES.md in the folder or beside it
+    (its path and sha256), as a dataset ships it; nothing when there is none."""
+    for place in (Path(folder), Path(folder).parent):
+        notes = place / "SOURCES.md"
+        if notes.is_file():
+            text = notes.read_text(errors="replace")
+            row = next((line for line in text.splitlines() if line.startswith(f"| {Path(folder).name}/ |")), None)
+            return {"sources": {"file": f"{notes.parent.name}/{notes.name}", **({"row": row} if row else {}),
+                                "sha256": hashlib.sha256(notes.read_bytes()).hexdigest()}}
+    return {}
+
+
 def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
     from ..weights import add_to_manifest, read_manifest
     r = run.recipe
@@ -394,7 +410,7 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
                              "decode after this one replaced it): choose another --name, or pass --force")
     dest.mkdir(parents=True, exist_ok=True)
     cpu_hours = round(sum(d["seconds"] for d in run.state["done"].values()) / 3600, 3)
-    training = {"command": command, "recipe": r.key() | {"hours": r.hours}, "data": run["data"],
+    training = {"command": command, "recipe": r.key() | {"hours": r.hours}, "data": run["data"] | _sources(r.data),
                 "steps": run["steps"], "quality_range": run["q"], "cpu_core_hours": cpu_hours,
                 "stages_seconds": {k: d["seconds"] for k, d in run.state["done"].items()}}
     rates = {"rates_bpp": list(r.rates), "quality": f"q {run['q'][0]:g}–{run['q'][1]:g} reaches "

@@ -1,5 +1,5 @@
-"""`ibc score`: the novelty score (paper §4.3) on the shipped gc-v2 discriminator and statistics
-(weights/gc-v2-score/): a photo lies near the training photos, uniform noise and a flat image far from
+"""`ibc score`: the novelty score (paper §4.3) on the default model's gc discriminator and statistics
+(weights/gc-v5-score/; the retired form, weights/gc-v2-score/, still loads): a photo lies near the training photos, uniform noise and a flat image far from
 them; JSON and table output; bad inputs are one error line and exit 2; no torch on the way."""
 import json
 import subprocess
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ibc.codec.score import SCORE_DIR, Scorer
+from ibc.codec.score import SCORE_DIR, Scorer, default_score_dir
 
 from conftest import DATA, one_line_error, run
 
@@ -46,12 +46,13 @@ def scored(images, tmp_path_factory):
     return dict(zip(images, rows))
 
 
-def test_statistics_match_the_shipped_models():
-    info = json.loads((SCORE_DIR / "score.json").read_text())
-    scorer = Scorer()  # refuses statistics made against other gc-v2 or shannon-v2 weights
+@pytest.mark.parametrize("folder", [default_score_dir(), SCORE_DIR], ids=["default", "gc-v2-score"])
+def test_statistics_match_the_shipped_models(folder):
+    info = json.loads((folder / "score.json").read_text())
+    scorer = Scorer(folder)  # refuses statistics made against other gc or Shannon-AE weights
     assert scorer.gc.sha256 == info["gc"]["sha256"] and scorer.base.sha256 == info["base"]["sha256"]
     assert info["stats"]["photos"] >= 50 and info["stats"]["log2_bpp"]["std"] > 0 and info["stats"]["d"]["std"] > 0
-    assert (SCORE_DIR / "discriminator.onnx").stat().st_size < 8 * 2 ** 20
+    assert (folder / "discriminator.onnx").stat().st_size < 8 * 2 ** 20
 
 
 def test_json_shape(scored, images):

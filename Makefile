@@ -1,6 +1,7 @@
 # Two entry points that work on a fresh machine with Python ≥ 3.10 (CI runs 3.11): `make demo` and `make test`.
 # .venv is the developer's environment: the coding path plus the `train` extra (torch, compressai, ONNX
-# export) and `dev` (pytest); a user's plain `pip install .` is the coding path alone (bench-install sizes it).
+# export), `dask` (folders on a cluster) and `dev` (pytest); a user's plain `pip install .` is the coding path
+# alone (bench-install sizes it).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,train]'
+	$(BIN)/pip install --quiet -e '.[dev,train,dask]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -55,6 +56,13 @@ bench-gc-v2: $(STAMP)
 		$(KODAK)/kodim23.png -o bench/$(GC_WAVELET)_crops.png
 	$(BIN)/python bench/splice.py BENCHMARKS.md gc-v2 bench/kodak_$(GC_WAVELET)_targets.md
 
+# The realism judge (C2ST) calibrated on Kodak: an identical copy, WebP at its lowest quality and a 4× down-and-up
+# copy, plain and conditional, three seeds, one thread (about 4 minutes; BENCHMARKS.md).
+.PHONY: bench-c2st
+bench-c2st: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/c2st_calibration.py --kodak $(KODAK) -o bench/c2st_calibration.md
+	$(BIN)/python bench/splice.py BENCHMARKS.md c2st bench/c2st_calibration.md
+
 # Speed and memory of the default model through the product, beside Pillow and CompressAI (BENCHMARKS.md);
 # one thread, minimum of 3 runs per image; run it on an otherwise idle machine.
 .PHONY: bench-speed
@@ -75,6 +83,27 @@ weights: $(STAMP)
 	IBC_MODEL_PATH=runs/weights OMP_NUM_THREADS=1 $(BIN)/ibc train $(TRAIN) --name shannon-v5 --mode gc --hours 2 --run runs/weights-run
 	IBC_MODEL_PATH=runs/weights $(BIN)/python bench/rebuild_compare.py --run runs/weights-run --model shannon-v5 --against shannon-v4 -o bench/rebuild.md
 
+# The shipped generative decoder, gc-v5, was built by the gc stage alone on shannon-v4's fixed bitstream (noise fill,
+# head trained with eq. 36 against a discriminator, novelty score): `ibc train $(TRAIN) --name gc-v5 --base
+# shannon-v4 --mode gc --hours 1.5 --dest weights --run runs/gc-v5`. This target runs the same command under
+# another name into runs/weights/ (never over the shipped files), then the targets of bench/gc_head_targets.md.
+.PHONY: weights-gc
+weights-gc: $(STAMP)
+	IBC_MODEL_PATH=runs/weights OMP_NUM_THREADS=1 $(BIN)/ibc train $(TRAIN) --name gc-rebuild --base shannon-v4 --mode gc --hours 1.5 --run runs/gc-rebuild
+	IBC_MODEL_PATH=runs/weights OMP_NUM_THREADS=1 $(BIN)/python bench/gc_head_targets.py --models gc-v5 gc-rebuild -o bench/gc_rebuild.md
+
+# The lab (LAB.md): the paper's auto-encoders (eq. 26–36) as presets of one loss (`ibc lab`), each trained from
+# scratch on 32×32 patches of the training photos for its preset's number of steps (3–4 minutes of one core
+# each), then measured on patches of the held-out photos (with `ibc score` beside the novelty preset) and plotted
+# into bench/lab/: results.json (+ .npz), results.md, plane.png, grid.png. About an hour on one core.
+LAB_PRESETS ?= vae beta-vae aae infovae vae-gan gan gan-c shannon gc novelty
+.PHONY: lab
+lab: $(STAMP)
+	for p in $(LAB_PRESETS); do rm -rf runs/lab/$$p && OMP_NUM_THREADS=1 $(BIN)/ibc lab train $(TRAIN) --preset $$p \
+		--pool runs/lab/pool --out runs/lab/$$p || exit 1; done
+	OMP_NUM_THREADS=1 $(BIN)/ibc lab eval $(addprefix runs/lab/,$(LAB_PRESETS)) --compare-score -o bench/lab/results.json
+	$(BIN)/ibc lab plot bench/lab/results.json
+
 # Hostile-input fuzzing: 10,000 mutated, truncated, spliced and random .ibc files per strategy (BENCHMARKS.md).
 .PHONY: fuzz
 fuzz: $(STAMP)
@@ -87,3 +116,11 @@ fuzz: $(STAMP)
 .PHONY: bench-install
 bench-install: $(STAMP)
 	$(BIN)/python bench/install_size.py -o bench/install_size.md
+
+# Folder throughput (images a second) on the 24 Kodak images: local -j 1 and -j 2, and Dask with 2 local
+# workers (the LocalCluster a command starts, and a running one), outputs checked byte-identical across them
+# (BENCHMARKS.md, bulk throughput). Run it on an otherwise idle machine.
+.PHONY: bench-bulk
+bench-bulk: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/bulk_throughput.py --kodak $(KODAK) -o bench/bulk_throughput.md
+	$(BIN)/python bench/splice.py BENCHMARKS.md bulk bench/bulk_throughput.md

@@ -63,6 +63,21 @@ def panels(rgb: np.ndarray, lm, setting: float, seeds: list[int]) -> list[tuple[
     return out
 
 
+def smoothest(rgb: np.ndarray, side: int = 192, grid: int = 32) -> list[int]:
+    """[x, y, side, side]: the window on a `grid`-pixel lattice with the least mean gradient, among those
+    whose mean grey is between 40 and 215 (not clipped white or black)."""
+    grey = rgb.astype(float).mean(2)
+    grad = np.abs(np.diff(grey, axis=0))[:, :-1] + np.abs(np.diff(grey, axis=1))[:-1]
+    H, W = grey.shape
+    best = None
+    for y in range(0, H - side + 1, grid):
+        for x in range(0, W - side + 1, grid):
+            if 40 <= grey[y:y + side, x:x + side].mean() <= 215:
+                g = grad[y:y + side - 1, x:x + side - 1].mean()
+                best = min(best or (g, x, y), (g, x, y))
+    return [best[1], best[2], side, side] if best else [(W - side) // 2, (H - side) // 2, side, side]
+
+
 def figure(rows: list, out: Path) -> None:
     """One row of crops per (rgb, panels, box), each titled with its codec, bpp (of the whole image) and PSNR."""
     import matplotlib
@@ -90,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--box", type=int, nargs=4, metavar=("X", "Y", "W", "H"),
                    help="crop shown, in pixels, for every image (default: rocks, water and grass of Kodak 13 "
                         "for one image; else the centre 192×192)")
+    p.add_argument("--smooth", action="store_true",
+                   help="show each image's smoothest 192×192 area that is not flat white or black (sky, skin): "
+                        "where streaks and repeated patterns would show")
     p.add_argument("--model", help="gc model name or path (default: the shipped gc model)")
     p.add_argument("--quality", type=float, default=22, help="ibc quality q (default: 22, about 0.1 bpp)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="gc decoder seeds (default: 0 1)")
@@ -103,7 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     for path in args.image:
         rgb = read_image(Path(path))
         H, W = rgb.shape[:2]
-        box = args.box or ([448, 256, 192, 192] if len(args.image) == 1 else [(W - 192) // 2, (H - 192) // 2, 192, 192])
+        box = args.box or (smoothest(rgb) if args.smooth else [448, 256, 192, 192] if len(args.image) == 1
+                           else [(W - 192) // 2, (H - 192) // 2, 192, 192])
         x, y, w, h = box
         if not (0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= W and y + h <= H):
             raise SystemExit(f"--box {x} {y} {w} {h} is not inside the {W}×{H} image {path}")

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     pixels = np.array([x.shape[0] * x.shape[1] for x in originals])
     swd = SlicedWasserstein(originals)
     mse0 = np.mean([np.mean((a.astype(float) - b) ** 2) for a, b in zip(originals, rows["Shannon-AE (A = 0)"])])
-    lines = [f"# Generative decoders at about 0.1 bpp on Kodak (24 images), every codec at the same size",
+    lines = ["# Generative decoders at about 0.1 bpp on Kodak (24 images), every codec at the same size",
              "", f"`python bench/gc_head_targets.py --models {' '.join(args.models)} --quality {args.quality:g}`: "
              f"each image coded once by {base.name} at q {args.quality:g}; WebP (method 6) at the quality whose file "
              "is nearest in size; C2ST on 64-pixel patches, two folds split by image (accuracy, 0.5 = cannot tell; "
@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         mse = np.mean([np.mean((a.astype(float) - b) ** 2) for a, b in zip(originals, images)])
         plain, cond = c2st(originals, images), c2st(originals, images, conditional=True)
         lines.append(f"| {name} | {bpp:.3f} | {np.mean([psnr(a, b) for a, b in zip(originals, images)]):.2f} | "
-                     f"{mse / mse0:.2f} | {swd.distance(images)[0]:.4f} | {plain.accuracy:.3f} (≤ {plain.threshold95:.3f}) | "
-                     f"{cond.accuracy:.3f} (≤ {cond.threshold95:.3f}) |")
+                     f"{mse / mse0:.2f} | {swd.distance(images)[0]:.4f} | {plain.accuracy:.3f} (null 95 %: {plain.threshold95:.3f}) | "
+                     f"{cond.accuracy:.3f} (null 95 %: {cond.threshold95:.3f}) |")
         print(lines[-1], flush=True)
     lines += ["", "Decode at realism 1 of " + files[0].name + ", one thread, fastest of 3: "
               + ", ".join(f"{n} {s:.2f} s" for n, s in seconds.items()) + "."]

@@ -69,27 +69,72 @@ class _WindowBar:
             self.bar.close()
 
 
-def _run_folder(job, pairs, args, options) -> int:
-    """Every file of a folder, in -j processes, with a progress bar and a summary; exit 2 if any failed."""
+def add_distributor_arguments(parser, what: str) -> None:
+    """-j, --distributor, --scheduler and --shard-size: how a folder's files are spread over processes or
+    machines (codec.bulk)."""
+    parser.add_argument("-j", "--jobs", type=int, metavar="N",
+                        help=f"files {what} in parallel (folders): local worker processes (default: 1), or the "
+                             "workers of the LocalCluster that --distributor dask starts without --scheduler "
+                             "(default: one a core)")
+    parser.add_argument("--distributor", choices=["local", "dask"], default="local",
+                        help="what runs a folder's files, in shards: local, the processes of this machine "
+                             "(-j), or dask, a Dask cluster (needs ibc[dask]): the scheduler at --scheduler, "
+                             "else a LocalCluster of -j workers (default: local)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="the Dask scheduler of --distributor dask, e.g. tcp://host:8786; its workers must "
+                             "see the input and output folders at the same paths (default: the environment's "
+                             "DASK_SCHEDULER_ADDRESS, else a LocalCluster)")
+    parser.add_argument("--shard-size", type=int, metavar="N",
+                        help="files a task codes one after another (default: about 4 shards a worker, at most 100 "
+                             "files each)")
+
+
+def _distribution(args, folder: bool) -> dict:
+    """The folder-run settings of `add_distributor_arguments`, checked before any model loads; --scheduler
+    falls back to DASK_SCHEDULER_ADDRESS for --distributor dask."""
+    import os
+    from ..codec.bulk import SCHEDULER_ENV, check_distributor
+
+    scheduler = args.scheduler
+    if args.distributor == "dask" and not scheduler:
+        scheduler = os.environ.get(SCHEDULER_ENV) or None
+    check_distributor(args.distributor, args.jobs, scheduler, args.shard_size)
+    if not folder and (args.distributor != "local" or args.scheduler or args.shard_size):
+        raise _error(f"{args.input}: --distributor, --scheduler and --shard-size are for folders, and this is one file")
+    return {"distributor": args.distributor, "jobs": args.jobs, "scheduler": scheduler, "shard_size": args.shard_size}
+
+
+def _run_folder(job, pairs, args, options, out_dir, distribution: dict) -> int:
+    """Every file of a folder in shards, on the distributor chosen, with one progress bar and a summary
+    (also written beside the output folder as JSON); complete outputs are skipped, unless --force. Exit 2
+    unless every file was done; each failure on stderr, naming its file."""
     from tqdm import tqdm
 
-    from ..codec.files import run_folder
+    from ..codec.bulk import run_folder, stats_path
 
-    failed, done = [], []
-    with tqdm(total=len(pairs), desc=job.__name__.split("_")[0], unit="file", disable=args.quiet) as bar:
-        for src, result, error in run_folder(job, pairs, args.jobs, **options):
-            (done.append(result) if result else failed.append(error))
-            bar.update(1)
-    total = sum(r["bytes"] for r in done)
-    pixels = sum(r["pixels"] for r in done)
+    stats, bars = stats_path(out_dir), []
+
+    def progress(files: int) -> None:  # the bar starts once the workers are there (a cluster may be refused)
+        if not bars:
+            bars.append(tqdm(total=len(pairs), desc=job.__name__.split("_")[0], unit="file", disable=args.quiet,
+                             dynamic_ncols=True))
+        bars[0].update(files)
+
+    try:
+        s = run_folder(job, pairs, options, force=args.force, progress=progress, stats=stats, **distribution)
+    finally:
+        for bar in bars:
+            bar.close()
     if not args.quiet:
-        summary = f"{len(done)} of {len(pairs)} files, {total:,} bytes"
-        if job.__name__ == "compress_file" and pixels:
-            summary += f", mean {sum(r['bpp'] for r in done) / len(done):.4f} bpp"
-        print(summary)
-    for error in failed:
+        summary = f"{s['done']} of {s['files']} files"
+        summary += f" ({s['skipped']} already complete, skipped)" if s["skipped"] else ""
+        summary += f", {s['bytes_in']:,} → {s['bytes_out']:,} bytes"
+        if job.__name__ == "compress_file" and s["mean_bpp"] is not None:
+            summary += f", mean {s['mean_bpp']:.4f} bpp"
+        print(summary + f", {s['seconds']:.1f} s; statistics in {stats}")
+    for error in s["failures"].values():
         print(f"ibc: error: {error}", file=sys.stderr)
-    return EXIT_USAGE if failed else 0
+    return 0 if s["complete"] else EXIT_USAGE
 
 
 def _error(message: str):

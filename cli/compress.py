@@ -1,21 +1,24 @@
 """`ibc compress`: an image (or a folder of them) → .ibc."""
-from .common import BACKEND_HELP, _WindowBar, _file_output, _folder_output, _run_folder, _setting, _source
+from .common import (BACKEND_HELP, _WindowBar, _distribution, _file_output, _folder_output, _run_folder, _setting,
+                     _source, add_distributor_arguments)
 
 
 def run(args) -> int:
     src = _source(args.input)
+    distribution = _distribution(args, folder=src.is_dir())
     out = None if src.is_dir() else _file_output(src, args.output, src.stem + ".ibc", args.force)
     from ..codec.files import compress_file, folder_jobs
 
     options = dict(model=args.model, quality=args.quality, target_bpp=args.target_bpp, size=args.size,
-                   drop_alpha=args.drop_alpha, force=args.force, verbose=args.verbose, mode=args.mode,
-                   seed=args.seed, backend=args.backend)
+                   drop_alpha=args.drop_alpha, verbose=args.verbose, mode=args.mode, seed=args.seed,
+                   backend=args.backend)
     if out is None:
-        pairs = folder_jobs(src, _folder_output(src, args.output, "-ibc"), compressing=True)
-        return _run_folder(compress_file, pairs, args, options)
+        out_dir = _folder_output(src, args.output, "-ibc")
+        pairs = folder_jobs(src, out_dir, compressing=True)
+        return _run_folder(compress_file, pairs, args, options, out_dir, distribution)
     search = "--size" if args.size is not None else "--target-bpp" if args.target_bpp is not None else None
     with _WindowBar(f"compress {search}" if search else "compress", args.quiet, search=bool(search)) as bar:
-        r = compress_file(src, out, progress=bar, **options)
+        r = compress_file(src, out, progress=bar, force=args.force, **options)
     if not args.quiet:
         line = f"{r['out']}: {r['bytes']:,} bytes, {r['bpp']:.4f} bpp, {_setting(r)}, {r['width']}×{r['height']}"
         line += f", mode gc, seed {r['seed']}" if r["mode"] == "gc" else ""
@@ -28,7 +31,7 @@ def add_parser(sub) -> None:
     c.add_argument("input", help="any image Pillow reads (PNG, JPEG, WebP, TIFF, …), or a folder of them")
     c.add_argument("-o", "--output", help="output file, or an existing folder to write into (default: INPUT "
                                           "with suffix .ibc); for a folder, the output folder (default: INPUT-ibc)")
-    c.add_argument("-j", "--jobs", type=int, default=1, help="files coded in parallel (folders; default: 1)")
+    add_distributor_arguments(c, "coded")
     q = c.add_mutually_exclusive_group()
     q.add_argument("-q", "--quality", type=float, metavar="Q",
                    help="quality 0 (smallest) … 100 in fine steps, log-linear in the quantiser step; 50 is about "
@@ -41,7 +44,9 @@ def add_parser(sub) -> None:
     c.add_argument("--drop-alpha", action="store_true",
                    help="encode an image with transparency by dropping its alpha (a fully opaque alpha is "
                         "always dropped)")
-    c.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
+    c.add_argument("-f", "--force", action="store_true",
+                   help="overwrite an existing output file; for a folder, code every file again (without it, "
+                        "an output that is already complete is skipped and one that is not is coded again)")
     c.add_argument("--quiet", action="store_true", help="print nothing on success")
     c.add_argument("--mode", choices=["shannon", "gc"],
                    help="gc: generative compression: the same bits as the Shannon-AE model, marked for the "

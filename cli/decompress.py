@@ -1,26 +1,28 @@
 """`ibc decompress`: an .ibc file (or a folder of them) → an image."""
 import sys
 
-from .common import (BACKEND_HELP, EXIT_CORRUPT, _WindowBar, _error, _file_output, _folder_output, _run_folder,
-                     _setting, _source)
+from .common import (BACKEND_HELP, EXIT_CORRUPT, _WindowBar, _distribution, _error, _file_output, _folder_output,
+                     _run_folder, _setting, _source, add_distributor_arguments)
 
 
 def run(args) -> int:
     src = _source(args.input)
+    distribution = _distribution(args, folder=src.is_dir())
     # NAME.ibc → NAME.ibc.png: never the photo NAME.ibc was made from
     free = args.force or args.samples is not None  # samples have names of their own, checked later
     out = None if src.is_dir() else _file_output(src, args.output, src.name + ".png", free)
     quality = _output_quality(args.output_quality)
     from ..codec.files import decompress_file, folder_jobs
 
-    options = dict(model=args.model, force=args.force, salvage=args.salvage, seed=args.seed,
+    options = dict(model=args.model, salvage=args.salvage, seed=args.seed,
                    realism=args.realism, samples=args.samples, backend=args.backend,
                    postfilter=not args.no_postfilter, output_quality=quality)
     if out is None:
-        pairs = folder_jobs(src, _folder_output(src, args.output, "-png"), compressing=False)
-        return _run_folder(decompress_file, pairs, args, options)
+        out_dir = _folder_output(src, args.output, "-png")
+        pairs = folder_jobs(src, out_dir, compressing=False)
+        return _run_folder(decompress_file, pairs, args, options, out_dir, distribution)
     with _WindowBar("decompress", args.quiet) as bar:
-        r = decompress_file(src, out, progress=bar, **options)
+        r = decompress_file(src, out, progress=bar, force=args.force, **options)
     if r["damaged_tiles"]:
         print(f"ibc: warning: {src}: tile(s) {', '.join(map(str, r['damaged_tiles']))} failed their CRC "
               "and were filled in", file=sys.stderr)
@@ -64,7 +66,7 @@ def add_parser(sub) -> None:
     d.add_argument("--output-quality", metavar="Q",
                    help="quality 1..100 of a lossy output format (.jpg, .webp, .avif), stated on stderr; lossless "
                         "formats ignore it (default: 95)")
-    d.add_argument("-j", "--jobs", type=int, default=1, help="files decoded in parallel (folders; default: 1)")
+    add_distributor_arguments(d, "decoded")
     d.add_argument("--salvage", action="store_true",
                    help="decode a file with damaged tiles, or one cut short after its header, anyway: every "
                         "whole tile as usual, the damaged or missing ones filled in (mid-grey), saying which")
@@ -79,7 +81,9 @@ def add_parser(sub) -> None:
     d.add_argument("--samples", type=int, metavar="N",
                    help="write N samples with seeds S … S+N-1 (S: --seed or the file's): output x.png becomes "
                         "x-sS.png, x-sS+1.png, … (default: one image)")
-    d.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
+    d.add_argument("-f", "--force", action="store_true",
+                   help="overwrite an existing output file; for a folder, decode every file again (without it, "
+                        "an output that is already complete is skipped and one that is not is decoded again)")
     d.add_argument("--quiet", action="store_true", help="print nothing on success")
     d.add_argument("-v", "--verbose", action="store_true",
                    help="also print the file's size, bpp, quality setting and model")

@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from . import compress, decompress, export, info, models, plot, score, train
+from . import compress, decompress, export, info, lab, models, plot, score, train
 from . import eval as eval_
 from .common import EXIT_CORRUPT, EXIT_USAGE
 
@@ -11,7 +11,7 @@ EXIT_CODES = ("exit status: 0 done; 2 failed (bad arguments or input, a missing 
               "when it had to fill tiles in)")
 TRAIN_MODULES = {"torch", "torchvision", "pytorch_msssim", "matplotlib", "scipy", "bjontegaard", "onnx"}
 # one module per subcommand, each with add_parser(sub) and run(args), listed in the order of `ibc --help`
-COMMANDS = (compress, decompress, info, score, train, models, export, eval_, plot)
+COMMANDS = (compress, decompress, info, score, train, models, export, eval_, plot, lab)
 
 
 class _Version(argparse.Action):

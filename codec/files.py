@@ -1,8 +1,6 @@
 """One file in, one file out: the jobs behind `ibc compress` and `ibc decompress`, for single files and
-folders alike. Each returns a summary dict; failures raise CodecError."""
-import os
-import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+folders alike (codec.bulk runs them over a folder's shards). Each returns a summary dict; failures raise
+CodecError."""
 from pathlib import Path
 
 from .api import DEFAULT_SEED, check_seed, compress, decode, decoding_choices, model_for, read_header, read_indices, render
@@ -144,33 +142,3 @@ def _check_distinct(pairs) -> None:
             raise CodecError(f"{seen[out.name.lower()]} and {src} would both be written to {out}; "
                              "rename one, or code them one at a time with -o")
         seen[out.name.lower()] = src
-
-
-def _named(src, message: str) -> str:
-    """A folder run's message names its file (most already start with it)."""
-    return message if message.startswith(str(src)) else f"{src}: {message}"
-
-
-def _run_one(job, src, out, kwargs, threads):
-    if "torch" in sys.modules:  # a worker inherits no thread limit of its own
-        sys.modules["torch"].set_num_threads(threads)
-    try:
-        return src, job(src, out, **kwargs), None
-    except CodecError as e:
-        return src, None, _named(src, str(e))
-    except OSError as e:
-        return src, None, f"{src}: {e.strerror or e}"
-
-
-def run_folder(job, pairs, workers: int, **kwargs):
-    """Run `job` on every (src, out) pair in `workers` processes; yields (src, result | None, error | None)
-    as files finish. One file's failure does not stop the others."""
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    if workers <= 1:
-        for src, out in pairs:
-            yield _run_one(job, src, out, kwargs, threads)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_run_one, job, src, out, kwargs, threads) for src, out in pairs]
-        for f in as_completed(futures):
-            yield f.result()

@@ -12,7 +12,7 @@ thread, so the sums are the same on every run of a machine; across CPUs a pixel 
 import numpy as np
 
 from .noise_fill import uniform_noise
-from .postfilter import step_feature, stripes
+from .postfilter import one_thread_session, step_feature, stripes
 
 U_KEY = 1 << 40  # the Philox key word of the head's noise: apart from every tile index
 
@@ -27,11 +27,7 @@ class HeadRunner:
     @property
     def _session(self):
         if self._opened is None:
-            import onnxruntime as ort
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            self._opened = ort.InferenceSession(self.graph, opts, providers=["CPUExecutionProvider"])
+            self._opened = one_thread_session(self.graph)
         return self._opened
 
     def __call__(self, x_hat: np.ndarray, detail: np.ndarray, step: float, seed: int, realism: float) -> np.ndarray:

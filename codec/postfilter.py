@@ -46,12 +46,7 @@ class PostFilterRunner:
     @property
     def _session(self):
         if self._opened is None:
-            import onnxruntime as ort
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            self._opened = ort.InferenceSession(str(self.folder / "postfilter.onnx"), opts,
-                                                providers=["CPUExecutionProvider"])
+            self._opened = one_thread_session(str(self.folder / "postfilter.onnx"))
         return self._opened
 
     def __call__(self, image: np.ndarray, step: float) -> np.ndarray:
@@ -64,6 +59,15 @@ class PostFilterRunner:
             (y,) = self._session.run(None, {"x": x, "s": s})
             out[r0:r1] = np.clip(np.round(y[0, :, r0 - a:r1 - a] * 255), 0, 255).astype(np.uint8).transpose(1, 2, 0)
         return out
+
+
+def one_thread_session(graph):
+    """An ONNX Runtime session of `graph` (a path or the bytes) on one CPU thread: the same sums on every run."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 
 
 def stripes(H: int, margin: int):

@@ -144,11 +144,8 @@ class Scorer:
                 raise CodecError(f"{folder}: the statistics were taken with {self.info[role]['name']} "
                                  f"{self.info[role]['sha256'][:16]}, but {lm.name} is {lm.sha256[:16]} (take them "
                                  "again: python -m ibc.codec.training.discriminator export)")
-        import onnxruntime as ort
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(folder / "discriminator.onnx"), opts,
-                                            providers=["CPUExecutionProvider"])
+        from .postfilter import one_thread_session
+        self.session = one_thread_session(str(folder / "discriminator.onnx"))
 
     def features(self, rgb: np.ndarray) -> tuple[float, float]:
         if self.on_image:

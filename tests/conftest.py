@@ -17,6 +17,17 @@ DATA = ROOT / "tests" / "data"  # the sample image and files of the shipped mode
 os.environ["IBC_MODEL_PATH"] = tempfile.mkdtemp(prefix="ibc-test-models-")
 
 
+# the start of a `python -c` program in which torch (and what needs it) cannot be imported: the coding path
+BLOCK_TORCH = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'torchvision', 'compressai'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+"""
+
+
 def natural_like(h: int, w: int, seed: int = 0) -> np.ndarray:
     """(h,w,3) uint8: smooth gradients, edges and mild noise, so every coding path gets exercised."""
     rng = np.random.default_rng(seed)
@@ -64,6 +75,14 @@ def photos(tmp_path_factory):
     for i in range(6):
         Image.fromarray(natural_like(72, 88, seed=i)).save(folder / f"img{i}.png")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def quick_c2st(monkeypatch):
+    """`ibc eval`'s realism judge (the C2ST) on 2 training steps per fold: the tests that run eval check how it
+    runs and caches the judge, tests/evaluation/test_c2st.py checks the judgement itself."""
+    from ibc.codec.evaluation import evaluate
+    monkeypatch.setitem(evaluate.C2ST, "steps", 2)
 
 
 @pytest.fixture(scope="module")

@@ -71,15 +71,18 @@ GRAPH = {name: _imports(name, path, set(_modules())) for name, path in _modules(
 
 def _layer(name: str) -> str:
     for prefix, layer in (("ibc.cli", "cli"), ("ibc.codec.training", "training"),
-                          ("ibc.codec.evaluation", "evaluation"), ("ibc.codec", "core"), ("ibc.models", "models")):
+                          ("ibc.codec.evaluation", "evaluation"), ("ibc.codec.lab", "lab"), ("ibc.codec", "core"),
+                          ("ibc.models", "models")):
         if name == prefix or name.startswith(prefix + "."):
             return layer
     raise AssertionError(name)
 
 
 # what each layer may import besides itself: the core (the coding path) nothing of models/
+# the lab (codec/lab: the paper's presets on the training loop) sits beside training and evaluation
 ALLOWED = {"models": set(), "core": set(), "training": {"core", "models"},
-           "evaluation": {"training", "core", "models"}, "cli": {"training", "evaluation", "core", "models"}}
+           "evaluation": {"training", "core", "models"}, "lab": {"training", "evaluation", "core", "models"},
+           "cli": {"training", "evaluation", "lab", "core", "models"}}
 # The one import up a layer: the torch backend reads a .pt into the trainable model, which is built on the
 # engine and so lives in training. Made inside functions, only for that backend (or a model with no bundle).
 UPWARD = {("ibc.codec.weights", "ibc.codec.training.weights_torch")}

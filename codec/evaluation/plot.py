@@ -143,14 +143,35 @@ def points_table(curves: list[dict], anchor: str) -> str:
     for c in (c for c in curves if c["codec"].startswith(learned) and c is not ref):  # gc: one table per A
         lines += ["", f"{c['label']}, every quality level (means over the images):", "",
                   f"| level | bpp | PSNR (dB) | {ref['label']} PSNR at that bpp | Δ PSNR | MS-SSIM (dB) | SWD |"
-                  " encode (s) | decode (s) |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  " C2ST | C2ST cond. | encode (s) | decode (s) |", "|---:" * 11 + "|"]
         for p in c["points"]:
             at = anchor_psnr_at(ref, p["bpp"])
             delta = None if at is None else p["psnr"] - at
             lines.append(f"| {p['setting']} | {p['bpp']:.3f} | {p['psnr']:.2f} | {fmt(at, '.2f')} | "
                          f"{fmt(delta, '+.2f')} | {fmt(p.get('ms_ssim_db'), '.2f')} | {fmt(p.get('swd'), '.3f')} | "
+                         f"{fmt(p.get('c2st'), '.3f')} | {fmt(p.get('c2st_cond'), '.3f')} | "
                          f"{p['encode_s']:.2f} | {p['decode_s']:.2f} |")
+    thresholds = [p["c2st_threshold"] for c in curves for p in c["points"] if p.get("c2st_threshold") is not None]
+    if lines and thresholds:
+        lines += ["", f"C2ST: the judge's accuracy at telling held-out 64-px patches of the reconstructions from the "
+                  f"originals' (0.5: it cannot; conditional: it also sees the original's low-pass); above "
+                  f"{max(thresholds):.3f} it can, at the 5 % level."]
     return "\n".join(lines) + "\n" if lines else ""
+
+
+REALISM_LABEL = {"c2st": "C2ST accuracy ↓ (0.5: indistinguishable)", "swd": "SWD, Laplacian patches ↓ (log)"}
+
+
+def _judge(curves: list[dict], judge: str | None) -> str:
+    """The realism measure to plot: as asked, else the C2ST where any point has it, else SWD."""
+    has_c2st = any(p.get("c2st") is not None for c in curves for p in c["points"])
+    if judge is None:
+        return "c2st" if has_c2st else "swd"
+    if judge not in REALISM_LABEL:
+        raise CodecError(f"unknown realism measure {judge!r} (choose from {', '.join(REALISM_LABEL)})")
+    if judge == "c2st" and not has_c2st:
+        raise CodecError("the results have no C2ST (they were made with `ibc eval --no-c2st`)")
+    return judge
 
 
 def _style(curve: dict, others) -> tuple:
@@ -161,33 +182,39 @@ def _style(curve: dict, others) -> tuple:
     return STYLES.get(curve["codec"]) or next(others)
 
 
-def _plot_sweep(ax, curves: list[dict], sweep: dict, styles: dict) -> None:
+def _plot_sweep(ax, curves: list[dict], sweep: dict, styles: dict, judge: str = "swd") -> None:
     """The distortion–realism plane at the sweep's rate: the realism sweep as a connected curve annotated
     with A, and every other codec at that rate (interpolated in log-rate, where it reaches it)."""
     rate = sweep["bpp"]
     for c in curves:
         if c.get("coder") == sweep["coder"]:
             continue
-        psnr, swd = value_at(c, "psnr", rate), value_at(c, "swd", rate, log=True)
-        if psnr is not None and swd is not None:
+        psnr, realism = value_at(c, "psnr", rate), value_at(c, judge, rate, log=judge == "swd")
+        if psnr is not None and realism is not None:
             colour, marker = styles[c["codec"]]
-            ax.plot(swd, psnr, color=colour, marker=marker, markersize=8, linestyle="none", label=c["label"])
-    xs, ys = [p["swd"] for _, p in sweep["points"]], [p["psnr"] for _, p in sweep["points"]]
+            ax.plot(realism, psnr, color=colour, marker=marker, markersize=8, linestyle="none", label=c["label"])
+    points = [(A, p) for A, p in sweep["points"] if p.get(judge) is not None]
+    xs, ys = [p[judge] for _, p in points], [p["psnr"] for _, p in points]
     ax.plot(xs, ys, color="0.3", linewidth=1.5, label=f"{sweep['label']} level {sweep['level']}, A = 0…1")
-    for A, p in sweep["points"]:
-        ax.plot(p["swd"], p["psnr"], marker="o", markersize=7, color=_style({"realism": A}, None)[0])
-        ax.annotate(f"A={A:g}", (p["swd"], p["psnr"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
-    ax.set_xscale("log")
+    for A, p in points:
+        ax.plot(p[judge], p["psnr"], marker="o", markersize=7, color=_style({"realism": A}, None)[0])
+        ax.annotate(f"A={A:g}", (p[judge], p["psnr"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    if judge == "swd":
+        ax.set_xscale("log")
     ax.set(title=f"Distortion–realism at {rate:.3f} bpp\n(other codecs interpolated in log-rate)",
-           xlabel="SWD ↓ (log)", ylabel="PSNR (dB) ↑")
+           xlabel=REALISM_LABEL[judge], ylabel="PSNR (dB) ↑")
     ax.grid(True, which="major", alpha=0.4)
     ax.legend(fontsize=8)
 
 
-def plot(curves: list[dict], out: Path, title: str | None = None, sweep_level: int | None = None) -> None:
-    """One figure, four panels: PSNR, MS-SSIM (dB) and SWD against bpp, and the distortion–realism plane;
+def plot(curves: list[dict], out: Path, title: str | None = None, sweep_level: int | None = None,
+         judge: str | None = None) -> None:
+    """One figure, four panels: PSNR, MS-SSIM (dB) and realism against bpp, and the distortion–realism plane;
     with a gc model's realism sweep, a fifth: the distortion–realism plane at the sweep's rate (level
-    `sweep_level`, default its lowest)."""
+    `sweep_level`, default its lowest). Realism is `judge`: "c2st" (the plain C2ST; the realism–rate panel
+    also draws the conditional one, dashed, and the 95 % null threshold) or "swd"; default: the C2ST where
+    the results have it, else SWD."""
+    judge = _judge(curves, judge)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -202,10 +229,11 @@ def plot(curves: list[dict], out: Path, title: str | None = None, sweep_level: i
     found = sweeps(curves, sweep_level)
     mosaic = [[0, 1, "sweep"], [2, 3, "sweep"]] if found else [[0, 1], [2, 3]]
     fig, axd = plt.subplot_mosaic(mosaic, figsize=(18 if found else 12, 9), layout="constrained")
+    rate_title = "Realism–rate (dashed: conditional)" if judge == "c2st" else "Realism–rate"
     panels = [("bpp", "psnr", "PSNR–rate", "bits per pixel", "PSNR (dB, RGB) ↑"),
               ("bpp", "ms_ssim_db", "MS-SSIM–rate", "bits per pixel", "MS-SSIM (dB) ↑"),
-              ("bpp", "swd", "Realism–rate", "bits per pixel", "SWD, Laplacian patches ↓ (log)"),
-              ("swd", "psnr", "Distortion–realism", "SWD ↓ (log)", "PSNR (dB) ↑")]
+              ("bpp", judge, rate_title, "bits per pixel", REALISM_LABEL[judge]),
+              (judge, "psnr", "Distortion–realism", REALISM_LABEL[judge], "PSNR (dB) ↑")]
     others = iter(OTHERS * 10)
     styles = {c["codec"]: _style(c, others) for c in curves}
     for ax, (xf, yf, name, xlabel, ylabel) in zip((axd[i] for i in range(4)), panels):
@@ -214,6 +242,12 @@ def plot(curves: list[dict], out: Path, title: str | None = None, sweep_level: i
             if pts:
                 colour, marker = styles[c["codec"]]
                 ax.plot(*zip(*pts), color=colour, marker=marker, markersize=5, linewidth=1.5, label=c["label"])
+            cond = [(p[xf], p["c2st_cond"]) for p in c["points"] if p.get("c2st_cond") is not None]
+            if yf == "c2st" and cond:
+                ax.plot(*zip(*cond), color=colour, marker=marker, markersize=3, linewidth=1, linestyle="--")
+        thresholds = [p["c2st_threshold"] for c in curves for p in c["points"] if p.get("c2st_threshold") is not None]
+        if yf == "c2st" and thresholds:
+            ax.axhline(max(thresholds), color="0.5", linestyle=":", label="95 % null threshold")
         if "swd" in (xf, yf):
             (ax.set_xscale if xf == "swd" else ax.set_yscale)("log")
         ax.set(title=name, xlabel=xlabel, ylabel=ylabel)
@@ -221,7 +255,7 @@ def plot(curves: list[dict], out: Path, title: str | None = None, sweep_level: i
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     if found:
-        _plot_sweep(axd["sweep"], curves, found[0], styles)
+        _plot_sweep(axd["sweep"], curves, found[0], styles, judge)
     if title:
         fig.suptitle(title)
     fig.savefig(out, dpi=120)

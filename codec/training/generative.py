@@ -31,7 +31,7 @@ from ...models.losses import r1_penalty, ratio_loss, term_c, term_d
 from ..errors import CodecError
 from ..metrics import SlicedWasserstein
 from ..noise_fill import NoiseFill
-from ..postfilter import step_feature
+from ..postfilter import one_thread_session, step_feature
 from .loop import resolve_device
 from .pool_loop import build_pool, flip_alike, run_pooled, to_tensor
 
@@ -294,10 +294,7 @@ def export_score(head_dir: Path, base, gc: dict, photos: list[Path], dest: Path,
     dest.mkdir(parents=True, exist_ok=True)
     onnx_path = dest / "discriminator.onnx"
     export_onnx(d.eval(), onnx_path)
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+    session = one_thread_session(str(onnx_path))
     values = [image_features(read_image(p, drop_alpha=True), base, session, quality) for p in photos]
     info = {"format": SCORE_FORMAT, "quality": quality, "seed": 0, "window": WINDOW, "d_input": "image",
             "rate_feature": f"log2 of the bpp of the image's own {base.name} file at `quality`",

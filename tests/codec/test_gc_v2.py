@@ -15,7 +15,7 @@ from ibc.codec.noise_fill import NoiseFill, uniform_noise
 from ibc.codec.subband_context import tile_bands
 from ibc.codec.weights import load_model
 
-from conftest import DATA
+from conftest import BLOCK_TORCH, DATA
 
 SAMPLE = DATA / "sample.png"
 
@@ -110,13 +110,7 @@ def test_shannon_files_take_the_generative_decoder_with_realism(photo, tmp_path)
 
 def test_gc_files_decode_without_torch(tmp_path):
     """`--mode gc` compress, decompress and info with torch's import blocked."""
-    code = f"""
-import sys
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('torch', 'torchvision', 'compressai'):
-            raise ImportError('blocked: ' + name)
-sys.meta_path.insert(0, Block())
+    code = BLOCK_TORCH + f"""
 from ibc.cli.main import main
 out = {str(tmp_path)!r}
 assert main(['compress', {str(SAMPLE)!r}, '-o', out + '/s.ibc', '--mode', 'gc', '-q', '8', '--seed', '7', '--quiet']) == 0

@@ -11,19 +11,13 @@ from ibc.codec.image_io import read_image
 from ibc.codec.score import default_score_dir
 from ibc.codec.weights import WEIGHTS_DIR, load_model
 
-from conftest import DATA
+from conftest import BLOCK_TORCH, DATA
 
 SAMPLE = DATA / "sample.png"
 
 
 def test_gc_v5_decodes_and_scores_without_torch(tmp_path):
-    code = f"""
-import sys
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('torch', 'torchvision', 'compressai'):
-            raise ImportError('blocked: ' + name)
-sys.meta_path.insert(0, Block())
+    code = BLOCK_TORCH + f"""
 from ibc.cli.main import main
 out = {str(tmp_path)!r}
 assert main(['compress', {str(SAMPLE)!r}, '-o', out + '/s.ibc', '--model', 'gc-v5', '-q', '20', '--quiet']) == 0

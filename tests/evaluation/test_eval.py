@@ -36,6 +36,17 @@ def count_coding(monkeypatch):
     return calls
 
 
+def count_judging(monkeypatch):
+    calls = []
+    real = evaluate._judge
+
+    def counted(images, recons):
+        calls.append(len(recons))
+        return real(images, recons)
+    monkeypatch.setattr(evaluate, "_judge", counted)
+    return calls
+
+
 def strip_timings(report):
     for r in report["results"]:
         for row in [r, *r["per_image"]]:
@@ -56,25 +67,28 @@ def test_eval_plot_and_resume(photos, tiny_wavelet_weights, tmp_path, capsys, mo
     for r in report["results"]:
         assert FIELDS <= set(r) and r["images"] == 3 and len(r["per_image"]) == 3
         assert 0 < r["ms_ssim"] < 1 and r["swd"] > 0 and len(r["swd_levels"]) == 4
+        # a 2 × 2 grid of held-out patches per image, original and reconstruction each
+        assert 0 <= r["c2st"] <= 1 and 0 <= r["c2st_cond"] <= 1 and r["c2st_n"] == 3 * 4 * 2
+        assert r["c2st_threshold"] == evaluate.judge.null_threshold(24)
         assert all(FIELDS - {"swd"} <= set(p) for p in r["per_image"])
         assert r["bpp"] == pytest.approx(sum(p["bytes"] * 8 / (168 * 176) for p in r["per_image"]) / 3)
     assert ibc[0]["bpp"] < ibc[-1]["bpp"] and ibc[0]["psnr"] < ibc[-1]["psnr"]
     assert jpeg[0]["swd"] > jpeg[-1]["swd"]
     rows = list(csv.DictReader(out.with_suffix(".csv").open()))
-    assert len(rows) == len(report["results"]) and FIELDS <= set(rows[0])
+    assert len(rows) == len(report["results"]) and FIELDS | {"c2st", "c2st_cond", "c2st_threshold"} <= set(rows[0])
 
-    # A finished run is served from the cache entirely: nothing is coded again.
-    calls = count_coding(monkeypatch)
+    # A finished run is served from the cache entirely: nothing is coded or judged again.
+    calls, judged = count_coding(monkeypatch), count_judging(monkeypatch)
     assert run("eval", photos, *codecs, "-o", out) == 0
-    assert calls == [] and strip_timings(json.loads(out.read_text())) == strip_timings(report)
+    assert calls == judged == [] and strip_timings(json.loads(out.read_text())) == strip_timings(report)
 
     # An interrupted run (cache cut mid-setting, torn last line) codes only what is missing, plus the
     # finished images of the interrupted setting again for their reconstructions (realism needs them all).
     cache = out.with_name("r.json.cache.jsonl")
     lines = cache.read_text().splitlines(keepends=True)
-    cache.write_text("".join(lines[:-3]) + lines[-3][:20])  # lost: im1, im2 and the realism of ibc q 80
+    cache.write_text("".join(lines[:-4]) + lines[-4][:20])  # lost: im1, im2, the SWD and the C2ST of ibc q 80
     assert run("eval", photos, *codecs, "-o", out) == 0
-    assert sorted(calls) == [("ibc:tiny-wavelet", 80)] * 3
+    assert sorted(calls) == [("ibc:tiny-wavelet", 80)] * 3 and judged == [3]
     assert strip_timings(json.loads(out.read_text())) == strip_timings(report)
 
     capsys.readouterr()
@@ -84,6 +98,28 @@ def test_eval_plot_and_resume(photos, tiny_wavelet_weights, tmp_path, capsys, mo
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     assert "| JPEG |" in printed and "| ibc (tiny-wavelet) |" in printed and "BD-rate" in table.read_text()
     assert "+0.0 %" in printed.splitlines()[4]  # the anchor against itself
+    assert "| C2ST | C2ST cond. |" in printed and "at the 5 % level" in printed
+    assert run("plot", out, "-o", png, "--judge", "swd") == 0 and png.stat().st_size > 20_000
+
+
+def test_no_c2st(photos, tmp_path, monkeypatch, capsys):
+    out, judged = tmp_path / "r.json", count_judging(monkeypatch)
+    assert run("eval", photos, "--codec", "webp", "--no-c2st", "-o", out) == 0
+    report = json.loads(out.read_text())
+    assert judged == [] and all(r[f] is None for r in report["results"] for f in evaluate.C2ST_FIELDS)
+    capsys.readouterr()
+    assert run("plot", out, "-o", tmp_path / "p.png", "--anchor", "webp", "--judge", "c2st") == 2
+    assert "no C2ST" in one_line_error(capsys)
+    # Turned on again, the C2ST is all that is missing: each setting is coded again for it, and judged.
+    assert run("eval", photos, "--codec", "webp", "-o", out) == 0
+    judged_report = json.loads(out.read_text())
+    assert judged == [3] * len(report["results"])
+    assert all(r["c2st"] is not None and r["swd"] == s["swd"]
+               for r, s in zip(judged_report["results"], report["results"]))
+    # Off again, figures in the cache are still reported.
+    assert run("eval", photos, "--codec", "webp", "--no-c2st", "-o", out) == 0
+    assert judged == [3] * len(report["results"])
+    assert strip_timings(json.loads(out.read_text())) == strip_timings(judged_report)
 
 
 def test_levels_and_limit(photos, tiny_wavelet_weights, tmp_path):

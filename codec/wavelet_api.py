@@ -208,7 +208,7 @@ def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step
     back): filter(x̂) + (x̂_A − x̂), which the linear synthesis makes A times the detail of realism 1, so
     realism still moves continuously from the filtered Shannon-AE image. A gc model with a trained head
     (codec.generative_head) shows x̂ + A·head(x̂, d₁, u): d₁ the fill's detail at realism 1."""
-    fill = lm.noise.filler(seed, 1.0 if lm.head else realism) if realism > 0 else None
+    fill = lm.noise.filler(seed, 1.0 if lm.head is not None else realism) if realism > 0 else None
     step = step_from_code(step_code)
     with one_thread():
         image = lm.coder.decode(tiles, H, W, step, fill=fill)

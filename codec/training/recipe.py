@@ -398,10 +398,8 @@ def _sources(folder: str) -> dict:
 def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
     from ..weights import add_to_manifest, read_manifest
     r = run.recipe
-    own = [] if r.base else [r.name]
-    names = own + ([_gc_name(r)] if r.mode == "gc" else [])
     existing = {e["name"]: e for e in read_manifest(dest)["models"]}
-    built = {r.name: _weights(run)} if own else {}
+    built = {} if r.base else {r.name: _weights(run)}  # name → file, the Shannon-AE first
     if r.mode == "gc":
         built[_gc_name(r)] = run.folder / f"{_gc_name(r)}.npz"
     for name, path in built.items():
@@ -415,24 +413,25 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
                 "stages_seconds": {k: d["seconds"] for k, d in run.state["done"].items()}}
     rates = {"rates_bpp": list(r.rates), "quality": f"q {run['q'][0]:g}–{run['q'][1]:g} reaches "
              f"{min(r.rates):g}–{max(r.rates):g} bpp on the training photos"}
-    if own:
+    entries = {}
+    if not r.base:
         weights = _weights(run)
         pf = json.loads((run.folder / f"{r.name}-postfilter" / "postfilter.json").read_text())
         for part in (weights, weights.with_suffix(""), run.folder / f"{r.name}-postfilter"):
             _copy(part, dest / part.name)
         shannon = {**training, "postfilter": {"steps": pf["training"]["steps"], "validation": pf["validation"]}}
-        entry = add_to_manifest(dest / weights.name, {"training": shannon, **rates, "origin": "ibc train"},
-                                weights_dir=dest)
+        entries[r.name] = add_to_manifest(dest / weights.name, {"training": shannon, **rates, "origin": "ibc train"},
+                                          weights_dir=dest)
     if r.mode == "gc":
         gc = built[_gc_name(r)]
         _copy(gc, dest / gc.name)
         if (run.folder / f"{_gc_name(r)}-score").is_dir():
             _copy(run.folder / f"{_gc_name(r)}-score", dest / f"{_gc_name(r)}-score")
-        gc_entry = add_to_manifest(dest / gc.name, {"origin": "ibc train", **rates,
-                                                    "training": {**training, "gc": run["gc"]}}, weights_dir=dest)
-        if not own:
-            entry = gc_entry
-    say(f"model {', '.join(names)} installed in {dest} (sha256 {entry['sha256'][:16]}); "
+        entries[_gc_name(r)] = add_to_manifest(dest / gc.name, {"origin": "ibc train", **rates,
+                                                                "training": {**training, "gc": run["gc"]}},
+                                               weights_dir=dest)
+    entry = entries[next(iter(built))]
+    say(f"model {', '.join(built)} installed in {dest} (sha256 {entry['sha256'][:16]}); "
         f"{cpu_hours:.2f} CPU-hours in all")
     return dest / entry["file"]
 

@@ -33,8 +33,8 @@ def add_parser(sub) -> None:
                                    "interrupted run resumes.")
     v.add_argument("folder", help="folder of images (e.g. the 24 Kodak images)")
     v.add_argument("--codec", action="append", metavar="CODEC",
-                   help="ibc[:MODEL], jpeg, webp, avif or jpeg2000; repeat for several (default: ibc and the four "
-                        "classical codecs)")
+                   help="ibc[:MODEL][@TUNE], jpeg, webp, avif or jpeg2000; repeat for several, e.g. --codec ibc "
+                        "--codec ibc@ms-ssim (TUNE: ibc compress --tune; default: ibc and the four classical codecs)")
     v.add_argument("--levels", type=float, nargs="+", metavar="Q",
                    help="ibc quality settings q to run (default: 8 q values from about 0.1 to 1.5 bpp)")
     v.add_argument("--drop-alpha", action="store_true",

@@ -7,7 +7,7 @@ from .common import _error
 
 def run(args) -> int:
     from ..codec.bitstream import parse_header
-    from ..codec.step_code import quality_of_code, step_from_code
+    from ..codec.step_code import N_WEIGHTS, quality_of_code, step_from_code, weight_from_code
 
     data = _read_bytes(Path(args.input))
     header, _ = parse_header(data)
@@ -18,6 +18,7 @@ def run(args) -> int:
     info = {"file": args.input, "bytes": len(data), "bpp": len(data) * 8 / (header.width * header.height),
             "width": header.width, "height": header.height, "channels": 1 if header.grey else 3,
             "grey": header.grey, "mode": header.mode, **setting,
+            "step_weights": list(header.step_weights), "format": data[4],
             "seed": header.seed, "tile": header.tile, "model": header.model,
             "weights_hash": header.weights_hash.hex(), "chunks": header.chunks}
     if args.json:
@@ -26,6 +27,9 @@ def run(args) -> int:
         info["channels"] = "1 (greyscale)" if header.grey else "3 (colour)"
         if header.step_code:
             info["step"] = f"{info['step']:.1f} (code {header.step_code})"
+        # the bands' step is step / w: LL, then level 5 (coarsest details) … level 1 (finest)
+        names = ["LL"] + [f"L{k}" for k in range(N_WEIGHTS - 1, 0, -1)]
+        info["step_weights"] = " ".join(f"{n} {weight_from_code(c):.2f}" for n, c in zip(names, header.step_weights))
         for k, v in info.items():
             if k not in ("grey", "step_code"):  # said by channels and step
                 print(f"{k:13s} {v:.4f}" if k == "bpp" else f"{k:13s} {v}")

@@ -25,7 +25,7 @@ SEEDS = 2 ** 32     # seeds are stored as u32 in the header
 
 def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None = None,
              target_bpp: float | None = None, size: int | None = None, seed: int = DEFAULT_SEED,
-             progress=None, quality: float | None = None) -> bytes:
+             progress=None, quality: float | None = None, tune: str = "psnr") -> bytes:
     """Encode an (H,W,3) uint8 image. Pick the quality by `quality`, q in 0..100 (fine steps; default 50),
     or the finest setting whose real file fits `target_bpp` bits per pixel or `size` bytes. (`level`
     was the block models' setting: they were retired in 0.2.0, and it is refused with a message.)
@@ -34,7 +34,9 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
     `progress(done, total)` is called as the image's windows are encoded, or as a wavelet model's
     size search tries step codes (total: the trials done plus at most those left, so it shrinks).
     `rgb` may also be a path, a PIL image (read as `ibc compress` reads files) or an (H,W) greyscale array.
-    A greyscale image (R = G = B everywhere) is coded as one channel, marked in the header (`Header.grey`)."""
+    A greyscale image (R = G = B everywhere) is coded as one channel, marked in the header (`Header.grey`).
+    `tune` ("psnr", or a tune the model was trained with, e.g. "ms-ssim") picks the bands' step weights,
+    which the file carries."""
     rgb = as_rgb(rgb)
     lm = lm or load_model()
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
@@ -46,7 +48,7 @@ def compress(rgb: np.ndarray, lm: LoadedModel | None = None, level: int | None =
     if level is not None:
         raise CodecError(f"model {lm.name} takes a quality q in 0..100, not a level (levels were the block "
                          f"models', retired in ibc {RETIRED_IN}; ibc {LAST_VERSION} is the last version with them)")
-    return compress_wavelet(rgb, lm, quality, target_bpp, size, seed, progress)
+    return compress_wavelet(rgb, lm, quality, target_bpp, size, seed, progress, tune)
 
 
 def read_header(data: bytes) -> Header:
@@ -140,7 +142,7 @@ def read_indices(data: bytes, lm: LoadedModel, salvage: bool = False) -> ReadFil
     _check_decodes(lm, header, 0.0)
     payloads, damaged, missing = _chunks(data, offset, tile_count(lm, header.height, header.width), salvage)
     return ReadFile(header, decode_tiles(lm, payloads, header.height, header.width, header.step_code,
-                                         1 if header.grey else 3), damaged, missing)
+                                         1 if header.grey else 3, header.step_weights), damaged, missing)
 
 
 def render(lm: LoadedModel, header: Header, indices: list, seed: int, realism: float,
@@ -153,7 +155,7 @@ def render(lm: LoadedModel, header: Header, indices: list, seed: int, realism: f
     the model's post-filter (codec.postfilter) from the realism-0 reconstruction."""
     _check_decodes(lm, header, realism)
     return render_tiles(lm, indices, header.height, header.width, header.step_code, progress, seed, realism,
-                        postfilter)
+                        postfilter, header.step_weights)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The .ibc container: a fixed header, then length-prefixed, CRC-checked chunks (one per tile).
 
     header  magic "IBC\\x1a" | version u8 | mode u8 | level u8 | flags u8 | width u32 | height u32
-            | seed u32 | tile u16 | step code u16 (version 3 only) | model-name length u8 + UTF-8 name
+            | seed u32 | tile u16 | step code u16 (version 3 on) | step weights 6 × u8 (version 4 on)
+            | model-name length u8 + UTF-8 name
             | weights hash 8 bytes | chunk count u32 | file id 8 bytes | CRC-32 of all the above u32
     chunk i payload length u32 | payload | CRC-32 of (header CRC | i u32 | payload) u32
 
@@ -20,6 +21,10 @@ A chunk's CRC binds it to its place and its file: a chunk moved to another place
 file, fails its CRC like a damaged one. The file id (the first 8 bytes of the sha256 of the chunks)
 tells apart files whose other header fields agree (same model, size, level and seed), and the header
 CRC covers it.
+
+Version 4 adds the step weights (codec.step_code): one u8 code per level (LL, level 5 … level 1), the
+band's step being the file's step over its weight. The encoder chooses them (`--tune`); files of earlier
+versions read with uniform weights, which is what they were coded with.
 """
 import hashlib
 import struct
@@ -27,10 +32,12 @@ import zlib
 from dataclasses import dataclass
 
 from .errors import CodecError, CorruptData
+from .step_code import N_WEIGHTS, UNIFORM
 
 MAGIC = b"IBC\x1a"
-VERSION = 3  # 2: chunk CRCs cover the header CRC and the chunk index; 3: a u16 step code after the tile
-READS = (2, 3)
+VERSION = 4  # 2: chunk CRCs cover the header CRC and the chunk index; 3: a u16 step code after the tile;
+             # 4: the step weights after the step code
+READS = (2, 3, 4)
 MODES = ("shannon", "gc")
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 100_000_000  # also the largest image `ibc compress` reads: decoding stays within memory
@@ -54,6 +61,7 @@ class Header:
     chunks: int
     step_code: int = 0   # the quantiser step's code (1..65535, codec.step_code); a retired block model's files: 0
     grey: bool = False   # one channel (the luma) coded: a greyscale image (flags bit 0)
+    step_weights: tuple = UNIFORM  # the bands' step weight codes (codec.step_code); before version 4: uniform
 
 
 def _crc(data: bytes) -> bytes:
@@ -66,10 +74,11 @@ def _chunk_crc(header_crc: bytes, i: int, payload: bytes) -> bytes:
 
 def serialise(header: Header, payloads: list[bytes]) -> bytes:
     name = header.model.encode("utf-8")
-    if len(name) > 255 or len(header.weights_hash) != 8 or len(payloads) != header.chunks:
+    if (len(name) > 255 or len(header.weights_hash) != 8 or len(payloads) != header.chunks
+            or len(header.step_weights) != N_WEIGHTS or not all(0 <= c <= 255 for c in header.step_weights)):
         raise ValueError("invalid header")
     head = (_FIXED.pack(MAGIC, VERSION, MODES.index(header.mode), header.level, GREY * header.grey, header.width,
-                        header.height, header.seed, header.tile) + _U16.pack(header.step_code)
+                        header.height, header.seed, header.tile) + _U16.pack(header.step_code) + bytes(header.step_weights)
             + bytes([len(name)]) + name + header.weights_hash + _U32.pack(header.chunks))
     head += hashlib.sha256(b"".join(_U32.pack(len(p)) + p for p in payloads)).digest()[:8]  # the file id
     head_crc = _crc(head)
@@ -103,6 +112,7 @@ def parse_header(data: bytes) -> tuple[Header, int]:
         raise CodecError(f"unsupported .ibc format version {version} (this ibc reads versions "
                          f"{', '.join(map(str, READS))})")
     (step_code,) = _U16.unpack(r.take(2, "header")) if version >= 3 else (0,)
+    step_weights = tuple(r.take(N_WEIGHTS, "header")) if version >= 4 else UNIFORM
     name_len = r.take(1, "header")[0]
     name_bytes = r.take(name_len, "header")
     weights_hash = r.take(8, "header")
@@ -121,7 +131,7 @@ def parse_header(data: bytes) -> tuple[Header, int]:
     except UnicodeDecodeError:
         raise CorruptData("corrupt header (model name is not UTF-8)") from None
     header = Header(MODES[mode], level, width, height, seed, tile, name, weights_hash, chunks, step_code,
-                    bool(flags & GREY))
+                    bool(flags & GREY), step_weights)
     return header, r.pos
 
 

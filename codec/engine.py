@@ -19,12 +19,18 @@ import math
 import numpy as np
 
 from .lifting import ORIENTATIONS, WINDOW, WindowedLifting, band_reader
+from .step_code import UNIFORM, level_weight
 from .subband_context import ESC, MAX_EXP, Counts, TileIndices, check_context, ll_residual, tile_bands, walk
 from .subband_vq import LEVELS, NC, Codebooks, blocks, dequant, grid_index, quant, unblocks, vq_class
 
 TILE = 256                  # tile side in pixels: contexts and counts never cross a tile's edge
 ALIGN = 2 << LEVELS         # images are padded (edge replication) to multiples of this
 LMBDA = 0.12                # RD trade-off of the encoder, in step² per bit (2 ln2 / 12 ≈ 0.116 for a uniform quantiser)
+
+
+def band_weights(bands: list, codes: tuple) -> list[float]:
+    """The step weight of each band of a tile (tile_bands order) under the header's weight codes."""
+    return [level_weight(codes, b.level, b.orientation == "LL") for b in bands]
 
 
 def eg_bits(m: np.ndarray) -> np.ndarray:
@@ -173,13 +179,16 @@ class WaveletCoder:
             bits.append(scalar_bits(Counts(self.priors(), self.context), "ll", rows, ll_residual(out.ll).ravel()))
         return out
 
-    def dequantise_tile(self, t: TileIndices, bands: list) -> list:
-        """TileIndices → the tile's bands of ŷ/step (LL as is, blocks from codewords or escapes)."""
+    def dequantise_tile(self, t: TileIndices, bands: list, weights: tuple | None = None) -> list:
+        """TileIndices → the tile's bands of ŷ/step (LL as is, blocks from codewords or escapes); with step
+        `weights` (codec.step_code, format version 4) each band divided by its weight."""
         out = [t.ll.astype(np.float64)]
         for b, band in enumerate(bands[1:]):
             rec = np.stack([self.vq.lookup(vq_class(band.level, band.orientation, ch), t.idx[b][ch], t.escq[b][ch])
                             for ch in range(len(t.ll))])
             out.append(unblocks(rec))
+        if weights is not None and tuple(weights) != UNIFORM:
+            out = [u / w for u, w in zip(out, band_weights(bands, weights))]
         return out
 
     def encode(self, rgb: np.ndarray, step: float, collect=None) -> list[TileIndices]:
@@ -193,17 +202,19 @@ class WaveletCoder:
             out.append(self.encode_tile([y[:, r, c] for r, c in self.band_slices(Hp, Wp, tile)], bands, collect))
         return out
 
-    def decode(self, tiles: list, H: int, W: int, step: float, window: int = WINDOW, fill=None) -> np.ndarray:
+    def decode(self, tiles: list, H: int, W: int, step: float, window: int = WINDOW, fill=None,
+               weights: tuple | None = None) -> np.ndarray:
         """One TileIndices per tile → (H,W,3) uint8 (greyscale tiles: chroma zero). Levels 2… are gathered
         into a quarter-size array; level 1 (three quarters of the coefficients) is dequantised from the
         tiles as the synthesis windows reach them, so no whole-image coefficient array is held. `fill(k, bands, infos)`, if
         given, changes tile k's dequantised bands (step units) before synthesis: the randomized decoder
-        (codec.noise_fill); it must give the same bands each time it is called for a tile."""
+        (codec.noise_fill); it must give the same bands each time it is called for a tile. `weights`: the
+        file's step weights (codec.step_code; None: uniform)."""
         Hp, Wp = -(-H // ALIGN) * ALIGN, -(-W // ALIGN) * ALIGN
         layout = self.tiles(H, W)
 
         def dequantised(k: int, infos: list) -> list:
-            bands = self.dequantise_tile(tiles[k], infos)
+            bands = self.dequantise_tile(tiles[k], infos, weights)
             if len(bands[0]) == 3:
                 return fill(k, bands, infos) if fill else bands
             bands = [np.concatenate([b, np.zeros((2,) + b.shape[1:])]) for b in bands]  # greyscale: no chroma

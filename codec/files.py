@@ -50,17 +50,19 @@ def _step(header) -> dict:
 def compress_file(src: Path, out: Path, model: str | None = None, quality: float | None = None,
                   target_bpp: float | None = None, size: int | None = None, drop_alpha: bool = False,
                   force: bool = False, verbose: bool = False, progress=None, mode: str | None = None,
-                  seed: int = DEFAULT_SEED, backend: str = "auto") -> dict:
+                  seed: int = DEFAULT_SEED, backend: str = "auto", tune: str = "psnr") -> dict:
     _check_free(out, force)
     rgb = read_image(src, drop_alpha=drop_alpha)
     lm = model_for_mode(model, mode, backend)
-    data = compress(rgb, lm, quality=quality, target_bpp=target_bpp, size=size, seed=seed, progress=progress)
+    data = compress(rgb, lm, quality=quality, target_bpp=target_bpp, size=size, seed=seed, progress=progress,
+                    tune=tune)
     write_atomic(out, data, force=force)
     H, W, _ = rgb.shape
     header = read_header(data)
     result = {"src": str(src), "out": str(out), "bytes": len(data), "pixels": W * H, "width": W, "height": H,
               "bpp": len(data) * 8 / (W * H), **_step(header),
-              "quality": quality_of(header), "mode": header.mode, "seed": header.seed, "grey": header.grey}
+              "quality": quality_of(header), "mode": header.mode, "seed": header.seed, "grey": header.grey,
+              "tune": tune}
     if verbose:  # the pixels `ibc decompress` gives by default: generative for a gc file, with its seed
         result["psnr"] = psnr(rgb, decode(data, lm).image)
     return result

@@ -3,6 +3,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import CodecError
+from .step_code import UNIFORM
+
 FORMAT = "ibc-weights-1"  # the .pt files' format tag
 
 
@@ -18,6 +21,20 @@ class LoadedModel:
     noise: object = None  # a gc model: its randomized decoder (codec.noise_fill.NoiseFill)
     postfilter: object = None  # the decoder post-filter (codec.postfilter), if the model ships one
     head: object = None  # a gc model's trained generative head (codec.generative_head), if it has one
+    tunes: dict | None = None  # tune name → step weight codes (codec.tune), beyond "psnr" (uniform)
+
+    def step_weights(self, tune: str = "psnr") -> tuple:
+        """The step weight codes (codec.step_code) an encoder of this model writes for `tune`."""
+        if tune == "psnr":
+            return UNIFORM
+        if self.mode == "gc":
+            raise CodecError(f"the generative decoder of {self.name} is trained on the psnr tune's files: "
+                             "--tune psnr only")
+        if tune not in (self.tunes or {}):
+            have = ", ".join(["psnr", *sorted(self.tunes or {})])
+            raise CodecError(f"model {self.name} has no {tune} tune (it has: {have}; `ibc train PHOTOS --base "
+                             f"{self.name} --name {self.name}` fits the others)")
+        return tuple(self.tunes[tune])
 
     @property
     def mode(self) -> str:

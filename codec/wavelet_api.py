@@ -17,11 +17,11 @@ chroma at zero and renders as the mean of R, G and B, so R = G = B again.
 import numpy as np
 
 from .bitstream import Header, serialise
-from .engine import ALIGN
+from .engine import ALIGN, band_weights
 from .errors import CodecError, CorruptData
 from .image_io import is_grey
-from .step_code import (COARSEST_CODE, FINEST_CODE, STEP_SCALE, code_of_quality, quality_of_code,  # noqa: F401
-                        step_from_code)
+from .step_code import (COARSEST_CODE, FINEST_CODE, STEP_SCALE, UNIFORM, code_of_quality,  # noqa: F401
+                        quality_of_code, step_from_code)
 from .subband_context import TileIndices, tile_bands
 from .subband_tiles import TileWriter, decode_tile
 from .subband_vq import NC
@@ -38,17 +38,19 @@ PROXY_RATIO = 1.11    # estimate / proxy on those photos, shannon-v4 (sd 5 % acr
 
 
 def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=None,
-                   code: bool = True) -> tuple[float, list[bytes] | None]:
-    """Coefficients y (C,Hp,Wp) → (payload bytes, one payload per tile) at `step` (quantise + code only).
-    With `code` False no tile is range-coded: (an estimate of the bytes, None), a rate search's trial."""
+                   code: bool = True, weights: tuple = UNIFORM) -> tuple[float, list[bytes] | None]:
+    """Coefficients y (C,Hp,Wp) → (payload bytes, one payload per tile) at `step` (quantise + code only),
+    each band's step divided by its weight (codec.step_code). With `code` False no tile is range-coded:
+    (an estimate of the bytes, None), a rate search's trial."""
     Hp, Wp = y.shape[1:]
     layout = model.tiles(H, W)
     out, bits = [], None if code else []
     for k, tile in enumerate(layout):
         bands = tile_bands(tile[2], tile[3])
         writer = TileWriter() if code else None  # chosen and written in one walk
-        model.encode_tile([y[:, r, c] / step for r, c in model.band_slices(Hp, Wp, tile)], bands, bits=bits,
-                          writer=writer)
+        scale = [w / step for w in band_weights(bands, weights)]
+        model.encode_tile([y[:, r, c] * f for (r, c), f in zip(model.band_slices(Hp, Wp, tile), scale)], bands,
+                          bits=bits, writer=writer)
         if code:
             out.append(writer.payload())
         if progress:
@@ -100,27 +102,27 @@ def _next_code(proxy: np.ndarray, sizes: dict, tried: list, budget: float, over:
 
 
 def encode_payloads(rgb: np.ndarray, lm: LoadedModel, quality: float | None = None,
-                    budget: float | None = None, progress=None) -> tuple[int, list[bytes]]:
+                    budget: float | None = None, progress=None, weights: tuple = UNIFORM) -> tuple[int, list[bytes]]:
     """(H,W,C) uint8 → (step code, payloads): at `quality` q (default DEFAULT_QUALITY), or with `budget`
     bytes for the payloads the finest step code whose real payloads fit, code − 1's not. The search reuses
     the analysis and tries codes on estimated lengths; a code it expects to be the answer, or whose
     estimate lies too near the budget to decide, is range-coded, and the answer always is. One code finer
     adds 1–2 %, so files land within 0.9–1.0 of their budget (on Kodak 0.985–1.0 in 3.3 trials, 1.3
     range-coded, where coding every trial took 6.7: bench/rate_search_speed.md). `progress(done, total)`
-    counts the trials: total is done plus at most the trials left."""
+    counts the trials: total is done plus at most the trials left. `weights`: the bands' step weights."""
     model, (H, W, _) = lm.coder, rgb.shape
     with one_thread():
         y = model.analysis(rgb)
     if budget is None:
         code = code_of_quality(DEFAULT_QUALITY if quality is None else quality)
-        return code, _tile_payloads(model, y, H, W, step_from_code(code), progress)[1]
+        return code, _tile_payloads(model, y, H, W, step_from_code(code), progress, weights=weights)[1]
     sizes, payloads, tried = {}, {}, []  # size falls as the code (the step) grows
     near = EXACT_WITHIN * len(model.tiles(H, W))
 
     def trial(code: int, real: bool) -> None:
-        n, p = _tile_payloads(model, y, H, W, step_from_code(code), code=real)
+        n, p = _tile_payloads(model, y, H, W, step_from_code(code), code=real, weights=weights)
         if p is None and abs(n - budget) <= near:
-            n, p = _tile_payloads(model, y, H, W, step_from_code(code))
+            n, p = _tile_payloads(model, y, H, W, step_from_code(code), weights=weights)
         sizes[code] = n
         if p is not None:
             payloads[code] = p
@@ -137,24 +139,27 @@ def encode_payloads(rgb: np.ndarray, lm: LoadedModel, quality: float | None = No
     if progress:
         progress(len(tried), len(tried))
     if over == COARSEST_CODE:
-        need = sizes[over] if over in payloads else _tile_payloads(model, y, H, W, step_from_code(over))[0]
+        need = sizes[over] if over in payloads else _tile_payloads(model, y, H, W, step_from_code(over),
+                                                                   weights=weights)[0]
         raise CodecError("cannot reach the target: the coarsest step needs "
                          f"{need} bytes of payload ({need * 8 / (W * H):.3f} bpp)")
     return fits, payloads[fits]
 
 
 def compress_wavelet(rgb: np.ndarray, lm: LoadedModel, quality: float | None, target_bpp: float | None,
-             size: int | None, seed: int, progress=None) -> bytes:
+             size: int | None, seed: int, progress=None, tune: str = "psnr") -> bytes:
     """The .ibc file of a checked (H,W,3) uint8 image at `quality`, or within `size` bytes or
-    `target_bpp` (the container's bytes included); a greyscale one codes one channel (its R)."""
+    `target_bpp` (the container's bytes included); a greyscale one codes one channel (its R). `tune`
+    picks the step weights the header carries (LoadedModel.step_weights)."""
     H, W, _ = rgb.shape
+    weights = lm.step_weights(tune)
     n = tile_count(lm, H, W)
     grey = is_grey(rgb)
     if grey:
         rgb = rgb[..., :1]  # the coder transforms (H,W,1) as R = G = B and keeps the luma
 
     def header(code: int) -> Header:
-        return Header(lm.mode, 0, W, H, seed, lm.coder.tile, lm.name, lm.weights_hash, n, code, grey)
+        return Header(lm.mode, 0, W, H, seed, lm.coder.tile, lm.name, lm.weights_hash, n, code, grey, weights)
 
     budget = None
     if target_bpp is not None or size is not None:
@@ -162,7 +167,7 @@ def compress_wavelet(rgb: np.ndarray, lm: LoadedModel, quality: float | None, ta
         budget = (size if size is not None else target_bpp * W * H / 8) - overhead
         if budget <= 0:
             raise CodecError(f"cannot reach the target: the container alone needs {overhead} bytes")
-    code, payloads = encode_payloads(rgb, lm, quality, budget, progress)
+    code, payloads = encode_payloads(rgb, lm, quality, budget, progress, weights)
     return serialise(header(code), payloads)
 
 
@@ -174,30 +179,32 @@ def grey_ll(model, step: float) -> np.ndarray:
     return np.rint(ll.mean((1, 2)) / step).astype(np.int64)
 
 
-def filler_tile(model, tile: tuple, step: float, channels: int = 3) -> TileIndices:
+def filler_tile(model, tile: tuple, step: float, channels: int = 3, weights: tuple = UNIFORM) -> TileIndices:
     """A damaged tile's stand-in: every detail block escaped with zero coefficients, LL at mid-grey."""
     bands = tile_bands(tile[2], tile[3])
-    ll = np.broadcast_to(grey_ll(model, step)[:channels, None, None], (channels,) + bands[0].shape).copy()
+    ll = grey_ll(model, step / band_weights(bands, weights)[0])
+    ll = np.broadcast_to(ll[:channels, None, None], (channels,) + bands[0].shape).copy()
     return TileIndices(ll, [np.full((channels, b.shape[0] // 2, b.shape[1] // 2), NC, np.int64) for b in bands[1:]],
                        [np.zeros((channels, b.shape[0] // 2, b.shape[1] // 2, 4), np.int64) for b in bands[1:]])
 
 
 def decode_tiles(lm: LoadedModel, payloads: list, H: int, W: int, step_code: int,
-                 channels: int = 3) -> list[TileIndices]:
+                 channels: int = 3, weights: tuple = UNIFORM) -> list[TileIndices]:
     """One payload per tile (None: damaged) → TileIndices of `channels` (1: greyscale) per tile, damaged
-    ones filled in."""
+    ones filled in (under the file's step `weights`)."""
     model = lm.coder
     layout = model.tiles(H, W)
     if len(payloads) != len(layout):
         raise CorruptData(f"corrupt header ({len(payloads)} chunks for {len(layout)} tiles)")
     priors, cmag = model.priors(), model.cmag
-    return [filler_tile(model, tile, step_from_code(step_code), channels) if p is None
+    return [filler_tile(model, tile, step_from_code(step_code), channels, weights) if p is None
             else decode_tile(p, tile_bands(tile[2], tile[3]), priors, cmag, model.context, channels)
             for p, tile in zip(payloads, layout)]
 
 
 def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step_code: int,
-                 progress=None, seed: int = 0, realism: float = 0.0, postfilter: bool = True) -> np.ndarray:
+                 progress=None, seed: int = 0, realism: float = 0.0, postfilter: bool = True,
+                 weights: tuple = UNIFORM) -> np.ndarray:
     """TileIndices per tile → (H,W,3) uint8, synthesised over the whole image on one thread; with
     `realism` above 0, through `lm`'s randomized decoder with noise from `seed`. Greyscale (one-channel)
     tiles give R = G = B: the mean of the rendered channels (the colour matrix's luma row weighs them alike;
@@ -207,20 +214,21 @@ def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step
     noise's detail is added after it, unfiltered (the filter was trained to remove what the noise puts
     back): filter(x̂) + (x̂_A − x̂), which the linear synthesis makes A times the detail of realism 1, so
     realism still moves continuously from the filtered Shannon-AE image. A gc model with a trained head
-    (codec.generative_head) shows x̂ + A·head(x̂, d₁, u): d₁ the fill's detail at realism 1."""
+    (codec.generative_head) shows x̂ + A·head(x̂, d₁, u): d₁ the fill's detail at realism 1. `weights`: the
+    file's step weights (codec.step_code)."""
     fill = lm.noise.filler(seed, 1.0 if lm.head is not None else realism) if realism > 0 else None
     step = step_from_code(step_code)
     with one_thread():
-        image = lm.coder.decode(tiles, H, W, step, fill=fill)
+        image = lm.coder.decode(tiles, H, W, step, fill=fill, weights=weights)
         if fill is not None and lm.head is not None:  # x̂ + α·head(x̂, d, u): codec.generative_head
-            plain = lm.coder.decode(tiles, H, W, step)
+            plain = lm.coder.decode(tiles, H, W, step, weights=weights)
             x_hat = lm.postfilter(plain, step) if postfilter and lm.postfilter is not None else plain
             image = lm.head(x_hat, image.astype(np.int16) - plain, step, seed, realism)
         elif postfilter and lm.postfilter is not None:
             if fill is None:
                 image = lm.postfilter(image, step)
             else:
-                plain = lm.coder.decode(tiles, H, W, step)
+                plain = lm.coder.decode(tiles, H, W, step, weights=weights)
                 detail = image.astype(np.int16) - plain
                 image = np.clip(lm.postfilter(plain, step) + detail, 0, 255).astype(np.uint8)
     if tiles and len(tiles[0].ll) == 1:

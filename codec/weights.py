@@ -121,10 +121,12 @@ def _load(path: Path, backend: str = "auto") -> LoadedModel:
 
 
 def _with_postfilter(path: Path, lm: LoadedModel) -> LoadedModel:
-    """A model with the post-filter trained for it (weights/NAME-postfilter/), if one is installed."""
+    """A model with the post-filter trained for it (weights/NAME-postfilter/) and the tunes fitted for it
+    (weights/NAME-tune.json), where they are installed."""
     from .postfilter import load_postfilter
+    from .tune import load_tunes
     runner = load_postfilter(path, lm.sha256)
-    return dataclasses.replace(lm, postfilter=runner) if runner else lm
+    return dataclasses.replace(lm, postfilter=runner, tunes=load_tunes(path, lm.sha256, user_dir()))
 
 
 def load_model(name_or_path: str | None = None, weights_dir: Path | None = None, backend: str = "auto") -> LoadedModel:
@@ -182,6 +184,18 @@ def record_figures(name: str, dataset: str, figures: list[dict], weights_dir: Pa
     if entry is None:
         return False
     entry.setdefault("measured", {})[dataset] = figures
+    _write_manifest(manifest, weights_dir)
+    return True
+
+
+def record_tunes(name: str, tunes: dict, weights_dir: Path = WEIGHTS_DIR) -> bool:
+    """Store how a model's tunes (codec.tune) were fitted under `tune` of its manifest entry `name`; False
+    when that manifest has no such model."""
+    manifest = read_manifest(weights_dir)
+    entry = next((e for e in manifest["models"] if e["name"] == name), None)
+    if entry is None:
+        return False
+    entry["tune"] = tunes
     _write_manifest(manifest, weights_dir)
     return True
 

@@ -62,9 +62,14 @@ RETIRED_PAYLOADS = [b"\x5a" * 40, b"\xa5" * 24]
 def retired_file(model: str, weights_hash: bytes, mode: str = "shannon", level: int = 1) -> bytes:
     """A block model's file as ibc 0.1.0 wrote it (format version 3): a level, step code 0, tiles in
     latent positions; the payloads are never read."""
-    from ibc.codec.bitstream import Header, serialise
-    return serialise(Header(mode, level, 384, 256, 0, 32, model, weights_hash, len(RETIRED_PAYLOADS)),
-                     RETIRED_PAYLOADS)
+    from ibc.codec import bitstream
+    v4 = bitstream.serialise(bitstream.Header(mode, level, 384, 256, 0, 32, model, weights_hash,
+                                              len(RETIRED_PAYLOADS)), RETIRED_PAYLOADS)
+    _, offset = bitstream.parse_header(v4)
+    head = bytes([*v4[:4], 3]) + v4[5:24] + v4[30:offset - 4]  # without version 4's step weights (bytes 24–29)
+    head_crc = bitstream._crc(head)
+    return head + head_crc + b"".join(bitstream._U32.pack(len(p)) + p + bitstream._chunk_crc(head_crc, i, p)
+                                      for i, p in enumerate(RETIRED_PAYLOADS))
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ class IbcCoder:
     sweep: tuple
     realisms: tuple = (None,)
     seed: int = 0
+    tune: str = "psnr"    # codec.tune: the step weights the encoder writes
 
     @property
     def gc(self) -> bool:
@@ -51,20 +52,25 @@ class IbcCoder:
 
     @property
     def name(self) -> str:
-        return f"ibc-gc:{self.lm.name}" if self.gc else f"ibc:{self.lm.name}"
+        return f"ibc-gc:{self.lm.name}" if self.gc else f"ibc:{self.lm.name}" + self._at
 
     @property
     def label(self) -> str:
-        return f"ibc-gc ({self.lm.name})" if self.gc else f"ibc ({self.lm.name})"
+        return f"ibc-gc ({self.lm.name})" if self.gc else f"ibc ({self.lm.name}{', tune ' + self.tune if self._at else ''})"
+
+    @property
+    def _at(self) -> str:
+        return "" if self.tune == "psnr" else f"@{self.tune}"
 
     @property
     def key(self) -> str:
         pf = self.lm.postfilter  # changes the pixels, not the weights' sha256
-        return f"{self.name}@{self.lm.sha256[:16]}" + (f"+pf{pf.sha256[:16]}" if pf is not None else "")
+        weights = "" if self.tune == "psnr" else "+w" + bytes(self.lm.step_weights(self.tune)).hex()
+        return f"{self.name}@{self.lm.sha256[:16]}" + (f"+pf{pf.sha256[:16]}" if pf is not None else "") + weights
 
     def encode(self, rgb: np.ndarray, setting: float) -> bytes:
         from ..api import compress
-        return compress(rgb, self.lm, quality=setting, seed=self.seed)
+        return compress(rgb, self.lm, quality=setting, seed=self.seed, tune=self.tune)
 
     def reconstruct(self, data: bytes, realisms: tuple) -> list[tuple[np.ndarray, float]]:
         from ..api import decoding_choices, model_for, read_header, read_indices, render

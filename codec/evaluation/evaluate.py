@@ -45,25 +45,37 @@ C2ST_FIELDS = ("c2st", "c2st_cond", "c2st_threshold", "c2st_n")
 
 def make_coder(spec: str, levels: list[float] | None = None, realisms: list[float] | None = None,
                seed: int = 0) -> Coder:
-    """`ibc`, `ibc:MODEL` (name or path) or a Pillow codec name → a coder with a default sweep: `levels`,
+    """`ibc`, `ibc:MODEL` (name or path), either with `@TUNE` (codec.tune: `ibc@ms-ssim`), or a Pillow codec
+    name → a coder with a default sweep: `levels`,
     the q values `ibc eval --levels` takes, else EVAL_QUALITIES. A gc model runs each at each of
     `realisms` (default: A = 1, its own decoder)."""
+    spec, tune = split_tune(spec)
     kind, _, model = spec.partition(":")
     if kind == "ibc":
         from ..weights import load_model
         lm = load_model(model or None)
+        lm.step_weights(tune)  # refused here, before any coding, if the model lacks the tune
         bad = [q for q in levels or [] if not 0 <= q <= 100]
         if bad:
             raise CodecError(f"quality {bad[0]:g} is not in 0..100 for model {lm.name}")
         from ..wavelet_api import EVAL_QUALITIES
         sweep = tuple(float(q) for q in levels) if levels else tuple(map(float, EVAL_QUALITIES))
         if lm.mode != "gc":
-            return IbcCoder(lm, sweep)
+            return IbcCoder(lm, sweep, tune=tune)
         return IbcCoder(lm, sweep, tuple(dict.fromkeys(float(a) for a in realisms or [1.0])), seed)
+    if tune != "psnr":
+        raise CodecError(f"@{tune} is a tune of ibc models (ibc[:MODEL]@TUNE), not of {spec}")
     if spec in CODECS:
         CODECS[spec].check()
         return CODECS[spec]
     raise CodecError(f"unknown codec {spec!r} (choose from ibc[:MODEL], {', '.join(CODECS)})")
+
+
+def split_tune(spec: str) -> tuple[str, str]:
+    """`ibc:MODEL@ms-ssim` → (`ibc:MODEL`, "ms-ssim"); without a known tune after an @, (spec, "psnr")."""
+    from ..tune import TUNES
+    head, at, tune = spec.rpartition("@")
+    return (head, tune) if at and tune in TUNES else (spec, "psnr")
 
 
 @lru_cache(maxsize=16)
@@ -316,7 +328,8 @@ def _record(coders, results: list[dict], dataset: str, images: int) -> None:
         if isinstance(coder, IbcCoder):
             fields = ("setting", "realism", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "swd", "c2st", "c2st_cond")
             figures = [{k: r[k] for k in fields if k in r} for r in results if r["codec"] == coder.name]
-            record_figures(coder.lm.name, f"{dataset} ({images} images)", _finite(figures))
+            tune = "" if coder.tune == "psnr" else f", tune {coder.tune}"
+            record_figures(coder.lm.name, f"{dataset} ({images} images{tune})", _finite(figures))
 
 
 def _write(out: Path, report: dict) -> None:

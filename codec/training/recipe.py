@@ -3,12 +3,16 @@
     photos ─ split (by file-name hash, or --val) ─► rates → steps (measured on training photos)
       ─ design: ECVQ codebooks + integer context priors (entropy-constrained k-means, closed form)
       ─ post-filter: SGD on the model's own decodes over the rate range (the rest of the budget)
+      ─ tune: the MS-SSIM tune's step weights per level, by a search over real files on the validation
+        photos (codec.training.tune; TUNE_SHARE of the budget, at most TUNE_MAX_S)
       ─ [gc: the randomized decoder: the closed-form noise fill, then its head trained with eq. 36 against a
         discriminator (codec.training.generative) for the rest of the budget]
       ─ export: NAME.pt, NAME/ (ONNX graphs + tables), NAME-postfilter/, [NAME-gc.npz] into the user
         model directory (codec.weights.user_dir), with manifest entries
     With --base MODEL (mode gc), the Shannon-AE is an installed model whose bitstream stays as it is: only the
     gc stage runs, and NAME is the gc model (NAME.npz), as HiFiC freezes the encoder and trains the decoder.
+    With --base MODEL in mode shannon (NAME = MODEL's name), only the tune stage runs: MODEL-tune.json, the
+    tunes of an installed model, whose tables and files stay as they are.
 
 Everything happens in a run folder (default: beside the user model directory, runs/NAME): a stage that
 finished is never run again, the post-filter resumes from its checkpoint, so a killed run re-run with the
@@ -36,6 +40,8 @@ MIN_SIDE = 128          # photos smaller than this on either side are skipped (t
 DESIGN_STEPS = 7        # the design pools its statistics over this many steps, log-spaced over the range
 GC_SHARE = 0.4          # with --mode gc, the share of the time left after the design that the gc stage gets
 EXPORT_RESERVE_S = 30
+TUNE_SHARE, TUNE_MAX_S = 0.1, 1200  # the tune stage's part of the budget (set aside from the post-filter's)
+TUNE_PHOTOS, TUNE_QUALITIES = 8, 4  # validation photos and q values (over the run's q range) it codes
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class Recipe:
     rates: tuple = (0.1, 1.0)       # bits per pixel on the training photos the model is fitted to
     hours: float = 4.0              # wall-clock budget of the whole recipe
     mode: str = "shannon"           # "gc" adds the randomized decoder
-    base: str | None = None         # gc on this installed Shannon-AE model's bitstream (no design, no post-filter)
+    base: str | None = None         # an installed Shannon-AE model: gc on its bitstream, or (mode shannon) its tunes
     val: str | None = None          # validation folder (default: 1 in VAL_SHARE photos of `data`, by name hash)
     images: int = 30                # photos the codebooks and priors are designed on
     context: int = 3                # context version (codec.subband_context)
@@ -193,7 +199,7 @@ class Run:
         return self.state["values"][key]
 
 
-STAGES = ("data", "rates", "design", "postfilter", "gc", "score")  # then export, which is cheap and always runs
+STAGES = ("data", "rates", "design", "postfilter", "tune", "gc", "score")  # then export, which is cheap and always runs
 
 
 def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool = False,
@@ -204,21 +210,25 @@ def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool
     # a user's model may not shadow a shipped one; building into the shipped folder itself (a release's
     # models, --dest weights) may continue one, and the export still refuses to replace other weights
     shipped = set() if Path(dest).resolve() == WEIGHTS_DIR.resolve() else shipped_names()
+    if recipe.base and recipe.mode == "shannon":  # the tunes of an installed model: no new model, no new name
+        shipped = set()
     if recipe.name in shipped | set(RETIRED):
         raise CodecError(f"{recipe.name!r} is a shipped (or retired) model's name: choose another --name")
     if not recipe.name or any(c in recipe.name for c in "/\\") or recipe.name.startswith("."):
         raise CodecError(f"{recipe.name!r} is not a usable model name")
     if min(recipe.rates) <= 0 or recipe.hours <= 0:
         raise CodecError("--rates and --hours must be positive")
-    if recipe.base and recipe.mode != "gc":
-        raise CodecError("--base trains a generative decoder on an installed model: it needs --mode gc")
     if recipe.base:
         from ..weights import load_model
-        if load_model(recipe.base).mode != "shannon":
+        base = load_model(recipe.base)
+        if base.mode != "shannon":
             raise CodecError(f"--base {recipe.base!r} must be a Shannon-AE model, not a generative one")
+        if recipe.mode == "shannon" and recipe.name != base.name:
+            raise CodecError(f"--base in mode shannon fits the tunes of {base.name}: pass --name {base.name}")
     run = Run(run_dir, recipe, restart)
     stages = [s for s in STAGES if (s not in ("gc", "score") or recipe.mode == "gc")
-              and not (recipe.base and s in ("design", "postfilter"))]
+              and not (recipe.base and s in ("design", "postfilter"))
+              and not (s == "tune" and recipe.mode == "gc")]
     for k, stage in enumerate(stages, 1):
         if run.done(stage):
             say(f"stage {k}/{len(stages)}: {stage} (done before)")
@@ -294,6 +304,8 @@ def _postfilter(run: Run) -> None:
     ckpt = run.folder / "postfilter" / "checkpoint.pt"  # an interrupted run's: its training time counts
     before = torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
     left = run.left() - before - EXPORT_RESERVE_S
+    if run.recipe.mode == "shannon":
+        left -= _tune_budget(run.recipe)
     minutes = left * (1 - GC_SHARE if run.recipe.mode == "gc" else 1) / 60
     # the pool codes each photo once (about a second each): at most a quarter of what the stage had when it
     # first started (the same on a resumed run, so that its pool is the same)
@@ -310,6 +322,42 @@ def _postfilter(run: Run) -> None:
         raise KeyboardInterrupt
     export(Path(cfg.out))
     run.finish("postfilter", before)
+
+
+def _tune_budget(recipe: Recipe) -> float:
+    """Seconds the tune stage has: a share of the budget, or with --base (the stage alone) all of it."""
+    return recipe.hours * 3600 if recipe.base else min(TUNE_SHARE * recipe.hours * 3600, TUNE_MAX_S)
+
+
+def _tune(run: Run) -> None:
+    """The MS-SSIM tune (codec.training.tune) on the validation photos, into the run folder's NAME-tune.json."""
+    import torch
+
+    from ..tune import TUNE_FORMAT, tune_file
+    from ..weights import load_model
+    from .tune import fit_ms_ssim
+    torch.set_num_threads(1)
+    lm = load_model(str(_weights(run)))
+    _, val = _files(run)
+    photos = [rgb for rgb in map(read_image, val) if min(rgb.shape[:2]) > 160][:TUNE_PHOTOS]
+    if not photos:
+        raise CodecError("the tune needs validation photos over 160 pixels on each side (MS-SSIM's five scales)")
+    q0, q1 = max(run["q"][0], 0.0), min(run["q"][1], 100.0)
+    qualities = tuple(round(float(q), 1) for q in np.linspace(q0, q1, TUNE_QUALITIES))
+    deadline = time.time() + max(min(_tune_budget(run.recipe), run.left() - EXPORT_RESERVE_S), 60)
+    fit = fit_ms_ssim(lm, photos, qualities, log=say, deadline=deadline)
+    say(f"tune ms-ssim: step weight codes {fit['codes']}, {fit['bd_rate_ms_ssim']:+.2f} % MS-SSIM BD-rate "
+        f"against uniform on {len(photos)} validation photos")
+    info = {"format": TUNE_FORMAT, "base": {"name": lm.name, "sha256": lm.sha256},
+            "tunes": {"ms-ssim": fit["codes"]},
+            "training": {"how": "coordinate search over the level weights, real files, BD-rate of MS-SSIM dB "
+                                "against uniform weights (codec/training/tune.py)",
+                         "validation": {"photos": len(photos), "qualities": list(qualities), **fit}}}
+    out = run.folder / tune_file(_weights(run)).name
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=1))
+    tmp.replace(out)
+    run.finish("tune", tune=info["training"]["validation"])
 
 
 def _gc(run: Run) -> None:
@@ -396,7 +444,8 @@ def _sources(folder: str) -> dict:
 
 
 def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
-    from ..weights import add_to_manifest, read_manifest
+    from ..tune import tune_file
+    from ..weights import add_to_manifest, read_manifest, record_tunes
     r = run.recipe
     existing = {e["name"]: e for e in read_manifest(dest)["models"]}
     built = {} if r.base else {r.name: _weights(run)}  # name → file, the Shannon-AE first
@@ -414,12 +463,24 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
     rates = {"rates_bpp": list(r.rates), "quality": f"q {run['q'][0]:g}–{run['q'][1]:g} reaches "
              f"{min(r.rates):g}–{max(r.rates):g} bpp on the training photos"}
     entries = {}
+    tuned = run.folder / tune_file(_weights(run)).name
+    if tuned.exists():  # the tunes, with how they were fitted
+        info = json.loads(tuned.read_text())
+        info["training"] = {**training, **info["training"]}
+        tmp = dest / (tuned.name + ".tmp")
+        tmp.write_text(json.dumps(info, indent=1))
+        tmp.replace(dest / tuned.name)
+    if r.base and r.mode == "shannon":
+        record_tunes(r.name, {"file": tuned.name, "ms-ssim": run["tune"], "command": command}, dest)
+        say(f"the tunes of {r.name} installed in {dest / tuned.name}")
+        return dest / tuned.name
     if not r.base:
         weights = _weights(run)
         pf = json.loads((run.folder / f"{r.name}-postfilter" / "postfilter.json").read_text())
         for part in (weights, weights.with_suffix(""), run.folder / f"{r.name}-postfilter"):
             _copy(part, dest / part.name)
-        shannon = {**training, "postfilter": {"steps": pf["training"]["steps"], "validation": pf["validation"]}}
+        shannon = {**training, "postfilter": {"steps": pf["training"]["steps"], "validation": pf["validation"]},
+                   **({"tune": {"file": tuned.name, "ms-ssim": run["tune"]}} if tuned.exists() else {})}
         entries[r.name] = add_to_manifest(dest / weights.name, {"training": shannon, **rates, "origin": "ibc train"},
                                           weights_dir=dest)
     if r.mode == "gc":
@@ -436,4 +497,5 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
     return dest / entry["file"]
 
 
-STAGE_FUNCTIONS = {"data": _data, "rates": _rates, "design": _design, "postfilter": _postfilter, "gc": _gc, "score": _score}
+STAGE_FUNCTIONS = {"data": _data, "rates": _rates, "design": _design, "postfilter": _postfilter, "tune": _tune,
+                   "gc": _gc, "score": _score}

@@ -100,29 +100,45 @@ def test_absurd_chunk_length_refused():
         parse_chunks(bytes(data), offset, 3)
 
 
-def test_version_3_carries_the_step_code():
-    wavelet = Header("shannon", 0, 640, 480, 0, 256, "v2-model", bytes(range(8)), 3, step_code=500)
+def test_version_4_carries_the_step_code_and_the_step_weights():
+    wavelet = Header("shannon", 0, 640, 480, 0, 256, "v2-model", bytes(range(8)), 3, step_code=500,
+                     step_weights=(150, 140, 130, 128, 120, 90))
     data = serialise(wavelet, PAYLOADS)
-    assert data[4] == 3 and parse_header(data)[0] == wavelet
+    assert data[4] == 4 and parse_header(data)[0] == wavelet
     assert parse_header(serialise(HEADER, PAYLOADS))[0].step_code == 0
 
 
-def v2_file(header: Header, payloads: list[bytes]) -> bytes:
-    """The same file in format version 2: no step code; the CRCs recomputed."""
+def older_file(header: Header, payloads: list[bytes], version: int) -> bytes:
+    """The same file as format version 3 (no step weights) or 2 (no step code either) wrote it; CRCs recomputed."""
     import zlib
-    v3 = serialise(header, payloads)
-    _, offset = parse_header(v3)
-    head = bytes([*v3[:4], 2]) + v3[5:22] + v3[24:offset - 4]  # the step code is bytes 22–23
+    v4 = serialise(header, payloads)
+    _, offset = parse_header(v4)
+    cut = 22 if version == 2 else 24  # the step code is bytes 22–23, the step weights bytes 24–29
+    head = bytes([*v4[:4], version]) + v4[5:cut] + v4[30:offset - 4]
     crc = struct.pack("<I", zlib.crc32(head))
     chunks = b"".join(struct.pack("<I", len(p)) + p + struct.pack("<I", zlib.crc32(crc + struct.pack("<I", i) + p))
                       for i, p in enumerate(payloads))
     return head + crc + chunks
 
 
+def test_version_3_files_read_with_uniform_step_weights():
+    wavelet = Header("shannon", 0, 640, 480, 0, 256, "v2-model", bytes(range(8)), 3, step_code=500)
+    data = older_file(wavelet, PAYLOADS, 3)
+    header, offset = parse_header(data)
+    assert data[4] == 3 and header == wavelet and header.step_weights == (128,) * 6
+    assert parse_chunks(data, offset, 3) == PAYLOADS
+
+
 def test_version_2_files_still_read():
-    data = v2_file(HEADER, PAYLOADS)
+    data = older_file(HEADER, PAYLOADS, 2)
     header, offset = parse_header(data)
     assert header == HEADER and parse_chunks(data, offset, 3) == PAYLOADS
+
+
+@pytest.mark.parametrize("weights", [(128,) * 5, (128,) * 7, (256,) + (128,) * 5])
+def test_a_header_with_unwritable_step_weights_is_refused(weights):
+    with pytest.raises(ValueError):
+        serialise(Header("shannon", 0, 64, 64, 0, 256, "m", bytes(8), 0, step_code=300, step_weights=weights), [])
 
 
 @pytest.mark.parametrize("level, step, mode", [(0, 0, "shannon"), (2, 300, "shannon"), (2, 300, "gc"), (0, 0, "gc")])

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from val_compare import add_val_options, val_photos
-from ibc.codec.evaluation.plot import bd_rate
+from ibc.codec.metrics import bd_rate
 from ibc.codec.metrics import db, ms_ssim, psnr
 from ibc.codec.step_code import code_of_quality, step_from_code
 from ibc.codec.subband_context import NB, SUB, tile_bands, walk

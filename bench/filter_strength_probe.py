@@ -11,7 +11,7 @@ import numpy as np
 
 from val_compare import add_val_options, val_photos
 from ibc.codec.api import compress, decompress
-from ibc.codec.evaluation.plot import bd_rate
+from ibc.codec.metrics import bd_rate
 from ibc.codec.metrics import psnr
 from ibc.codec.weights import load_model
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from val_compare import curve
 
-from ibc.codec.evaluation.plot import bd_rate
+from ibc.codec.metrics import bd_rate
 from ibc.codec.image_io import read_image
 from ibc.codec.weights import load_model
 

@@ -17,7 +17,7 @@ import numpy as np
 from ibc.codec.api import compress, decompress
 from ibc.codec.wavelet_api import EVAL_QUALITIES
 from ibc.codec.training.dataset import list_images, split_train_val
-from ibc.codec.evaluation.plot import bd_rate
+from ibc.codec.metrics import bd_rate
 from ibc.codec.image_io import read_image
 from ibc.codec.metrics import psnr
 from ibc.codec.weights import load_model

@@ -1,5 +1,6 @@
 """Quality metrics shared by the CLI, evaluation and benchmarks."""
 import math
+import warnings
 
 import numpy as np
 
@@ -132,3 +133,29 @@ class SlicedWasserstein:
                 dists.append(np.abs(pa - pb).mean())
             per_scale.append(float(np.mean(dists)))
         return float(np.mean(per_scale)), per_scale
+
+
+def bd_rate(rate_anchor, quality_anchor, rate_test, quality_test) -> float | None:
+    """Bjøntegaard delta rate in %, pchip on log-rate over the overlapping quality range (the `bjontegaard`
+    package). Points that do not raise quality over a cheaper one are dropped first, since the
+    interpolation needs a monotone curve. None when a curve has under two points or there is no overlap."""
+    import bjontegaard
+
+    curves = []
+    for rate, quality in ((rate_anchor, quality_anchor), (rate_test, quality_test)):
+        order = np.argsort(rate)
+        kept, best = [], -math.inf
+        for r, q in zip(np.asarray(rate, float)[order], np.asarray(quality, float)[order]):
+            if q > best and math.isfinite(q):
+                kept.append((r, q))
+                best = q
+        if len(kept) < 2:
+            return None
+        curves.append(np.array(kept).T)
+    (ra, qa), (rt, qt) = curves
+    if min(qa.max(), qt.max()) <= max(qa.min(), qt.min()):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = bjontegaard.bd_rate(ra, qa, rt, qt, method="pchip", require_matching_points=False, min_overlap=0)
+    return float(value) if math.isfinite(value) else None

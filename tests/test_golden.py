@@ -2,7 +2,8 @@
 
 tests/data/sample.ibc is tests/data/sample.png compressed by the shipped default model (shannon-v4, format
 version 4) at its default quality; tests/data/sample-shannon-v4-format3.ibc is the same file as format
-version 3 wrote it (the same indices, no step weights), and sample-shannon-v3.ibc and sample-shannon-v2.ibc
+version 3 wrote it (the same indices, no step weights), sample-ms-ssim.ibc the sample by the default model's
+`--tune ms-ssim` (the step weights of weights/shannon-v4-tune.json), and sample-shannon-v3.ibc and sample-shannon-v2.ibc
 the same image by the previous defaults, shannon-v3 (context version 2, 256-pixel tiles) and shannon-v2 (context
 version 1): all must still decode to their recorded pixels (through the post-filters now shipped, which
 change the pixels of old files as of new ones, never their bits). (The block models' files, format
@@ -88,6 +89,7 @@ def test_the_wavelet_models_code_the_sample_as_recorded(name, recorded, backend,
 
 # The indices (every tile's LL, vector indices and escapes, as int64, in that order) the golden files decode to.
 GOLDEN_INDICES_SHA256 = {"sample.ibc": "a387ceb269b96f417f582a79911a6da510cdd3bf9d2771cacd0b5976658baeaa",
+                         "sample-ms-ssim.ibc": "42ade014ae82c5181497e0b131ab3adb448cc39cb572c6f5fa741e141f0bd72f",
                          "sample-shannon-v4-format3.ibc": "a387ceb269b96f417f582a79911a6da510cdd3bf9d2771cacd0b5976658baeaa"}
 
 
@@ -110,3 +112,16 @@ def test_a_golden_file_decodes_to_its_recorded_indices(file, threads):
         for a in [t.ll, *t.idx, *t.escq]:
             h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
     assert h.hexdigest() == GOLDEN_INDICES_SHA256[file]
+
+
+TUNED_PIXELS_SHA256 = "418b7afe570507894c9835c3628971cb119676af74a31e5a53e6b88b514c6dc9"  # 0.3569 bpp, 32.57 dB
+
+
+def test_the_ms_ssim_tune_codes_the_sample_as_recorded_and_decodes_to_its_pixels(golden):
+    """The tuned file carries its step weights (format version 4); a refit of the tune, or a decoder that
+    ignored the weights, breaks this on purpose."""
+    tuned = (DATA / "sample-ms-ssim.ibc").read_bytes()
+    weights = read_header(tuned).step_weights
+    assert weights == load_model().step_weights("ms-ssim") and weights != read_header(golden).step_weights
+    assert compress(read_image(DATA / "sample.png"), tune="ms-ssim") == tuned
+    assert hashlib.sha256(decompress(tuned).tobytes()).hexdigest() == TUNED_PIXELS_SHA256

@@ -1,12 +1,11 @@
 """`ibc plot`: rate–distortion–realism curves from `ibc eval` results, and BD-rates against an anchor codec."""
 import json
-import math
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CodecError
+from ..metrics import bd_rate
 
 # One colour and marker per codec, the same in every panel and every figure.
 STYLES = {"jpeg": ("tab:blue", "s"), "webp": ("tab:green", "^"), "avif": ("tab:purple", "D"),
@@ -48,32 +47,6 @@ def _series(curve: dict, field: str) -> tuple[np.ndarray, np.ndarray]:
     """(bpp, field) of the points where the field is defined."""
     pts = [(p["bpp"], p[field]) for p in curve["points"] if p.get(field) is not None]
     return np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float)
-
-
-def bd_rate(rate_anchor, quality_anchor, rate_test, quality_test) -> float | None:
-    """Bjøntegaard delta rate in %, pchip on log-rate over the overlapping quality range (the `bjontegaard`
-    package). Points that do not raise quality over a cheaper one are dropped first, since the
-    interpolation needs a monotone curve. None when a curve has under two points or there is no overlap."""
-    import bjontegaard
-
-    curves = []
-    for rate, quality in ((rate_anchor, quality_anchor), (rate_test, quality_test)):
-        order = np.argsort(rate)
-        kept, best = [], -math.inf
-        for r, q in zip(np.asarray(rate, float)[order], np.asarray(quality, float)[order]):
-            if q > best and math.isfinite(q):
-                kept.append((r, q))
-                best = q
-        if len(kept) < 2:
-            return None
-        curves.append(np.array(kept).T)
-    (ra, qa), (rt, qt) = curves
-    if min(qa.max(), qt.max()) <= max(qa.min(), qt.min()):
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = bjontegaard.bd_rate(ra, qa, rt, qt, method="pchip", require_matching_points=False, min_overlap=0)
-    return float(value) if math.isfinite(value) else None
 
 
 def bd_table(curves: list[dict], anchor: str) -> str:

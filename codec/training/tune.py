@@ -44,7 +44,7 @@ def fit_ms_ssim(lm, photos: list, qualities: tuple, log=print, deadline: float |
     """The MS-SSIM tune of `lm` on `photos` (each over 160 px a side, for MS-SSIM's five scales):
     {"codes": the weight codes, "bd_rate_ms_ssim": its BD-rate against uniform weights (%), "trials": n}.
     Stops early at `deadline` (time.time()), keeping the best found."""
-    from ..evaluation.plot import bd_rate
+    from ..metrics import bd_rate
     anchor = curve(lm, photos, qualities, UNIFORM)
     best, best_bd, trials = UNIFORM, 0.0, 1
     for move in STEPS:

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from ibc.codec.metrics import SlicedWasserstein, bpp, db, ms_ssim, psnr, psnr_of_mse
-from ibc.codec.evaluation.plot import bd_rate
+from ibc.codec.metrics import bd_rate
 
 from conftest import natural_like
 

@@ -15,13 +15,16 @@ def run(args) -> int:
                      "rates": e.get("quality", ""),
                      "measured": (f"{kodak[0]}: {len(kodak[1])} settings" if kodak else
                                   f"post-filter +{max(d['gain'] for d in pf.values()):.2f} dB on validation" if pf else ""),
+                     "tunes": ["psnr"] + ([t for t in e["tune"] if t not in ("file", "command")] if "tune" in e else []),
                      "sha256": e["sha256"][:16]})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"user model directory: {user_dir()} (IBC_MODEL_PATH sets it)")
     for r in rows:
-        print(f"{r['name']:16s} {r['mode'] or '':8s} {r['origin']:8s} {r['rates']}" + (f"; {r['measured']}" if r["measured"] else ""))
+        tunes = f"; tunes {', '.join(r['tunes'])}" if len(r["tunes"]) > 1 else ""
+        print(f"{r['name']:16s} {r['mode'] or '':8s} {r['origin']:8s} {r['rates']}" + (f"; {r['measured']}" if r["measured"] else "")
+              + tunes)
     return 0
 
 

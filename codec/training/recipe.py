@@ -340,8 +340,10 @@ def _tune(run: Run) -> None:
     lm = load_model(str(_weights(run)))
     _, val = _files(run)
     photos = [rgb for rgb in map(read_image, val) if min(rgb.shape[:2]) > 160][:TUNE_PHOTOS]
-    if not photos:
-        raise CodecError("the tune needs validation photos over 160 pixels on each side (MS-SSIM's five scales)")
+    if not photos:  # a model without it still codes --tune psnr; `--base NAME --name NAME` fits it later
+        say("tune: skipped (MS-SSIM's five scales need validation photos over 160 pixels on each side)")
+        run.finish("tune", tune=None)
+        return
     q0, q1 = max(run["q"][0], 0.0), min(run["q"][1], 100.0)
     qualities = tuple(round(float(q), 1) for q in np.linspace(q0, q1, TUNE_QUALITIES))
     deadline = time.time() + max(min(_tune_budget(run.recipe), run.left() - EXPORT_RESERVE_S), 60)
@@ -471,6 +473,9 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
         tmp.write_text(json.dumps(info, indent=1))
         tmp.replace(dest / tuned.name)
     if r.base and r.mode == "shannon":
+        if not tuned.exists():
+            raise CodecError("no tune was fitted: MS-SSIM needs validation photos over 160 pixels on each side "
+                             "(pass some with --val)")
         record_tunes(r.name, {"file": tuned.name, "ms-ssim": run["tune"], "command": command}, dest)
         say(f"the tunes of {r.name} installed in {dest / tuned.name}")
         return dest / tuned.name
@@ -479,10 +484,10 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
         pf = json.loads((run.folder / f"{r.name}-postfilter" / "postfilter.json").read_text())
         for part in (weights, weights.with_suffix(""), run.folder / f"{r.name}-postfilter"):
             _copy(part, dest / part.name)
-        shannon = {**training, "postfilter": {"steps": pf["training"]["steps"], "validation": pf["validation"]},
-                   **({"tune": {"file": tuned.name, "ms-ssim": run["tune"]}} if tuned.exists() else {})}
-        entries[r.name] = add_to_manifest(dest / weights.name, {"training": shannon, **rates, "origin": "ibc train"},
-                                          weights_dir=dest)
+        shannon = {**training, "postfilter": {"steps": pf["training"]["steps"], "validation": pf["validation"]}}
+        tunes = {"tune": {"file": tuned.name, "ms-ssim": run["tune"], "command": command}} if tuned.exists() else {}
+        entries[r.name] = add_to_manifest(dest / weights.name, {"training": shannon, **rates, "origin": "ibc train",
+                                                                **tunes}, weights_dir=dest)
     if r.mode == "gc":
         gc = built[_gc_name(r)]
         _copy(gc, dest / gc.name)

@@ -127,7 +127,8 @@ def test_a_generative_decoder_is_trained_on_an_installed_models_bitstream(tmp_pa
     assert rows[1]["novelty"] > rows[0]["novelty"]
 
 
-def test_base_needs_the_gc_mode(tmp_path):
+def test_base_in_shannon_mode_fits_that_models_tunes_under_its_own_name(tmp_path):
+    """--base without --mode gc makes no new model (tests/codec/test_tune.py runs one): another name is refused."""
     r = ibc("train", photos(tmp_path / "p", 3), "--name", "x", "--base", "shannon-v4", "--hours", "0.01",
             env={**os.environ, "IBC_MODEL_PATH": str(tmp_path / "m")}, check=False)
-    assert r.returncode != 0 and "--mode gc" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode != 0 and "pass --name shannon-v4" in r.stderr and "Traceback" not in r.stderr

@@ -4,7 +4,8 @@
     weights/NAME/            its bundle, written by `ibc export` (codec.training.export_onnx)
         coding.json          format, name, the .pt's sha256, coder settings, sha256 of every file below
         tables.npz           codebooks (float64), integer priors and codeword magnitudes, colour matrix,
-                             subband energies: plain arrays, exact
+                             subband energies (a context-4 model also its integer activity weights,
+                             prior_act): plain arrays, exact
         analysis-J.onnx      lifting level J (1 = finest) forward, (1,3,h,w) float64
         synthesis-J.onnx     its inverse
 
@@ -22,6 +23,7 @@ from .loaded_model import LoadedModel
 
 BUNDLE_FORMAT = "ibc-coding-1"
 TABLES = ("books", "prior_vec", "prior_mag", "prior_ll", "cmag", "color", "phi_energy", "psi_energy")
+OPTIONAL_TABLES = ("prior_act",)  # context 4 only (codec.subband_context)
 
 
 def bundle_dir(weights: Path) -> Path:
@@ -53,12 +55,18 @@ def load_bundle(weights: Path):
             raise CodecError(f"{folder}: made for other weights than {weights}; "
                              f"re-export it with `ibc export --onnx-only {weights}`")
         with np.load(folder / "tables.npz", allow_pickle=False) as z:
-            t = {k: z[k] for k in TABLES}
+            t = {k: z[k] for k in TABLES + tuple(k for k in OPTIONAL_TABLES if k in z.files)}
     except (OSError, KeyError, ValueError, TypeError) as e:
         raise CodecError(f"{folder}: not a usable coding bundle ({type(e).__name__}: {e})") from None
     spec = LiftingSpec(int(info["levels"]), int(info["margin"]), tuple(map(float, t["phi_energy"])),
                        tuple(map(float, t["psi_energy"])), t["color"])
-    coder = WaveletCoder(WindowedLifting(spec, OnnxSteps(folder)), t["books"],
-                         {"vec": t["prior_vec"], "mag": t["prior_mag"], "ll": t["prior_ll"]}, t["cmag"],
-                         info["mode"], float(info["lmbda"]), int(info["tile"]), int(info.get("context", 1)))
+    context = int(info.get("context", 1))
+    priors = {"vec": t["prior_vec"], "mag": t["prior_mag"], "ll": t["prior_ll"]}
+    if context >= 4:
+        if "prior_act" not in t:
+            raise CodecError(f"{folder}: tables.npz lacks the activity weights (prior_act) of context {context}; "
+                             f"re-export it with `ibc export --onnx-only {weights}`")
+        priors["act"] = t["prior_act"]
+    coder = WaveletCoder(WindowedLifting(spec, OnnxSteps(folder)), t["books"], priors, t["cmag"],
+                         info["mode"], float(info["lmbda"]), int(info["tile"]), context)
     return LoadedModel(info["name"], info["weights_sha256"], None, info.get("meta", {}), coder, "onnx")

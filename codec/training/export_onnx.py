@@ -51,9 +51,10 @@ def write_coding_bundle(weights: Path) -> Path:
         kind, level = name[:-len(".onnx")].split("-")
         _export_graph(_Level(steps, int(level) - 1, kind == "synthesis"), tmp / name)
     priors = model.priors()
+    act = {"prior_act": priors["act"]} if "act" in priors else {}  # context 4's activity weights
     np.savez_compressed(tmp / "tables.npz", books=model.vq.books(), prior_vec=priors["vec"], prior_mag=priors["mag"],
              prior_ll=priors["ll"], cmag=model.cmag.numpy(), color=spec.color,
-             phi_energy=np.array(spec.phi_energy), psi_energy=np.array(spec.psi_energy))
+             phi_energy=np.array(spec.phi_energy), psi_energy=np.array(spec.psi_energy), **act)
     files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tmp.iterdir())}
     config = wavelet_config(model)
     info = {"format": BUNDLE_FORMAT, "name": lm.name, "weights_sha256": lm.sha256, "mode": config["mode"],

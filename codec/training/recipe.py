@@ -24,7 +24,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,7 @@ class Recipe:
     tile: int = 512                 # coder tile side in pixels
     filter_depth: int = 8           # post-filter layers (models.postfilter)
     filter_width: int = 16          # … and channels
+    filter_init: str | None = None  # warm-start the post-filter from this checkpoint (an earlier run's postfilter/checkpoint.pt)
     seed: int = 0
 
     def key(self) -> dict:
@@ -170,8 +171,11 @@ class Run:
         self.path = self.folder / "state.json"
         self.state = json.loads(self.path.read_text()) if self.path.exists() else \
             {"format": RECIPE_FORMAT, "recipe": recipe.key(), "done": {}, "values": {}}
-        if self.state["recipe"] != recipe.key():
-            changed = sorted(k for k in recipe.key() if self.state["recipe"].get(k) != recipe.key()[k])
+        # a setting added since the run began counts as its default (the run was made with it)
+        defaults = {f.name: f.default for f in fields(Recipe)}
+        stored = {k: self.state["recipe"].get(k, defaults.get(k)) for k in recipe.key()}
+        if stored != recipe.key():
+            changed = sorted(k for k in recipe.key() if stored[k] != recipe.key()[k])
             raise CodecError(f"{self.folder}: this run was started with other settings ({', '.join(changed)}); "
                              "re-run with the same ones to continue, or pass --restart")
         self.started = time.time()
@@ -313,6 +317,7 @@ def _postfilter(run: Run) -> None:
     limit = int(max(8, 0.25 * stage_budget))
     cfg = FilterConfig(data=run.recipe.data, out=str(run.folder / "postfilter"), base=str(_weights(run)),
                        width=run.recipe.filter_width, depth=run.recipe.filter_depth, minutes=max(minutes, 0.05),
+                       init=run.recipe.filter_init,
                        qualities=(q0, q1), val_qualities=tuple(float(q) for q in np.linspace(q0, q1, 4)),
                        seed=run.recipe.seed)
     torch.set_num_threads(1)

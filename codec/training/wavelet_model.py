@@ -13,7 +13,7 @@ from torch import nn
 from ...models.wavelet import WaveletTransform
 from ..engine import ALIGN, LMBDA, TILE, WaveletCoder
 from ..lifting import WINDOW, LiftingSpec, WindowedLifting
-from ..subband_context import K_MAG, N_ROWS, PRIOR_TOTAL, SUB, TileIndices, check_context
+from ..subband_context import ACT_START, K_MAG, PRIOR_TOTAL, TileIndices, check_context, n_rows, rows_per_band
 from ..subband_vq import LEVELS, N_CLASSES, NC, Codebooks, grid_codebook
 
 
@@ -82,7 +82,8 @@ class WaveletCodec(nn.Module):
 
     `mode` "vq" is the ECVQ codec; "scalar" keeps the scalar dead-zone quantiser (grid codewords, no RD
     choice) through the same contexts and coder. `freeze()` turns the design statistics (stat_*) into
-    the integer priors and the codewords' integer magnitudes once.
+    the integer priors and the codewords' integer magnitudes once. A model of context 4 also holds its
+    learned activity weights, `prior_act` (integers, set by the design; codec.subband_context).
     """
 
     def __init__(self, mode: str = "vq", lmbda: float = LMBDA, tile: int = TILE, context: int = 1):
@@ -93,8 +94,10 @@ class WaveletCodec(nn.Module):
         self.transform = WaveletTransform(LEVELS)
         self.vq = SubbandVQ()
         for name, k in (("vec", NC + 1), ("mag", K_MAG)):
-            self.register_buffer(f"stat_{name}", torch.zeros(N_ROWS, k, dtype=torch.float64))
-            self.register_buffer(f"prior_{name}", torch.ones(N_ROWS, k, dtype=torch.int64))
+            self.register_buffer(f"stat_{name}", torch.zeros(n_rows(context), k, dtype=torch.float64))
+            self.register_buffer(f"prior_{name}", torch.ones(n_rows(context), k, dtype=torch.int64))
+        if context >= 4:
+            self.register_buffer("prior_act", torch.from_numpy(ACT_START.copy()))
         self.register_buffer("stat_ll", torch.zeros(3, K_MAG, dtype=torch.float64))
         self.register_buffer("prior_ll", torch.ones(3, K_MAG, dtype=torch.int64))
         self.register_buffer("cmag", torch.zeros(self.vq.codebooks.shape, dtype=torch.int64))
@@ -107,7 +110,7 @@ class WaveletCodec(nn.Module):
         for name in ("vec", "mag", "ll"):
             s = getattr(self, f"stat_{name}").numpy()
             K = s.shape[-1]
-            g = s.reshape(-1, SUB if name != "ll" else 3, K)
+            g = s.reshape(-1, rows_per_band(self.context) if name != "ll" else 3, K)
             marginal = (g.sum(1, keepdims=True) + 0.5) / (g.sum((1, 2), keepdims=True) + K / 2)
             p = (g + 2 * marginal) / (g.sum(-1, keepdims=True) + 2)
             f = np.floor(p * (PRIOR_TOTAL - K)).astype(np.int64) + 1
@@ -116,7 +119,10 @@ class WaveletCodec(nn.Module):
         self._coding = None
 
     def priors(self) -> dict:
-        return {"vec": self.prior_vec.numpy(), "mag": self.prior_mag.numpy(), "ll": self.prior_ll.numpy()}
+        out = {"vec": self.prior_vec.numpy(), "mag": self.prior_mag.numpy(), "ll": self.prior_ll.numpy()}
+        if self.context >= 4:
+            out["act"] = self.prior_act.numpy()
+        return out
 
     # -- coding: the numpy engine on the torch steps ------------------------------------------------
     def coder(self) -> WaveletCoder:

@@ -1,8 +1,9 @@
 """Weights files on torch: reading a wavelet model's .pt, and writing frozen weights.
 
 A .pt holds the WaveletCodec's config (`arch` "wavelet") and its state: transform, codebooks and the frozen
-integer priors, without the design statistics. Files of the block models (config without `arch`, or
-"block"), retired in ibc 0.2.0, are refused with the last version that loads them."""
+integer priors (context 4: and its integer activity weights, `prior_act`), without the design statistics.
+Files of the block models (config without `arch`, or "block"), retired in ibc 0.2.0, are refused with the
+last version that loads them."""
 from pathlib import Path
 
 import torch

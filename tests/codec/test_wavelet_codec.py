@@ -185,8 +185,8 @@ def test_context_2_reads_the_parent_neighbourhood_and_the_siblings(models):
         rows[context] = seen
     differ = {b for (b, r1), (_, r2) in zip(rows[1], rows[2]) if not np.array_equal(r1, r2)}
     assert differ and 1 not in differ  # the coarsest HL has no parent and no sibling: the same rows
-    with pytest.raises(ValueError, match="unknown context version 4"):
-        WaveletCodec(context=4)
+    with pytest.raises(ValueError, match="unknown context version 5"):
+        WaveletCodec(context=5)
 
 
 def test_context_3_walks_context_2s_rows_with_priors_worth_four_times_as_much(models):

@@ -132,3 +132,18 @@ def test_base_in_shannon_mode_fits_that_models_tunes_under_its_own_name(tmp_path
     r = ibc("train", photos(tmp_path / "p", 3), "--name", "x", "--base", "shannon-v4", "--hours", "0.01",
             env={**os.environ, "IBC_MODEL_PATH": str(tmp_path / "m")}, check=False)
     assert r.returncode != 0 and "pass --name shannon-v4" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_run_begun_before_a_setting_existed_continues_as_its_default(tmp_path):
+    """state.json of an older ibc lacks settings added since (here the post-filter's warm start): they were
+    their defaults then, so the same command continues the run; a changed setting is still refused."""
+    from ibc.codec.errors import CodecError
+    from ibc.codec.training.recipe import Recipe, Run
+    recipe = Recipe(data="photos", name="m")
+    Run(tmp_path / "run", recipe).finish("data")
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    del state["recipe"]["filter_init"]
+    (tmp_path / "run" / "state.json").write_text(json.dumps(state))
+    assert Run(tmp_path / "run", recipe).done("data")
+    with pytest.raises(CodecError, match="filter_init"):
+        Run(tmp_path / "run", Recipe(data="photos", name="m", filter_init="x.pt"))

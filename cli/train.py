@@ -76,7 +76,7 @@ def add_parser(sub) -> None:
                         "files stay bit-exact on every machine")
     t.add_argument("--filter-init", metavar="CHECKPOINT",
                    help="warm-start the post-filter from an earlier run's RUN/postfilter/checkpoint.pt (the decodes of "
-                        "models designed alike are alike, so it starts near its end; recorded in the manifest)")
+                        "models designed alike are alike, so it starts near its end; recorded in the manifest; default: none, the filter starts as the identity)")
     t.add_argument("--seed", type=int, default=0, help="seed of the choices of photos and crops (default: 0)")
     t.add_argument("--run", dest="run_dir", help="run folder (default: runs/NAME beside the user model directory)")
     t.add_argument("--dest", help="model directory to install into (default: the user model directory)")

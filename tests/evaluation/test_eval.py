@@ -265,3 +265,26 @@ def test_gc_crops_script(tmp_path, tiny_gc):
     assert abs(len(gc_crops.nearest_size(jpeg, rgb, target)) - target) == min(abs(s - target) for s in sizes)
     with pytest.raises(SystemExit, match="not inside"):
         gc_crops.main(["--image", str(image), "--box", "40", "0", "48", "48", "--model", str(tiny_gc)])
+
+
+def test_a_tune_is_named_after_an_at_and_refused_where_it_does_not_exist(tiny_wavelet_weights, tmp_path, monkeypatch):
+    """`ibc:MODEL@ms-ssim` codes with that tune's step weights and is its own curve (name, label, cache key);
+    a model without the tune, or a classical codec with one, is refused before anything is coded."""
+    import dataclasses
+
+    from ibc.codec.errors import CodecError
+    from ibc.codec.evaluation.codecs import IbcCoder
+    assert evaluate.split_tune(f"ibc:{tiny_wavelet_weights}@ms-ssim") == (f"ibc:{tiny_wavelet_weights}", "ms-ssim")
+    assert evaluate.split_tune("ibc:odd@name") == ("ibc:odd@name", "psnr")
+    with pytest.raises(CodecError, match="has no ms-ssim tune"):
+        evaluate.make_coder(f"ibc:{tiny_wavelet_weights}@ms-ssim")
+    with pytest.raises(CodecError, match="tune of ibc models"):
+        evaluate.make_coder("webp@ms-ssim")
+    plain = evaluate.make_coder(f"ibc:{tiny_wavelet_weights}")
+    lm = dataclasses.replace(plain.lm, tunes={"ms-ssim": (150, 150, 140, 130, 128, 100)})
+    tuned = IbcCoder(lm, plain.sweep, tune="ms-ssim")
+    assert tuned.name == plain.name + "@ms-ssim" and "tune ms-ssim" in tuned.label and tuned.key != plain.key
+    from ibc.codec.api import read_header
+    data = tuned.encode(natural_like(96, 128), 40.0)
+    assert read_header(data).step_weights == (150, 150, 140, 130, 128, 100)
+    assert tuned.reconstruct(data, (None,))[0][0].shape == (96, 128, 3)

@@ -267,7 +267,7 @@ def test_gc_crops_script(tmp_path, tiny_gc):
         gc_crops.main(["--image", str(image), "--box", "40", "0", "48", "48", "--model", str(tiny_gc)])
 
 
-def test_a_tune_is_named_after_an_at_and_refused_where_it_does_not_exist(tiny_wavelet_weights, tmp_path, monkeypatch):
+def test_a_tune_is_named_after_an_at_and_refused_where_it_does_not_exist(tiny_wavelet_weights):
     """`ibc:MODEL@ms-ssim` codes with that tune's step weights and is its own curve (name, label, cache key);
     a model without the tune, or a classical codec with one, is refused before anything is coded."""
     import dataclasses

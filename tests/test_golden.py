@@ -74,11 +74,12 @@ def test_the_default_model_codes_the_sample_at_its_measured_level(golden):
 V2_SHA256 = "c4205a6778522a1ab71867c40348406fffbd495f34a253532c5d007011c79d58"
 V3_SHA256 = "a48eed1096020dbba09852695fb9144db8cb79513f6511f8c0c94b26670d7f31"
 V4_SHA256 = "f8a94f399a841fde8ab911c2072c69373159c98b54c0fa7558aa620640a985d5"
+V5_SHA256 = "9734d8f69afd024aeb763b5921546f0dcc183e6f4113fd3193a7b1b7f407af8c"  # context version 4
 
 
 @pytest.mark.parametrize("backend", ["auto", "torch"])
 @pytest.mark.parametrize("name, recorded", [("shannon-v2", V2_SHA256), ("shannon-v3", V3_SHA256),
-                                            ("shannon-v4", V4_SHA256)])
+                                            ("shannon-v4", V4_SHA256), ("shannon-v5", V5_SHA256)])
 def test_the_wavelet_models_code_the_sample_as_recorded(name, recorded, backend, one_thread):
     """On either backend: the .pt files (torch) and their ONNX bundles (auto) give the same files."""
     rgb = read_image(DATA / "sample.png")

@@ -45,12 +45,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/splice.py BENCHMARKS.md kodak-webp bench/kodak_bdrate_webp.md
 	$(BIN)/python bench/splice.py BENCHMARKS.md kodak-jpeg2000 bench/kodak_bdrate_jpeg2000.md
 
-# The default model's MS-SSIM tune on Kodak (RD only, no C2ST), beside the psnr tune and the classical codecs of
+# The default model's MS-SSIM tune and shannon-v5 (context version 4) with both tunes on Kodak (RD only, no C2ST), beside the classical codecs of
 # `make bench`'s bench/kodak.json: BD-rates against WebP (BENCHMARKS.md "Tunes").
 .PHONY: bench-tune
 bench-tune: $(STAMP)
 	$(BIN)/ibc eval $(KODAK) --codec ibc@ms-ssim --no-c2st -o bench/kodak_tune.json --record
-	$(BIN)/ibc plot bench/kodak.json bench/kodak_tune.json -o bench/kodak_tune.png --anchor webp --table bench/kodak_tune_bdrate_webp.md --title "Kodak (24 images): tunes"
+	$(BIN)/ibc eval $(KODAK) --codec ibc:shannon-v5 --codec ibc:shannon-v5@ms-ssim --no-c2st -o bench/kodak_v5.json --record
+	$(BIN)/ibc plot bench/kodak.json bench/kodak_tune.json bench/kodak_v5.json -o bench/kodak_tune.png --anchor webp --table bench/kodak_tune_bdrate_webp.md --title "Kodak (24 images): tunes"
 	$(BIN)/python bench/splice.py BENCHMARKS.md kodak-tune bench/kodak_tune_bdrate_webp.md
 
 # The generative decoder of the default model (gc-v4 on shannon-v4; GC_WAVELET=gc-v3 or gc-v2 for the earlier ones), on Kodak: its realism sweep at two low rates, the

@@ -48,8 +48,8 @@ def _tile_payloads(model, y: np.ndarray, H: int, W: int, step: float, progress=N
     for k, tile in enumerate(layout):
         bands = tile_bands(tile[2], tile[3])
         writer = TileWriter() if code else None  # chosen and written in one walk
-        scale = [w / step for w in band_weights(bands, weights)]
-        model.encode_tile([y[:, r, c] * f for (r, c), f in zip(model.band_slices(Hp, Wp, tile), scale)], bands,
+        steps = [step / w for w in band_weights(bands, weights)]  # uniform weights: exactly `step`
+        model.encode_tile([y[:, r, c] / s for (r, c), s in zip(model.band_slices(Hp, Wp, tile), steps)], bands,
                           bits=bits, writer=writer)
         if code:
             out.append(writer.payload())

@@ -176,28 +176,27 @@ def add_to_manifest(path: Path, meta: dict, default: bool = False, weights_dir: 
     return entry
 
 
-def record_figures(name: str, dataset: str, figures: list[dict], weights_dir: Path = WEIGHTS_DIR) -> bool:
-    """Store measured per-setting figures under `measured[dataset]` of the manifest entry `name`;
-    False when no shipped model has that name."""
+def _edit_entry(name: str, edit, weights_dir: Path) -> bool:
+    """Apply `edit(entry)` to the manifest entry `name` and write the manifest; False when it has no such model."""
     manifest = read_manifest(weights_dir)
     entry = next((e for e in manifest["models"] if e["name"] == name), None)
     if entry is None:
         return False
-    entry.setdefault("measured", {})[dataset] = figures
+    edit(entry)
     _write_manifest(manifest, weights_dir)
     return True
+
+
+def record_figures(name: str, dataset: str, figures: list[dict], weights_dir: Path = WEIGHTS_DIR) -> bool:
+    """Store measured per-setting figures under `measured[dataset]` of the manifest entry `name`;
+    False when no shipped model has that name."""
+    return _edit_entry(name, lambda e: e.setdefault("measured", {}).__setitem__(dataset, figures), weights_dir)
 
 
 def record_tunes(name: str, tunes: dict, weights_dir: Path = WEIGHTS_DIR) -> bool:
     """Store how a model's tunes (codec.tune) were fitted under `tune` of its manifest entry `name`; False
     when that manifest has no such model."""
-    manifest = read_manifest(weights_dir)
-    entry = next((e for e in manifest["models"] if e["name"] == name), None)
-    if entry is None:
-        return False
-    entry["tune"] = tunes
-    _write_manifest(manifest, weights_dir)
-    return True
+    return _edit_entry(name, lambda e: e.__setitem__("tune", tunes), weights_dir)
 
 
 def _write_manifest(manifest: dict, weights_dir: Path) -> None:

@@ -18,7 +18,7 @@ def run(args) -> int:
     info = {"file": args.input, "bytes": len(data), "bpp": len(data) * 8 / (header.width * header.height),
             "width": header.width, "height": header.height, "channels": 1 if header.grey else 3,
             "grey": header.grey, "mode": header.mode, **setting,
-            "step_weights": list(header.step_weights), "format": data[4],
+            "step_weights": list(header.step_weights), "postfilter": header.filter, "format": data[4],
             "seed": header.seed, "tile": header.tile, "model": header.model,
             "weights_hash": header.weights_hash.hex(), "chunks": header.chunks}
     if args.json:

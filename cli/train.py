@@ -31,7 +31,8 @@ def run(args) -> int:
     command = "ibc train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else f"ibc train {args.data} --name {args.name}"
     weights = train(recipe, run_dir, dest, command, restart=args.restart, force=args.force)
     if args.base and args.mode == "shannon":
-        print(f"{args.name}: tunes in {weights} (use them with --model {args.name} --tune ms-ssim)")
+        print(f"{args.name}: tunes in {weights}, and their filter beside it (use them with --model {args.name} "
+              "--tune ms-ssim)")
     else:
         print(f"{args.name}: {weights} (use it with --model {args.name})")
     return 0
@@ -43,7 +44,8 @@ def add_parser(sub) -> None:
         "validation, by the hash of the file name, or --val), the steps that reach --rates on the training "
         "photos, the design (ECVQ codebooks and integer context priors, closed form), the post-filter (SGD on "
         "the model's own decodes over the rate range, for the rest of --hours), the tune (the step weights of "
-        "--tune ms-ssim, by a search over real files on the validation photos), with --mode gc the randomized "
+        "--tune ms-ssim, by a search over real files on the validation photos) and the tune's own post-filter "
+        "(trained for MS-SSIM on the tune's files, from the model's filter), with --mode gc the randomized "
         "decoder, and the export of the coding bundle into the user model directory ($IBC_MODEL_PATH, else the "
         "platform's data directory: see `ibc models`), never into the installed package. Each stage is kept "
         "in a run folder: re-run the same command after an interruption and it continues. Then: ibc compress "
@@ -65,7 +67,8 @@ def add_parser(sub) -> None:
                    help="an installed Shannon-AE model, e.g. shannon-v4, whose bitstream stays as it is (its files "
                         "keep decoding; no design, no post-filter): with --mode gc, build only the generative "
                         "decoder, named NAME, on it; with --mode shannon and --name MODEL, fit only its tunes "
-                        "(--tune ms-ssim), into MODEL-tune.json (default: none, a complete model)")
+                        "(--tune ms-ssim) and its filter, into MODEL-tune.json and MODEL-postfilter-ms-ssim/ (a "
+                        "tune it already has is kept; default: none, a complete model)")
     t.add_argument("--val", help="folder of validation photos (default: 1 in 10 of PHOTOS, chosen by name hash)")
     t.add_argument("--images", type=int, default=30, help="photos the codebooks are designed on (default: 30)")
     t.add_argument("--context", type=int, default=3, choices=[3, 4],

@@ -155,7 +155,7 @@ def render(lm: LoadedModel, header: Header, indices: list, seed: int, realism: f
     the model's post-filter (codec.postfilter) from the realism-0 reconstruction."""
     _check_decodes(lm, header, realism)
     return render_tiles(lm, indices, header.height, header.width, header.step_code, progress, seed, realism,
-                        postfilter, header.step_weights)
+                        postfilter, header.step_weights, header.filter)
 
 
 @dataclass

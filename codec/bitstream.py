@@ -14,8 +14,8 @@ info`), and decoding refuses them naming the last ibc that can (codec.retired). 
 little-endian. The parser checks every field against limits before it allocates and refuses trailing
 bytes.
 
-Flags: bit 0 marks a greyscale image, whose tiles code one channel (the luma) instead of three; the
-other bits must be 0. A colour file's flags are 0, as they were before the bit existed.
+Flags: bit 0 marks a greyscale image, whose tiles code one channel (the luma) instead of three; bits 1–2
+(version 5) name the post-filter; the other bits must be 0. A colour file's flags are 0, as they were before the bit existed.
 
 A chunk's CRC binds it to its place and its file: a chunk moved to another place, or taken from another
 file, fails its CRC like a damaged one. The file id (the first 8 bytes of the sha256 of the chunks)
@@ -25,6 +25,11 @@ CRC covers it.
 Version 4 adds the step weights (codec.step_code): one u8 code per level (LL, level 5 … level 1), the
 band's step being the file's step over its weight. The encoder chooses them (`--tune`); files of earlier
 versions read with uniform weights, which is what they were coded with.
+
+Version 5 adds flags bits 1–2: the post-filter the decoder renders through, by the tune it was trained for
+(0: the model's own, trained for squared error; 1: its ms-ssim filter, codec.postfilter). The encoder
+chooses it. A file that uses none of version 5 is written as version 4 (the lowest version that holds
+it), so ibc releases that read version 4 still decode it.
 """
 import hashlib
 import struct
@@ -35,9 +40,9 @@ from .errors import CodecError, CorruptData
 from .step_code import N_WEIGHTS, UNIFORM
 
 MAGIC = b"IBC\x1a"
-VERSION = 4  # 2: chunk CRCs cover the header CRC and the chunk index; 3: a u16 step code after the tile;
-             # 4: the step weights after the step code
-READS = (2, 3, 4)
+VERSION = 5  # 2: chunk CRCs cover the header CRC and the chunk index; 3: a u16 step code after the tile;
+             # 4: the step weights after the step code; 5: the post-filter in flags bits 1-2
+READS = (2, 3, 4, 5)
 MODES = ("shannon", "gc")
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 100_000_000  # also the largest image `ibc compress` reads: decoding stays within memory
@@ -46,6 +51,7 @@ _FIXED = struct.Struct("<4sBBBBIIIH")
 _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
 GREY = 1  # flags bit 0: one channel (greyscale)
+FILTER_SHIFT, FILTERS = 1, ("psnr", "ms-ssim")  # flags bits 1-2 (version 5): the post-filter, by its tune
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,12 @@ class Header:
     step_code: int = 0   # the quantiser step's code (1..65535, codec.step_code); a retired block model's files: 0
     grey: bool = False   # one channel (the luma) coded: a greyscale image (flags bit 0)
     step_weights: tuple = UNIFORM  # the bands' step weight codes (codec.step_code); before version 4: uniform
+    filter: str = "psnr"  # the post-filter the decoder renders through, by its tune (FILTERS); before version 5: psnr
+
+    @property
+    def version(self) -> int:
+        """The lowest format version that holds this header: what `serialise` writes."""
+        return VERSION if self.filter != "psnr" else 4
 
 
 def _crc(data: bytes) -> bytes:
@@ -75,9 +87,11 @@ def _chunk_crc(header_crc: bytes, i: int, payload: bytes) -> bytes:
 def serialise(header: Header, payloads: list[bytes]) -> bytes:
     name = header.model.encode("utf-8")
     if (len(name) > 255 or len(header.weights_hash) != 8 or len(payloads) != header.chunks
-            or len(header.step_weights) != N_WEIGHTS or not all(0 <= c <= 255 for c in header.step_weights)):
+            or len(header.step_weights) != N_WEIGHTS or not all(0 <= c <= 255 for c in header.step_weights)
+            or header.filter not in FILTERS):
         raise ValueError("invalid header")
-    head = (_FIXED.pack(MAGIC, VERSION, MODES.index(header.mode), header.level, GREY * header.grey, header.width,
+    flags = GREY * header.grey | FILTERS.index(header.filter) << FILTER_SHIFT
+    head = (_FIXED.pack(MAGIC, header.version, MODES.index(header.mode), header.level, flags, header.width,
                         header.height, header.seed, header.tile) + _U16.pack(header.step_code) + bytes(header.step_weights)
             + bytes([len(name)]) + name + header.weights_hash + _U32.pack(header.chunks))
     head += hashlib.sha256(b"".join(_U32.pack(len(p)) + p for p in payloads)).digest()[:8]  # the file id
@@ -120,7 +134,8 @@ def parse_header(data: bytes) -> tuple[Header, int]:
     r.take(8, "header")  # the file id: read only through the header CRC, which the chunk CRCs cover
     if r.take(4, "header") != _crc(data[:r.pos - 4]):
         raise CorruptData("corrupt header (CRC mismatch)")
-    if mode >= len(MODES) or flags & ~GREY:
+    known = GREY | (0b11 << FILTER_SHIFT if version >= 5 else 0)
+    if mode >= len(MODES) or flags & ~known or (flags & known) >> FILTER_SHIFT >= len(FILTERS):
         raise CorruptData("corrupt header (unknown mode or flags)")
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
         raise CorruptData(f"corrupt header (absurd dimensions {width}×{height})")
@@ -131,7 +146,7 @@ def parse_header(data: bytes) -> tuple[Header, int]:
     except UnicodeDecodeError:
         raise CorruptData("corrupt header (model name is not UTF-8)") from None
     header = Header(MODES[mode], level, width, height, seed, tile, name, weights_hash, chunks, step_code,
-                    bool(flags & GREY), step_weights)
+                    bool(flags & GREY), step_weights, FILTERS[flags >> FILTER_SHIFT])
     return header, r.pos
 
 

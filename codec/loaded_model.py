@@ -22,6 +22,7 @@ class LoadedModel:
     postfilter: object = None  # the decoder post-filter (codec.postfilter), if the model ships one
     head: object = None  # a gc model's trained generative head (codec.generative_head), if it has one
     tunes: dict | None = None  # tune name → step weight codes (codec.tune), beyond "psnr" (uniform)
+    tune_filters: dict | None = None  # tune name → its post-filter (codec.postfilter), beyond "psnr" (`postfilter`)
 
     def step_weights(self, tune: str = "psnr") -> tuple:
         """The step weight codes (codec.step_code) an encoder of this model writes for `tune`."""
@@ -35,6 +36,17 @@ class LoadedModel:
             raise CodecError(f"model {self.name} has no {tune} tune (it has: {have}; `ibc train PHOTOS --base "
                              f"{self.name} --name {self.name}` fits the others)")
         return tuple(self.tunes[tune])
+
+    def filter_of(self, tune: str = "psnr") -> str:
+        """The post-filter an encoder of this model names in a file of `tune` (codec.bitstream): the tune's
+        own when the model has one, else the model's ("psnr")."""
+        return tune if tune in (self.tune_filters or {}) else "psnr"
+
+    def postfilter_for(self, name: str = "psnr"):
+        """The post-filter that renders a file naming `name`: the tune's, or the model's own when it has
+        none (a file tuned with a filter fitted elsewhere: its indices decode the same, its pixels through
+        the model's filter)."""
+        return (self.tune_filters or {}).get(name, self.postfilter)
 
     @property
     def mode(self) -> str:

@@ -4,8 +4,11 @@
         postfilter.onnx   (x (1,3,h,w) float32 in [0,1], s (1,) float32) → x + r
         postfilter.json   format, the base model's name and sha256, the graph's sha256, margin, how it was
                           trained and what it measured
+    weights/NAME-postfilter-ms-ssim/   the same, trained for MS-SSIM on the ms-ssim tune's files ("tune")
 
-It is found beside the weights it was trained for and used only with them (same sha256). The filter
+It is found beside the weights it was trained for and used only with them (same sha256); a tune's filter
+also in the user model directory (fitted by a user for a shipped model). The file names the filter it is
+rendered through (codec.bitstream, version 5). The filter
 runs in horizontal stripes that overlap by its receptive field, so a 24-megapixel image costs a stripe of
 activations, and the stripes join exactly: every output pixel sees the same inputs as in one pass.
 It filters the decoded 8-bit image, as it was trained.
@@ -29,10 +32,11 @@ def step_feature(step: float) -> float:
     return math.log2(step) / 8
 
 
-def filter_dir(weights: Path) -> Path:
-    """weights/NAME.pt → weights/NAME-postfilter/."""
+def filter_dir(weights: Path, tune: str = "psnr") -> Path:
+    """weights/NAME.pt → weights/NAME-postfilter/ (the model's own filter, for squared error), or
+    weights/NAME-postfilter-TUNE/ (the filter trained for another tune's files)."""
     weights = Path(weights)
-    return weights.with_name(weights.stem + "-postfilter")
+    return weights.with_name(weights.stem + "-postfilter" + ("" if tune == "psnr" else f"-{tune}"))
 
 
 class PostFilterRunner:
@@ -79,15 +83,20 @@ def stripes(H: int, margin: int):
         yield r0, r1, max(r0 - margin, 0), min(r1 + margin, H)
 
 
-def load_postfilter(weights: Path, sha256: str) -> PostFilterRunner | None:
-    """The post-filter trained for `weights` (whose sha256 is given), or None if it has none."""
-    folder = filter_dir(weights)
+def load_postfilter(weights: Path, sha256: str, tune: str = "psnr", elsewhere: Path | None = None) -> PostFilterRunner | None:
+    """The post-filter trained for `weights` (whose sha256 is given) and `tune`'s files, or None if it has
+    none: the folder beside the weights, else in the folder `elsewhere` (the user model directory)."""
+    folder = filter_dir(weights, tune)
+    if not (folder / "postfilter.json").is_file() and elsewhere is not None:
+        folder = Path(elsewhere) / folder.name
     if not (folder / "postfilter.json").is_file():
         return None
     try:
         info = json.loads((folder / "postfilter.json").read_text())
         if info.get("format") != FILTER_FORMAT:
             raise CodecError(f"{folder}: unknown post-filter format {info.get('format')!r}")
+        if info.get("tune", "psnr") != tune:
+            raise CodecError(f"{folder}: trained for the {info.get('tune', 'psnr')} tune, not {tune}")
         if hashlib.sha256((folder / "postfilter.onnx").read_bytes()).hexdigest() != info["sha256"]:
             raise CodecError(f"{folder / 'postfilter.onnx'}: damaged (sha256 does not match postfilter.json)")
     except (OSError, KeyError, ValueError, TypeError) as e:

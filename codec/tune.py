@@ -24,14 +24,20 @@ def tune_file(weights: Path) -> Path:
     return weights.with_name(weights.stem + "-tune.json")
 
 
+def find_tune_file(weights: Path, elsewhere: Path | None = None) -> Path | None:
+    """The tune file of `weights`: beside them, else in the folder `elsewhere`; None if neither has one."""
+    for path in (tune_file(weights), *([Path(elsewhere) / tune_file(weights).name] if elsewhere else [])):
+        if path.is_file():
+            return path
+    return None
+
+
 def load_tunes(weights: Path, sha256: str, elsewhere: Path | None = None) -> dict | None:
     """{tune: codes} fitted for `weights` (whose sha256 is given), or None if it has none: the file beside
     the weights, else in the folder `elsewhere` (the user model directory: a shipped model's tunes fitted
     by a user)."""
-    path = tune_file(weights)
-    if not path.is_file() and elsewhere is not None:
-        path = Path(elsewhere) / path.name
-    if not path.is_file():
+    path = find_tune_file(weights, elsewhere)
+    if path is None:
         return None
     try:
         info = json.loads(path.read_text())

@@ -150,16 +150,17 @@ def compress_wavelet(rgb: np.ndarray, lm: LoadedModel, quality: float | None, ta
              size: int | None, seed: int, progress=None, tune: str = "psnr") -> bytes:
     """The .ibc file of a checked (H,W,3) uint8 image at `quality`, or within `size` bytes or
     `target_bpp` (the container's bytes included); a greyscale one codes one channel (its R). `tune`
-    picks the step weights the header carries (LoadedModel.step_weights)."""
+    picks the step weights the header carries (LoadedModel.step_weights) and the post-filter it names
+    (the tune's own, when the model has one)."""
     H, W, _ = rgb.shape
-    weights = lm.step_weights(tune)
+    weights, pf = lm.step_weights(tune), lm.filter_of(tune)
     n = tile_count(lm, H, W)
     grey = is_grey(rgb)
     if grey:
         rgb = rgb[..., :1]  # the coder transforms (H,W,1) as R = G = B and keeps the luma
 
     def header(code: int) -> Header:
-        return Header(lm.mode, 0, W, H, seed, lm.coder.tile, lm.name, lm.weights_hash, n, code, grey, weights)
+        return Header(lm.mode, 0, W, H, seed, lm.coder.tile, lm.name, lm.weights_hash, n, code, grey, weights, pf)
 
     budget = None
     if target_bpp is not None or size is not None:
@@ -204,7 +205,7 @@ def decode_tiles(lm: LoadedModel, payloads: list, H: int, W: int, step_code: int
 
 def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step_code: int,
                  progress=None, seed: int = 0, realism: float = 0.0, postfilter: bool = True,
-                 weights: tuple = UNIFORM) -> np.ndarray:
+                 weights: tuple = UNIFORM, filter_name: str = "psnr") -> np.ndarray:
     """TileIndices per tile → (H,W,3) uint8, synthesised over the whole image on one thread; with
     `realism` above 0, through `lm`'s randomized decoder with noise from `seed`. Greyscale (one-channel)
     tiles give R = G = B: the mean of the rendered channels (the colour matrix's luma row weighs them alike;
@@ -215,22 +216,23 @@ def render_tiles(lm: LoadedModel, tiles: list[TileIndices], H: int, W: int, step
     back): filter(x̂) + (x̂_A − x̂), which the linear synthesis makes A times the detail of realism 1, so
     realism still moves continuously from the filtered Shannon-AE image. A gc model with a trained head
     (codec.generative_head) shows x̂ + A·head(x̂, d₁, u): d₁ the fill's detail at realism 1. `weights`: the
-    file's step weights (codec.step_code)."""
+    file's step weights (codec.step_code); `filter_name`: the post-filter it names (LoadedModel.postfilter_for)."""
+    pf = lm.postfilter_for(filter_name) if postfilter else None
     fill = lm.noise.filler(seed, 1.0 if lm.head is not None else realism) if realism > 0 else None
     step = step_from_code(step_code)
     with one_thread():
         image = lm.coder.decode(tiles, H, W, step, fill=fill, weights=weights)
         if fill is not None and lm.head is not None:  # x̂ + α·head(x̂, d, u): codec.generative_head
             plain = lm.coder.decode(tiles, H, W, step, weights=weights)
-            x_hat = lm.postfilter(plain, step) if postfilter and lm.postfilter is not None else plain
+            x_hat = pf(plain, step) if pf is not None else plain
             image = lm.head(x_hat, image.astype(np.int16) - plain, step, seed, realism)
-        elif postfilter and lm.postfilter is not None:
+        elif pf is not None:
             if fill is None:
-                image = lm.postfilter(image, step)
+                image = pf(image, step)
             else:
                 plain = lm.coder.decode(tiles, H, W, step, weights=weights)
                 detail = image.astype(np.int16) - plain
-                image = np.clip(lm.postfilter(plain, step) + detail, 0, 255).astype(np.uint8)
+                image = np.clip(pf(plain, step) + detail, 0, 255).astype(np.uint8)
     if tiles and len(tiles[0].ll) == 1:
         image = np.repeat(((image.sum(-1, dtype=np.uint16) + 1) // 3).astype(np.uint8)[..., None], 3, -1)
     if progress:

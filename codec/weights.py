@@ -121,12 +121,15 @@ def _load(path: Path, backend: str = "auto") -> LoadedModel:
 
 
 def _with_postfilter(path: Path, lm: LoadedModel) -> LoadedModel:
-    """A model with the post-filter trained for it (weights/NAME-postfilter/) and the tunes fitted for it
-    (weights/NAME-tune.json), where they are installed."""
+    """A model with the post-filter trained for it (weights/NAME-postfilter/), the tunes fitted for it
+    (weights/NAME-tune.json) and their filters (weights/NAME-postfilter-TUNE/), where they are installed."""
     from .postfilter import load_postfilter
-    from .tune import load_tunes
+    from .tune import TUNES, load_tunes
     runner = load_postfilter(path, lm.sha256)
-    return dataclasses.replace(lm, postfilter=runner, tunes=load_tunes(path, lm.sha256, user_dir()))
+    tunes = load_tunes(path, lm.sha256, user_dir())
+    filters = {t: f for t in TUNES[1:] if t in (tunes or {})
+               for f in [load_postfilter(path, lm.sha256, t, user_dir())] if f is not None}
+    return dataclasses.replace(lm, postfilter=runner, tunes=tunes, tune_filters=filters or None)
 
 
 def load_model(name_or_path: str | None = None, weights_dir: Path | None = None, backend: str = "auto") -> LoadedModel:

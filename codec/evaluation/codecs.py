@@ -64,7 +64,7 @@ class IbcCoder:
 
     @property
     def key(self) -> str:
-        pf = self.lm.postfilter  # changes the pixels, not the weights' sha256
+        pf = self.lm.postfilter_for(self.lm.filter_of(self.tune))  # changes the pixels, not the weights' sha256
         weights = "" if self.tune == "psnr" else "+w" + bytes(self.lm.step_weights(self.tune)).hex()
         return f"{self.name}@{self.lm.sha256[:16]}" + (f"+pf{pf.sha256[:16]}" if pf is not None else "") + weights
 

@@ -13,11 +13,17 @@
    Checkpoints (OUT/checkpoint.pt) are atomic, every `checkpoint_minutes`, on SIGTERM/Ctrl-C and at
    the end; `train` on the same OUT resumes (weights, Adam, RNGs, the log). OUT/best.pt is the step that
    validated best (mean gain over the qualities): what `export` ships.
-4. `--init` warm-starts from another run's filter, grown (models.postfilter.PostFilter.grown) when
-   `--width`/`--depth` are larger, so the bigger filter starts where the smaller one ended; `--pool`
-   reuses another run's pool of the same base model.
+4. `--init` warm-starts from another run's filter (a checkpoint, or an installed filter's folder),
+   grown (models.postfilter.PostFilter.grown) when `--width`/`--depth` are larger, so the bigger filter
+   starts where the smaller one ended; `--pool` reuses another run's pool of the same base model.
+5. `--tune ms-ssim` trains the filter of the base model's ms-ssim tune (weights/BASE-postfilter-ms-ssim/):
+   the pool is coded with the tune's step weights and decoded without a filter, the loss is 1 − MS-SSIM
+   on MS_SSIM_CROP² crops (its five scales fit), validation is the MS-SSIM gain in dB. It starts from the
+   model's own filter, which a tune's files already suit better than the identity
+   (bench/msssim_filter_probe.md measured the gain before this was built).
 """
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -39,6 +45,7 @@ from .config import add_options, from_options
 from .discriminator import split
 
 CROP = 128
+MS_SSIM_CROP = 192  # MS-SSIM's coarsest scale needs over 160 pixels a side
 QUALITIES = (10.0, 80.0)
 VAL_QUALITIES = (18.0, 34.0, 50.0, 66.0)
 VAL_CROP = 256
@@ -66,29 +73,36 @@ class FilterConfig:
     pool: str | None = None       # use this run folder's pool (same base model) instead of building one in OUT
     qualities: tuple = QUALITIES  # training crops are coded at a q drawn uniformly in this range
     val_qualities: tuple = VAL_QUALITIES  # validation crops are coded at each of these
+    tune: str = "psnr"            # the base model's tune whose files it filters: psnr (MSE) or ms-ssim (1 − MS-SSIM)
+    codes: tuple | None = None    # that tune's step weight codes (default: the base model's installed tune)
 
 
 def _say(message: str) -> None:
     print(f"postfilter: {message}", file=sys.stderr, flush=True)
 
 
-def _code(rgb: np.ndarray, base, q: float) -> np.ndarray:
+def _code(rgb: np.ndarray, base, q: float, tune: str = "psnr") -> np.ndarray:
+    """The decode, without any post-filter, of `tune`'s file of `rgb` at q."""
     from ..api import compress, decompress
-    return decompress(compress(rgb, base, quality=q), base, realism=0.0)
+    return decompress(compress(rgb, base, quality=q, tune=tune), base, realism=0.0, postfilter=False)
+
+
+def _crop(tune: str) -> int:
+    return MS_SSIM_CROP if tune == "ms-ssim" else CROP
 
 
 def _chunk(files: list[Path], base, rng: np.random.Generator, crops: int, val: bool,
-           qualities: tuple = QUALITIES, val_qualities: tuple = VAL_QUALITIES) -> dict:
+           qualities: tuple = QUALITIES, val_qualities: tuple = VAL_QUALITIES, tune: str = "psnr") -> dict:
     xs, cs, ss = [], [], []
     for path in files:
         rgb = read_image(path)
         H, W = rgb.shape[:2]
-        side = VAL_CROP if val else CROP
+        side = _crop(tune) if (tune == "ms-ssim" or not val) else VAL_CROP  # ms-ssim: one side for both
         if min(H, W) < side:
             continue
         qs = val_qualities if val else (float(rng.uniform(*qualities)),)
         for q in qs:
-            c = _code(rgb, base, q)
+            c = _code(rgb, base, q, tune)
             places = [((H - side) // 2, (W - side) // 2)] if val else \
                 [(int(rng.integers(H - side + 1)), int(rng.integers(W - side + 1))) for _ in range(crops)]
             for r, k in places:
@@ -101,6 +115,45 @@ def _steps(s: np.ndarray) -> torch.Tensor:
     return torch.tensor([step_feature(float(v)) for v in s])
 
 
+def _start(init: str) -> tuple[PostFilter, float]:
+    """The filter to warm-start from and the CPU seconds it cost: a run's checkpoint, or an installed
+    filter's folder (its ONNX graph's weights)."""
+    if Path(init).is_dir():
+        return filter_from_onnx(Path(init) / "postfilter.onnx"), 0.0
+    start = torch.load(init, map_location="cpu", weights_only=False)
+    f = PostFilter(**start["f_config"])
+    f.load_state_dict(start["f"])
+    return f, start.get("train_seconds", 0.0) + start.get("inherited_seconds", 0.0)
+
+
+def filter_from_onnx(path: Path) -> PostFilter:
+    """The PostFilter whose export is the graph at `path`: the convolutions by their names, the PReLU
+    slopes (which the export renames, and shares when equal) by the PRelu nodes, in graph order."""
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    for n in graph.node:  # equal slopes come as one tensor behind Identity nodes
+        if n.op_type == "Identity" and n.input[0] in weights:
+            weights[n.output[0]] = weights[n.input[0]]
+    slopes = [weights[n.input[1]] for n in graph.node if n.op_type == "PRelu"]
+    convs = {k: v for k, v in weights.items() if k.startswith("net.")}
+    width, depth = convs["net.0.weight"].shape[0], len(convs) // 2
+    f = PostFilter(width, depth)
+    state = {k: torch.from_numpy(v.copy()) for k, v in convs.items()}
+    state |= {f"net.{2 * k + 1}.weight": torch.from_numpy(v.reshape(-1).copy()) for k, v in enumerate(slopes)}
+    f.load_state_dict(state)
+    return f
+
+
+def _loss(tune: str, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Squared error for the psnr tune's filter; 1 − MS-SSIM (pytorch_msssim, as codec.metrics) for the ms-ssim one."""
+    if tune == "ms-ssim":
+        from pytorch_msssim import ms_ssim
+        return 1 - ms_ssim(y.clamp(0, 1), x, data_range=1.0)
+    return torch.mean((y - x) ** 2)
+
+
 class FilterTrainer:
     def __init__(self, cfg: FilterConfig, pool: dict, val: dict, resumed: dict | None = None):
         self.cfg, self.pool, self.val = cfg, pool, val
@@ -110,10 +163,7 @@ class FilterTrainer:
         self.rng = np.random.default_rng(cfg.seed)
         self.step, self.seconds, self.inherited = 0, 0.0, 0.0  # inherited: the warm start's CPU seconds
         if cfg.init and not resumed:
-            start = torch.load(cfg.init, map_location="cpu", weights_only=False)
-            self.inherited = start.get("train_seconds", 0.0) + start.get("inherited_seconds", 0.0)
-            small = PostFilter(**start["f_config"])
-            small.load_state_dict(start["f"])
+            small, self.inherited = _start(cfg.init)
             self.f.load_state_dict(small.grown(cfg.width, cfg.depth).state_dict())
         if resumed:
             self.f.load_state_dict(resumed["f"])
@@ -129,16 +179,19 @@ class FilterTrainer:
         flips = self.rng.integers(2, size=(len(i), 2)).astype(bool)
         flip_alike(flips, x, c)
         x, c = to_tensor(x), to_tensor(c)
-        loss = torch.mean((self.f(c, _steps(self.pool["step"][i])) - x) ** 2)
+        loss = _loss(self.cfg.tune, self.f(c, _steps(self.pool["step"][i])), x)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.step += 1
-        return {"mse": float(loss.detach())}
+        return {"mse" if self.cfg.tune == "psnr" else "1-ms-ssim": float(loss.detach())}
 
     @torch.no_grad()
     def validate(self, batch: int = 8) -> dict:
-        """PSNR of the decoded crops and gain of the filtered ones (rounded to 8 bits, as shipped), per quality."""
+        """PSNR (ms-ssim tune: MS-SSIM dB) of the decoded crops and gain of the filtered ones (rounded to 8
+        bits, as shipped), per quality."""
+        if self.cfg.tune == "ms-ssim":
+            return self._validate_ms_ssim()
         out = {}
         for step in np.unique(self.val["step"]):
             sel = np.flatnonzero(self.val["step"] == step)
@@ -155,6 +208,21 @@ class FilterTrainer:
             out[f"{step:.1f}"] = {"psnr": round(b, 3), "gain": round(gain, 4)}
         return out
 
+    def _validate_ms_ssim(self) -> dict:
+        from ..metrics import db, ms_ssim
+        out = {}
+        for step in np.unique(self.val["step"]):
+            sel = np.flatnonzero(self.val["step"] == step)
+            before, after = [], []
+            for j in sel:
+                x, c = self.val["x"][j], self.val["c"][j]
+                y = self.f(to_tensor(c[None]), _steps(self.val["step"][j:j + 1])).clamp(0, 1)
+                y = np.round(y[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+                before.append(db(ms_ssim(x, c))), after.append(db(ms_ssim(x, y)))
+            out[f"{step:.1f}"] = {"ms_ssim_db": round(float(np.mean(before)), 3),
+                                  "gain": round(float(np.mean(after) - np.mean(before)), 4)}
+        return out
+
     @staticmethod
     def score(v: dict) -> float:
         """What the best checkpoint is chosen by: the mean gain over the validation qualities."""
@@ -166,7 +234,7 @@ class FilterTrainer:
 
     @staticmethod
     def summary(v: dict) -> str:
-        return " ".join(f"step {k}: {d['psnr']:.2f} dB {d['gain']:+.3f}" for k, d in v.items())
+        return " ".join(f"step {k}: {d.get('psnr', d.get('ms_ssim_db')):.2f} dB {d['gain']:+.3f}" for k, d in v.items())
 
     def state(self) -> dict:
         return {"f": self.f.state_dict(), "opt": self.opt.state_dict(), "np_rng": self.rng.bit_generator.state,
@@ -194,18 +262,28 @@ def train(cfg: FilterConfig, train_files: list[Path] | None = None, val_files: l
         cfg = FilterConfig(**{**resumed["config"], "steps": cfg.steps, "minutes": cfg.minutes})
     base = load_model(cfg.base)
     pool_dir = _pool_dir(cfg, out)
+    if cfg.codes is not None:  # a tune just fitted, not yet installed beside the base
+        base = dataclasses.replace(base, tunes={**(base.tunes or {}), cfg.tune: tuple(cfg.codes)})
+    if cfg.tune != "psnr" and cfg.tune not in (base.tunes or {}):
+        raise CodecError(f"{cfg.base} has no {cfg.tune} tune to train a filter for (fit it first)")
+    codes = list(base.step_weights(cfg.tune)) if cfg.tune != "psnr" else None  # what the pool was coded with
     meta = pool_dir / "base.json"
     meta.parent.mkdir(parents=True, exist_ok=True)
-    if meta.exists() and json.loads(meta.read_text())["sha256"] != base.sha256:
-        raise CodecError(f"{meta.parent}: built with another {cfg.base} than the installed one (use a new run folder)")
-    meta.write_text(json.dumps({"name": base.name, "sha256": base.sha256}))
+    if meta.exists() and (json.loads(meta.read_text())["sha256"], json.loads(meta.read_text()).get("codes")) != \
+            (base.sha256, codes):
+        raise CodecError(f"{meta.parent}: built with another {cfg.base} (or tune) than the installed one "
+                         "(use a new run folder)")
+    meta.write_text(json.dumps({"name": base.name, "sha256": base.sha256, **({"codes": codes} if codes else {})}))
     if train_files is None:
         train_files, val_files = split(Path(cfg.data), cfg.limit)
-    qs = (tuple(cfg.qualities), tuple(cfg.val_qualities))
+    qs = (tuple(cfg.qualities), tuple(cfg.val_qualities), cfg.tune)
     val = build_pool(val_files, pool_dir, "val", lambda files, rng: _chunk(files, base, rng, 1, True, *qs), cfg.seed, _say)
     pool = build_pool(train_files, pool_dir, "train", lambda files, rng: _chunk(files, base, rng, cfg.crops, False, *qs),
                       cfg.seed, _say)
     _say(f"pools: {len(pool['x'])} training crops, {len(val['x'])} validation crops")
+    if not len(pool["x"]) or not len(val["x"]):
+        raise CodecError(f"no {'training' if not len(pool['x']) else 'validation'} photo is large enough for the "
+                         f"filter's crops ({_crop(cfg.tune)} pixels a side)")
     if deadline is not None:  # what is left after the pools
         cfg = FilterConfig(**{**asdict(cfg), "minutes": max((deadline - time.time()) / 60, 0.05)})
     return run_pooled(FilterTrainer(cfg, pool, val, resumed), cfg, out, resumed, _say)
@@ -233,7 +311,7 @@ def export(run: Path, dest: Path | None = None, checkpoint: str | None = None) -
     trained = json.loads((_pool_dir(cfg, run) / "base.json").read_text())
     if trained["sha256"] != base.sha256:
         raise CodecError(f"{run}: trained on another {cfg.base} than the installed one")
-    dest = Path(dest) if dest else filter_dir(resolve(cfg.base))
+    dest = Path(dest) if dest else filter_dir(resolve(cfg.base), cfg.tune)
     dest.mkdir(parents=True, exist_ok=True)
     onnx_path = dest / "postfilter.onnx"
     tmp = onnx_path.with_name(onnx_path.name + ".tmp")
@@ -258,21 +336,24 @@ def export(run: Path, dest: Path | None = None, checkpoint: str | None = None) -
         judge = FilterTrainer(cfg, val, val)
         judge.f = f
         last_val = {"step": state["step"], "val": judge.validate()}
+    loss = "MSE" if cfg.tune == "psnr" else f"1 − MS-SSIM ({MS_SSIM_CROP}² crops of the {cfg.tune} tune's files)"
     info = {"format": FILTER_FORMAT, "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
-            "base": {"name": base.name, "sha256": base.sha256}, "margin": f.margin, "config": f.config(),
+            "base": {"name": base.name, "sha256": base.sha256}, **({"tune": cfg.tune} if cfg.tune != "psnr" else {}),
+            "margin": f.margin, "config": f.config(),
             "training": {"steps": state["step"], "cpu_core_hours": round(state["train_seconds"] / 3600, 2),
                          "cpu_core_hours_with_warm_start":
                              round((state["train_seconds"] + state.get("inherited_seconds", 0.0)) / 3600, 2),
-                         "recipe": f"MSE against the original, Adam lr {cfg.lr}, batch {cfg.batch} of {CROP}² crops "
+                         "recipe": f"{loss} against the original, Adam lr {cfg.lr}, batch {cfg.batch} of {_crop(cfg.tune)}² crops "
                                    f"of {base.name} decodes at q uniform in {cfg.qualities[0]:g}…{cfg.qualities[1]:g}",
                          "data": f"{cfg.data}: the training split (BSDS500 val held out for validation; Kodak never "
                                  "read)",
                          "command": f"python -m ibc.codec.training.postfilter train --base {cfg.base} --out {run}"
                                     + "".join(f" --{k.replace('_', '-')} {v}" for k, v in asdict(cfg).items()
-                                              if k in ("width", "depth", "lr", "init", "pool") and v != getattr(FilterConfig, k)),
+                                              if k in ("width", "depth", "lr", "init", "pool", "tune") and v != getattr(FilterConfig, k)),
                          **({"warm_start": cfg.init} if cfg.init else {})},
-            "validation": {"what": f"BSDS500 val centre crops {VAL_CROP}², PSNR of the decode and the filter's gain "
-                                   "(dB), by quantiser step", "step": last_val["step"], "by_step": last_val["val"]},
+            "validation": {"what": f"validation photos' centre crops {VAL_CROP if cfg.tune == 'psnr' else MS_SSIM_CROP}², "
+                                   f"{'PSNR' if cfg.tune == 'psnr' else 'MS-SSIM'} "
+                                   "of the decode and the filter's gain (dB), by quantiser step", "step": last_val["step"], "by_step": last_val["val"]},
             "data_sources": DATA_SOURCES}
     (dest / "postfilter.json").write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n")
     _say(f"exported step {state['step']} into {dest}")

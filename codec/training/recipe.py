@@ -5,14 +5,18 @@
       ─ post-filter: SGD on the model's own decodes over the rate range (the rest of the budget)
       ─ tune: the MS-SSIM tune's step weights per level, by a search over real files on the validation
         photos (codec.training.tune; TUNE_SHARE of the budget, at most TUNE_MAX_S)
+      ─ tune-filter: the tune's own post-filter, trained for MS-SSIM on the tune's files from the model's
+        filter (codec.training.postfilter --tune ms-ssim; TUNE_FILTER_SHARE, at most TUNE_FILTER_MAX_S)
       ─ [gc: the randomized decoder: the closed-form noise fill, then its head trained with eq. 36 against a
         discriminator (codec.training.generative) for the rest of the budget]
-      ─ export: NAME.pt, NAME/ (ONNX graphs + tables), NAME-postfilter/, [NAME-gc.npz] into the user
-        model directory (codec.weights.user_dir), with manifest entries
+      ─ export: NAME.pt, NAME/ (ONNX graphs + tables), NAME-postfilter/, NAME-tune.json,
+        NAME-postfilter-ms-ssim/, [NAME-gc.npz] into the user model directory (codec.weights.user_dir),
+        with manifest entries
     With --base MODEL (mode gc), the Shannon-AE is an installed model whose bitstream stays as it is: only the
     gc stage runs, and NAME is the gc model (NAME.npz), as HiFiC freezes the encoder and trains the decoder.
-    With --base MODEL in mode shannon (NAME = MODEL's name), only the tune stage runs: MODEL-tune.json, the
-    tunes of an installed model, whose tables and files stay as they are.
+    With --base MODEL in mode shannon (NAME = MODEL's name), only the tune stages run: MODEL-tune.json and
+    MODEL-postfilter-ms-ssim/, the tunes of an installed model, whose tables and files stay as they are (a
+    tune the model already has is kept, and its filter trained; remove MODEL-tune.json to refit it).
 
 Everything happens in a run folder (default: beside the user model directory, runs/NAME): a stage that
 finished is never run again, the post-filter resumes from its checkpoint, so a killed run re-run with the
@@ -42,6 +46,9 @@ GC_SHARE = 0.4          # with --mode gc, the share of the time left after the d
 EXPORT_RESERVE_S = 30
 TUNE_SHARE, TUNE_MAX_S = 0.1, 1200  # the tune stage's part of the budget (set aside from the post-filter's)
 TUNE_PHOTOS, TUNE_QUALITIES = 8, 4  # validation photos and q values (over the run's q range) it codes
+TUNE_FILTER_SHARE, TUNE_FILTER_MAX_S = 0.1, 1800  # the tune's post-filter (also set aside from the post-filter's)
+BASE_FIT_SHARE = 0.4  # with --base in mode shannon: the tune search's share of the budget; its filter gets the rest
+TUNE_FILTER_LR = 1e-4  # the tune's filter fine-tunes a trained one
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,7 @@ class Run:
         return self.state["values"][key]
 
 
-STAGES = ("data", "rates", "design", "postfilter", "tune", "gc", "score")  # then export, which is cheap and always runs
+STAGES = ("data", "rates", "design", "postfilter", "tune", "tune-filter", "gc", "score")  # then export, which is cheap and always runs
 
 
 def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool = False,
@@ -232,7 +239,7 @@ def train(recipe: Recipe, run_dir: Path, dest: Path, command: str, restart: bool
     run = Run(run_dir, recipe, restart)
     stages = [s for s in STAGES if (s not in ("gc", "score") or recipe.mode == "gc")
               and not (recipe.base and s in ("design", "postfilter"))
-              and not (s == "tune" and recipe.mode == "gc")]
+              and not (s in ("tune", "tune-filter") and recipe.mode == "gc")]
     for k, stage in enumerate(stages, 1):
         if run.done(stage):
             say(f"stage {k}/{len(stages)}: {stage} (done before)")
@@ -309,7 +316,7 @@ def _postfilter(run: Run) -> None:
     before = torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
     left = run.left() - before - EXPORT_RESERVE_S
     if run.recipe.mode == "shannon":
-        left -= _tune_budget(run.recipe)
+        left -= _tune_budget(run.recipe) + _tune_filter_budget(run.recipe)
     minutes = left * (1 - GC_SHARE if run.recipe.mode == "gc" else 1) / 60
     # the pool codes each photo once (about a second each): at most a quarter of what the stage had when it
     # first started (the same on a resumed run, so that its pool is the same)
@@ -330,19 +337,34 @@ def _postfilter(run: Run) -> None:
 
 
 def _tune_budget(recipe: Recipe) -> float:
-    """Seconds the tune stage has: a share of the budget, or with --base (the stage alone) all of it."""
-    return recipe.hours * 3600 if recipe.base else min(TUNE_SHARE * recipe.hours * 3600, TUNE_MAX_S)
+    """Seconds the tune search has: a share of the budget (with --base, where the tune stages run alone, a
+    larger one)."""
+    return BASE_FIT_SHARE * recipe.hours * 3600 if recipe.base else min(TUNE_SHARE * recipe.hours * 3600, TUNE_MAX_S)
+
+
+def _tune_filter_budget(recipe: Recipe) -> float:
+    """Seconds the tune's post-filter has (with --base, what the search leaves: the budget's end bounds it)."""
+    return recipe.hours * 3600 if recipe.base else \
+        min(TUNE_FILTER_SHARE * recipe.hours * 3600, TUNE_FILTER_MAX_S)
 
 
 def _tune(run: Run) -> None:
     """The MS-SSIM tune (codec.training.tune) on the validation photos, into the run folder's NAME-tune.json."""
     import torch
 
-    from ..tune import TUNE_FORMAT, tune_file
-    from ..weights import load_model
+    from ..tune import TUNE_FORMAT, find_tune_file, tune_file
+    from ..weights import load_model, user_dir
     from .tune import fit_ms_ssim
     torch.set_num_threads(1)
     lm = load_model(str(_weights(run)))
+    out = run.folder / tune_file(_weights(run)).name
+    installed = find_tune_file(_weights(run), user_dir()) if run.recipe.base else None
+    if installed is not None and "ms-ssim" in (lm.tunes or {}):  # kept: its filter is what this run adds
+        info = json.loads(installed.read_text())
+        say(f"tune: {lm.name} already has its ms-ssim tune ({installed}): kept (remove the file to refit it)")
+        shutil.copy2(installed, out)
+        run.finish("tune", tune=info["training"]["validation"])
+        return
     _, val = _files(run)
     photos = [rgb for rgb in map(read_image, val) if min(rgb.shape[:2]) > 160][:TUNE_PHOTOS]
     if not photos:  # a model without it still codes --tune psnr; `--base NAME --name NAME` fits it later
@@ -360,11 +382,59 @@ def _tune(run: Run) -> None:
             "training": {"how": "coordinate search over the level weights, real files, BD-rate of MS-SSIM dB "
                                 "against uniform weights (codec/training/tune.py)",
                          "validation": {"photos": len(photos), "qualities": list(qualities), **fit}}}
-    out = run.folder / tune_file(_weights(run)).name
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(info, indent=1))
     tmp.replace(out)
     run.finish("tune", tune=info["training"]["validation"])
+
+
+def _tune_filter(run: Run) -> None:
+    """The ms-ssim tune's post-filter (codec.training.postfilter, tune ms-ssim), warm-started from the
+    model's own filter, into the run folder's NAME-postfilter-ms-ssim/."""
+    import torch
+
+    from ..postfilter import filter_dir
+    from ..tune import tune_file
+    from .postfilter import MS_SSIM_CROP, FilterConfig, export, train
+    tuned = run.folder / tune_file(_weights(run)).name
+    if not tuned.exists():
+        say("tune-filter: skipped (no tune was fitted)")
+        run.finish("tune-filter", tune_filter=None)
+        return
+    codes = tuple(json.loads(tuned.read_text())["tunes"]["ms-ssim"])
+    train_files, val_files = ([p for p in files if _min_side(p) >= MS_SSIM_CROP] for files in _files(run))
+    if not train_files or not val_files:
+        say(f"tune-filter: skipped (MS-SSIM's crops need {'training' if not train_files else 'validation'} "
+            f"photos of {MS_SSIM_CROP} pixels a side)")
+        run.finish("tune-filter", tune_filter=None)
+        return
+    q0, q1 = max(run["q"][0], 0.0), min(run["q"][1], 100.0)
+    out = run.folder / "tune-filter"
+    ckpt = out / "checkpoint.pt"  # an interrupted run's: its training time counts
+    before = torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
+    seconds = max(min(_tune_filter_budget(run.recipe) - before, run.left() - EXPORT_RESERVE_S), 60.0)
+    limit = int(max(8, 0.2 * (seconds + before)))  # photos in the pool, at about a second each: a fifth of the time
+    start = filter_dir(_weights(run))
+    cfg = FilterConfig(data=run.recipe.data, out=str(out), base=str(_weights(run)), tune="ms-ssim", codes=codes,
+                       width=run.recipe.filter_width, depth=run.recipe.filter_depth, lr=TUNE_FILTER_LR,
+                       minutes=seconds / 60, init=str(start) if (start / "postfilter.onnx").is_file() else None,
+                       qualities=(q0, q1), val_qualities=tuple(float(q) for q in np.linspace(q0, q1, 4)),
+                       seed=run.recipe.seed)
+    torch.set_num_threads(1)
+    deadline = time.time() + seconds
+    train(cfg, train_files[:limit], val_files[:max(4, limit // 8)], deadline=deadline)
+    if time.time() < deadline - 10:  # stopped by Ctrl-C or SIGTERM (checkpointed): continue on the next run
+        raise KeyboardInterrupt
+    dest = export(out, run.folder / filter_dir(_weights(run), "ms-ssim").name)
+    info = json.loads((dest / "postfilter.json").read_text())
+    run.finish("tune-filter", before, tune_filter={"steps": info["training"]["steps"],
+                                                   "validation": info["validation"]})
+
+
+def _min_side(path: Path) -> int:
+    from PIL import Image
+    with Image.open(path) as im:
+        return min(im.size)
 
 
 def _gc(run: Run) -> None:
@@ -451,6 +521,7 @@ def _sources(folder: str) -> dict:
 
 
 def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
+    from ..postfilter import filter_dir
     from ..tune import tune_file
     from ..weights import add_to_manifest, read_manifest, record_tunes
     r = run.recipe
@@ -471,17 +542,26 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
              f"{min(r.rates):g}–{max(r.rates):g} bpp on the training photos"}
     entries = {}
     tuned = run.folder / tune_file(_weights(run)).name
+    tune_filter = run.folder / filter_dir(_weights(run), "ms-ssim").name
+    tune_record = {"file": tuned.name, "ms-ssim": run.state["values"].get("tune"), "command": command}
+    if tune_filter.is_dir() and run.state["values"].get("tune_filter"):
+        tune_record["filter"] = {"folder": tune_filter.name, "command": command, **run["tune_filter"]}
     if tuned.exists():  # the tunes, with how they were fitted
         info = json.loads(tuned.read_text())
-        info["training"] = {**training, **info["training"]}
+        if "command" in info["training"]:  # a tune kept from the installed model keeps its own record
+            tune_record["command"] = info["training"]["command"]
+        else:
+            info["training"] = {**training, **info["training"]}
         tmp = dest / (tuned.name + ".tmp")
         tmp.write_text(json.dumps(info, indent=1))
         tmp.replace(dest / tuned.name)
+        if tune_filter.is_dir():
+            _copy(tune_filter, dest / tune_filter.name)
     if r.base and r.mode == "shannon":
         if not tuned.exists():
             raise CodecError("no tune was fitted: MS-SSIM needs validation photos over 160 pixels on each side "
                              "(pass some with --val)")
-        record_tunes(r.name, {"file": tuned.name, "ms-ssim": run["tune"], "command": command}, dest)
+        record_tunes(r.name, tune_record, dest)
         say(f"the tunes of {r.name} installed in {dest / tuned.name}")
         return dest / tuned.name
     if not r.base:
@@ -490,7 +570,7 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
         for part in (weights, weights.with_suffix(""), run.folder / f"{r.name}-postfilter"):
             _copy(part, dest / part.name)
         shannon = {**training, "postfilter": {"steps": pf["training"]["steps"], "validation": pf["validation"]}}
-        tunes = {"tune": {"file": tuned.name, "ms-ssim": run["tune"], "command": command}} if tuned.exists() else {}
+        tunes = {"tune": tune_record} if tuned.exists() else {}
         entries[r.name] = add_to_manifest(dest / weights.name, {"training": shannon, **rates, "origin": "ibc train",
                                                                 **tunes}, weights_dir=dest)
     if r.mode == "gc":
@@ -508,4 +588,4 @@ def _export(run: Run, dest: Path, command: str, force: bool) -> Path:
 
 
 STAGE_FUNCTIONS = {"data": _data, "rates": _rates, "design": _design, "postfilter": _postfilter, "tune": _tune,
-                   "gc": _gc, "score": _score}
+                   "tune-filter": _tune_filter, "gc": _gc, "score": _score}

@@ -69,7 +69,7 @@ def test_version_1_and_unknown_versions_are_named(tmp_path, tiny_wavelet_weights
         bad = tmp_path / f"v{version}.ibc"
         bad.write_bytes(bytes(data))
         assert run("info", bad) == 2
-        assert f"format version {version} (this ibc reads versions 2, 3, 4)" in one_line_error(capsys)
+        assert f"format version {version} (this ibc reads versions 2, 3, 4, 5)" in one_line_error(capsys)
 
 
 def test_mode_gc_uses_the_gc_model_built_on_the_chosen_model(tmp_path, capsys, one_thread):

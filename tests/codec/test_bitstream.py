@@ -1,3 +1,4 @@
+import dataclasses
 import struct
 
 import pytest
@@ -152,3 +153,25 @@ def test_a_wavelet_gc_file_has_a_step_code_and_no_level():
     """gc-v2 files: mode gc on the wavelet bitstream (a step code, level 0)."""
     good = Header("gc", 0, 64, 64, 9, 256, "gc-v2", bytes(8), 0, step_code=300)
     assert parse_header(serialise(good, []))[0] == good
+
+
+def test_version_5_names_the_post_filter_and_a_file_without_one_stays_version_4():
+    wavelet = Header("shannon", 0, 640, 480, 0, 256, "v2-model", bytes(range(8)), 3, step_code=500, grey=True,
+                     step_weights=(150, 140, 130, 128, 120, 90), filter="ms-ssim")
+    data = serialise(wavelet, PAYLOADS)
+    assert data[4] == 5 and data[7] == 0b011 and parse_header(data)[0] == wavelet
+    plain = serialise(dataclasses.replace(wavelet, filter="psnr"), PAYLOADS)
+    assert plain[4] == 4 and parse_header(plain)[0].filter == "psnr"
+    with pytest.raises(ValueError):
+        serialise(dataclasses.replace(wavelet, filter="ssim"), PAYLOADS)
+
+
+@pytest.mark.parametrize("version, flags", [(4, 0b010), (5, 0b100), (5, 0b110), (5, 0b1000)])
+def test_filter_bits_outside_version_5_or_its_filters_are_corrupt(version, flags):
+    import zlib
+    data = bytearray(serialise(Header("shannon", 0, 64, 64, 0, 256, "m", bytes(8), 1, step_code=300), [b"x"]))
+    _, offset = parse_header(bytes(data))
+    data[4], data[7] = version, flags
+    data[offset - 4:offset] = struct.pack("<I", zlib.crc32(bytes(data[:offset - 4])))
+    with pytest.raises(CodecError, match="unknown mode or flags"):
+        parse_header(bytes(data))

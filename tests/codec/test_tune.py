@@ -77,27 +77,33 @@ def test_a_tune_file_is_bound_to_its_weights(tiny_wavelet_weights, tmp_path):
 
 
 def test_ibc_train_base_fits_the_tune_and_compress_uses_it(tiny_wavelet_weights, tmp_path, capsys, monkeypatch):
-    """`ibc train PHOTOS --base MODEL --name MODEL`: the tune stage alone, into the user model directory,
-    where `ibc compress --tune ms-ssim` finds it beside nothing else."""
+    """`ibc train PHOTOS --base MODEL --name MODEL`: the tune stages alone (the step weights, then their
+    post-filter), into the user model directory, where `ibc compress --tune ms-ssim` finds them beside
+    nothing else and names the tune's filter in the file."""
     photos, val, models = tmp_path / "photos", tmp_path / "val", tmp_path / "models"
     for folder, n in ((photos, 3), (val, 1)):
         folder.mkdir()
         for i in range(n):
-            Image.fromarray(natural_like(176, 192, seed=20 + 5 * i + n)).save(folder / f"p{i}.png")
+            Image.fromarray(natural_like(208, 224, seed=20 + 5 * i + n)).save(folder / f"p{i}.png")
     monkeypatch.setenv("IBC_MODEL_PATH", str(models))
     base = str(tiny_wavelet_weights)
     assert run("train", photos, "--base", base, "--name", "not-it", "--dest", models, "--hours", "0.05") == 2
     assert "--name tiny-wavelet" in one_line_error(capsys)
     assert run("train", photos, "--base", base, "--name", "tiny-wavelet", "--val", val, "--dest", models,
-               "--run", tmp_path / "run", "--hours", "0.05", "--rates", "0.3:1.0") == 0
+               "--run", tmp_path / "run", "--hours", "0.02", "--rates", "0.3:1.0") == 0
     info = json.loads((models / "tiny-wavelet-tune.json").read_text())
     codes = tuple(info["tunes"]["ms-ssim"])
     assert info["base"]["sha256"] == load_model(base).sha256 and info["training"]["command"].startswith("ibc train")
     assert len(codes) == 6 and info["training"]["validation"]["bd_rate_ms_ssim"] <= 0
+    pf = json.loads((models / "tiny-wavelet-postfilter-ms-ssim" / "postfilter.json").read_text())
+    assert pf["tune"] == "ms-ssim" and pf["base"]["sha256"] == info["base"]["sha256"]
+    assert pf["training"]["recipe"].startswith("1 − MS-SSIM")
     _load.cache_clear()
+    assert load_model(base).tune_filters["ms-ssim"].sha256 == pf["sha256"]
     src = tmp_path / "a.png"
     Image.fromarray(natural_like(96, 96, seed=3)).save(src)
     assert run("compress", src, "--model", base, "--tune", "ms-ssim", "-o", tmp_path / "a.ibc") == 0
-    assert read_header((tmp_path / "a.ibc").read_bytes()).step_weights == codes
+    header = read_header((tmp_path / "a.ibc").read_bytes())
+    assert header.step_weights == codes and header.filter == "ms-ssim"
     assert decompress((tmp_path / "a.ibc").read_bytes(), load_model(base)).shape == (96, 96, 3)
     _load.cache_clear()

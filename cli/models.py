@@ -4,6 +4,7 @@ import json
 
 def run(args) -> int:
     """Every installed model, shipped and the user's, with its origin, rates and measured figures."""
+    from ..codec.tune import TUNES
     from ..codec.weights import WEIGHTS_DIR, entries, user_dir
 
     rows = []
@@ -15,7 +16,8 @@ def run(args) -> int:
                      "rates": e.get("quality", ""),
                      "measured": (f"{kodak[0]}: {len(kodak[1])} settings" if kodak else
                                   f"post-filter +{max(d['gain'] for d in pf.values()):.2f} dB on validation" if pf else ""),
-                     "tunes": ["psnr"] + ([t for t in e["tune"] if t not in ("file", "command")] if "tune" in e else []),
+                     "tunes": ["psnr"] + [t + (" (with its post-filter)" if "filter" in e["tune"] else "")
+                                          for t in e.get("tune", {}) if t in TUNES],
                      "sha256": e["sha256"][:16]})
     if args.json:
         print(json.dumps(rows, indent=2))

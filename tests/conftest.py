@@ -59,17 +59,24 @@ def payloads(data: bytes) -> list[bytes]:
 RETIRED_PAYLOADS = [b"\x5a" * 40, b"\xa5" * 24]
 
 
-def retired_file(model: str, weights_hash: bytes, mode: str = "shannon", level: int = 1) -> bytes:
-    """A block model's file as ibc 0.1.0 wrote it (format version 3): a level, step code 0, tiles in
-    latent positions; the payloads are never read."""
+def older_file(header, payloads: list[bytes], version: int) -> bytes:
+    """The file as format version 3 (no step weights) or 2 (no step code either) wrote it; CRCs recomputed."""
     from ibc.codec import bitstream
-    v4 = bitstream.serialise(bitstream.Header(mode, level, 384, 256, 0, 32, model, weights_hash,
-                                              len(RETIRED_PAYLOADS)), RETIRED_PAYLOADS)
+    v4 = bitstream.serialise(header, payloads)
     _, offset = bitstream.parse_header(v4)
-    head = bytes([*v4[:4], 3]) + v4[5:24] + v4[30:offset - 4]  # without version 4's step weights (bytes 24–29)
+    cut = 22 if version == 2 else 24  # the step code is bytes 22–23, the step weights bytes 24–29
+    head = bytes([*v4[:4], version]) + v4[5:cut] + v4[30:offset - 4]
     head_crc = bitstream._crc(head)
     return head + head_crc + b"".join(bitstream._U32.pack(len(p)) + p + bitstream._chunk_crc(head_crc, i, p)
-                                      for i, p in enumerate(RETIRED_PAYLOADS))
+                                      for i, p in enumerate(payloads))
+
+
+def retired_file(model: str, weights_hash: bytes, mode: str = "shannon", level: int = 1, version: int = 3) -> bytes:
+    """A block model's file as ibc 0.1.0 wrote it (format version 3; version 2: no step code, which only
+    block models wrote): a level, step code 0, tiles in latent positions; the payloads are never read."""
+    from ibc.codec import bitstream
+    header = bitstream.Header(mode, level, 384, 256, 0, 32, model, weights_hash, len(RETIRED_PAYLOADS))
+    return older_file(header, RETIRED_PAYLOADS, version)
 
 
 @pytest.fixture(scope="session")

@@ -281,9 +281,8 @@ def train(cfg: FilterConfig, train_files: list[Path] | None = None, val_files: l
     pool = build_pool(train_files, pool_dir, "train", lambda files, rng: _chunk(files, base, rng, cfg.crops, False, *qs),
                       cfg.seed, _say)
     _say(f"pools: {len(pool['x'])} training crops, {len(val['x'])} validation crops")
-    if not len(pool["x"]) or not len(val["x"]):
-        raise CodecError(f"no {'training' if not len(pool['x']) else 'validation'} photo is large enough for the "
-                         f"filter's crops ({_crop(cfg.tune)} pixels a side)")
+    if not len(pool["x"]):
+        raise CodecError(f"no training photo is large enough for the filter's crops ({_crop(cfg.tune)} pixels a side)")
     if deadline is not None:  # what is left after the pools
         cfg = FilterConfig(**{**asdict(cfg), "minutes": max((deadline - time.time()) / 60, 0.05)})
     return run_pooled(FilterTrainer(cfg, pool, val, resumed), cfg, out, resumed, _say)

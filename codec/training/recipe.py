@@ -412,7 +412,7 @@ def _tune_filter(run: Run) -> None:
     out = run.folder / "tune-filter"
     ckpt = out / "checkpoint.pt"  # an interrupted run's: its training time counts
     before = torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
-    seconds = max(min(_tune_filter_budget(run.recipe) - before, run.left() - EXPORT_RESERVE_S), 60.0)
+    seconds = max(min(_tune_filter_budget(run.recipe) - before, run.left() - EXPORT_RESERVE_S), 10.0)
     limit = int(max(8, 0.2 * (seconds + before)))  # photos in the pool, at about a second each: a fifth of the time
     start = filter_dir(_weights(run))
     cfg = FilterConfig(data=run.recipe.data, out=str(out), base=str(_weights(run)), tune="ms-ssim", codes=codes,

@@ -6,7 +6,7 @@ import pytest
 from ibc.codec.bitstream import MAGIC, Header, parse_chunks, parse_header, serialise
 from ibc.codec.errors import CodecError
 
-from conftest import split_chunks
+from conftest import older_file, split_chunks
 
 HEADER = Header("shannon", 2, 640, 480, 7, 32, "demo-model", bytes(range(8)), 3)
 PAYLOADS = [b"\x01\x02\x03\x04", b"", b"x" * 400]
@@ -107,19 +107,6 @@ def test_version_4_carries_the_step_code_and_the_step_weights():
     data = serialise(wavelet, PAYLOADS)
     assert data[4] == 4 and parse_header(data)[0] == wavelet
     assert parse_header(serialise(HEADER, PAYLOADS))[0].step_code == 0
-
-
-def older_file(header: Header, payloads: list[bytes], version: int) -> bytes:
-    """The same file as format version 3 (no step weights) or 2 (no step code either) wrote it; CRCs recomputed."""
-    import zlib
-    v4 = serialise(header, payloads)
-    _, offset = parse_header(v4)
-    cut = 22 if version == 2 else 24  # the step code is bytes 22–23, the step weights bytes 24–29
-    head = bytes([*v4[:4], version]) + v4[5:cut] + v4[30:offset - 4]
-    crc = struct.pack("<I", zlib.crc32(head))
-    chunks = b"".join(struct.pack("<I", len(p)) + p + struct.pack("<I", zlib.crc32(crc + struct.pack("<I", i) + p))
-                      for i, p in enumerate(payloads))
-    return head + crc + chunks
 
 
 def test_version_3_files_read_with_uniform_step_weights():

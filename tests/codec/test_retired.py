@@ -1,28 +1,15 @@
 """Files of the block models, retired in 0.2.0: `ibc info` still reads their headers, and decoding them is
 refused with one line naming the model and the last ibc that decodes them (exit status 2: the file is not
 corrupt)."""
-import hashlib
 import json
 
 import pytest
 
-from ibc.codec import bitstream
 from ibc.codec.api import compress, decode, decompress, read_header
 from ibc.codec.errors import CodecError, CorruptData
 from ibc.codec.retired import RETIRED
 
-from conftest import RETIRED_PAYLOADS, natural_like, one_line_error, retired_file, run
-
-
-def version_2_file(model: str, weights_hash: bytes, level: int = 3) -> bytes:
-    """The same in format version 2 (no step code), which only block models wrote."""
-    name = model.encode()
-    head = (bitstream._FIXED.pack(bitstream.MAGIC, 2, 0, level, 0, 384, 256, 0, 32) + bytes([len(name)]) + name
-            + weights_hash + bitstream._U32.pack(len(RETIRED_PAYLOADS)))
-    head += hashlib.sha256(b"".join(bitstream._U32.pack(len(p)) + p for p in RETIRED_PAYLOADS)).digest()[:8]
-    head_crc = bitstream._crc(head)
-    return head + head_crc + b"".join(bitstream._U32.pack(len(p)) + p + bitstream._chunk_crc(head_crc, i, p)
-                                      for i, p in enumerate(RETIRED_PAYLOADS))
+from conftest import natural_like, one_line_error, retired_file, run
 
 
 def message(name: str) -> str:
@@ -57,7 +44,7 @@ def test_a_renamed_or_unknown_block_models_file_is_refused_the_same_way():
 
 def test_the_cli_says_it_in_one_line_with_status_2_and_info_still_reads_the_header(tmp_path, capsys):
     files = {"v3": retired_file("shannon-rvq5", RETIRED["shannon-rvq5"], level=3),
-             "v2": version_2_file("shannon-rvq5", RETIRED["shannon-rvq5"], level=3)}
+             "v2": retired_file("shannon-rvq5", RETIRED["shannon-rvq5"], level=3, version=2)}
     for version, data in files.items():
         src = tmp_path / f"{version}.ibc"
         src.write_bytes(data)

@@ -38,7 +38,8 @@ def _install(pt, with_filter: bool):
     return load_model(str(pt))
 
 
-def test_a_tune_with_its_filter_names_it_and_decodes_through_it(tmp_path, fresh_cache):
+@pytest.mark.usefixtures("fresh_cache")
+def test_a_tune_with_its_filter_names_it_and_decodes_through_it(tmp_path):
     lm = _install(_copy(tmp_path / "w"), with_filter=True)
     img = natural_like(96, 128, seed=4)
     data = compress(img, lm, quality=40, tune="ms-ssim")
@@ -53,7 +54,8 @@ def test_a_tune_with_its_filter_names_it_and_decodes_through_it(tmp_path, fresh_
     assert np.array_equal(decompress(psnr_file, lm), lm.postfilter(decompress(psnr_file, lm, postfilter=False), step))
 
 
-def test_a_model_without_the_tunes_filter_writes_its_own_and_reads_the_others_through_it(tmp_path, fresh_cache):
+@pytest.mark.usefixtures("fresh_cache")
+def test_a_model_without_the_tunes_filter_writes_its_own_and_reads_the_others_through_it(tmp_path):
     with_it = _install(_copy(tmp_path / "a"), with_filter=True)
     without = _install(_copy(tmp_path / "b"), with_filter=False)
     assert without.tune_filters is None
@@ -66,7 +68,8 @@ def test_a_model_without_the_tunes_filter_writes_its_own_and_reads_the_others_th
     assert np.array_equal(decompress(named, without), without.postfilter(plain, step))
 
 
-def test_a_filter_for_another_tune_is_refused(tmp_path, fresh_cache):
+@pytest.mark.usefixtures("fresh_cache")
+def test_a_filter_for_another_tune_is_refused(tmp_path):
     pt = _copy(tmp_path / "w")
     _install(pt, with_filter=False)
     shutil.copytree(runtime.filter_dir(pt), runtime.filter_dir(pt, "ms-ssim"))  # the psnr filter, misplaced

@@ -56,6 +56,8 @@ def test_a_run_installs_a_complete_model_outside_the_package(trained):
     entry = manifest["models"][0]
     assert entry["name"] == "mine" and (models / "mine.pt").is_file()
     assert (models / "mine" / "coding.json").is_file() and (models / "mine-postfilter" / "postfilter.json").is_file()
+    tune_filter = json.loads((models / "mine-postfilter-ms-ssim" / "postfilter.json").read_text())  # the tune's own
+    assert tune_filter["tune"] == "ms-ssim" and entry["tune"]["filter"]["folder"] == "mine-postfilter-ms-ssim"
     data = entry["training"]["data"]
     assert data["train"]["files"] + data["val"]["files"] == 10 and data["skipped"] == 1
     assert "broken.jpg" in r.stderr  # the unreadable file is named

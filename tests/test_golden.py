@@ -3,7 +3,8 @@
 tests/data/sample.ibc is tests/data/sample.png compressed by the shipped default model (shannon-v4, format
 version 4) at its default quality; tests/data/sample-shannon-v4-format3.ibc is the same file as format
 version 3 wrote it (the same indices, no step weights), sample-ms-ssim.ibc the sample by the default model's
-`--tune ms-ssim` (the step weights of weights/shannon-v4-tune.json), and sample-shannon-v3.ibc and sample-shannon-v2.ibc
+`--tune ms-ssim` (the step weights of weights/shannon-v4-tune.json), sample-shannon-v5-ms-ssim.ibc shannon-v5's
+`--tune ms-ssim` (format version 5: it names the tune's own post-filter), and sample-shannon-v3.ibc and sample-shannon-v2.ibc
 the same image by the previous defaults, shannon-v3 (context version 2, 256-pixel tiles) and shannon-v2 (context
 version 1): all must still decode to their recorded pixels (through the post-filters now shipped, which
 change the pixels of old files as of new ones, never their bits). (The block models' files, format
@@ -91,7 +92,8 @@ def test_the_wavelet_models_code_the_sample_as_recorded(name, recorded, backend,
 # The indices (every tile's LL, vector indices and escapes, as int64, in that order) the golden files decode to.
 GOLDEN_INDICES_SHA256 = {"sample.ibc": "a387ceb269b96f417f582a79911a6da510cdd3bf9d2771cacd0b5976658baeaa",
                          "sample-ms-ssim.ibc": "42ade014ae82c5181497e0b131ab3adb448cc39cb572c6f5fa741e141f0bd72f",
-                         "sample-shannon-v4-format3.ibc": "a387ceb269b96f417f582a79911a6da510cdd3bf9d2771cacd0b5976658baeaa"}
+                         "sample-shannon-v4-format3.ibc": "a387ceb269b96f417f582a79911a6da510cdd3bf9d2771cacd0b5976658baeaa",
+                         "sample-shannon-v5-ms-ssim.ibc": "6a91baedde8e81d39d3b244851da367d7e16ffce6dc2afbb84621bfd040791a3"}
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -126,3 +128,17 @@ def test_the_ms_ssim_tune_codes_the_sample_as_recorded_and_decodes_to_its_pixels
     assert weights == load_model().step_weights("ms-ssim") and weights != read_header(golden).step_weights
     assert compress(read_image(DATA / "sample.png"), tune="ms-ssim") == tuned
     assert hashlib.sha256(decompress(tuned).tobytes()).hexdigest() == TUNED_PIXELS_SHA256
+
+
+def test_a_tune_with_its_own_filter_writes_format_5_naming_it():
+    """shannon-v5's ms-ssim tune has its own post-filter: the file names it (format version 5), the encoder
+    writes these bytes again, and the decoder renders through that filter, not the model's."""
+    from ibc.codec.step_code import step_from_code
+    lm = load_model("shannon-v5")
+    data = (DATA / "sample-shannon-v5-ms-ssim.ibc").read_bytes()
+    header = read_header(data)
+    assert data[4] == 5 and header.filter == "ms-ssim" and header.step_weights == lm.step_weights("ms-ssim")
+    assert compress(read_image(DATA / "sample.png"), lm, tune="ms-ssim") == data
+    plain, step = decompress(data, lm, postfilter=False), step_from_code(header.step_code)
+    assert np.array_equal(decompress(data, lm), lm.tune_filters["ms-ssim"](plain, step))
+

@@ -346,10 +346,10 @@ def export(run: Path, dest: Path | None = None, checkpoint: str | None = None) -
                                    f"of {base.name} decodes at q uniform in {cfg.qualities[0]:g}…{cfg.qualities[1]:g}",
                          "data": f"{cfg.data}: the training split (BSDS500 val held out for validation; Kodak never "
                                  "read)",
-                         "command": f"python -m ibc.codec.training.postfilter train --base {cfg.base} --out {run}"
-                                    + "".join(f" --{k.replace('_', '-')} {v}" for k, v in asdict(cfg).items()
+                         "command": f"python -m ibc.codec.training.postfilter train --base {_shown(cfg.base)} --out {run}"
+                                    + "".join(f" --{k.replace('_', '-')} {_shown(v)}" for k, v in asdict(cfg).items()
                                               if k in ("width", "depth", "lr", "init", "pool", "tune") and v != getattr(FilterConfig, k)),
-                         **({"warm_start": cfg.init} if cfg.init else {})},
+                         **({"warm_start": _shown(cfg.init)} if cfg.init else {})},
             "validation": {"what": f"validation photos' centre crops {VAL_CROP if cfg.tune == 'psnr' else MS_SSIM_CROP}², "
                                    f"{'PSNR' if cfg.tune == 'psnr' else 'MS-SSIM'} "
                                    "of the decode and the filter's gain (dB), by quantiser step", "step": last_val["step"], "by_step": last_val["val"]},
@@ -357,6 +357,14 @@ def export(run: Path, dest: Path | None = None, checkpoint: str | None = None) -
     (dest / "postfilter.json").write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n")
     _say(f"exported step {state['step']} into {dest}")
     return dest
+
+
+def _shown(value):
+    """A path as the record shows it: relative to the working folder when inside it (the machine's own
+    folders stay out of shipped files); any other value as it is."""
+    if isinstance(value, str) and os.path.isabs(value) and Path(value).is_relative_to(Path.cwd()):
+        return os.path.relpath(value)
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,7 +59,8 @@ def add_parser(sub) -> None:
                    help="what the bits are spent for: psnr (one step for every band: the least squared error) or "
                         "ms-ssim (finer steps on the coarse bands, coarser on the finest, as MS-SSIM weighs them; "
                         "fitted by `ibc train`, about 12 %% fewer bits at equal MS-SSIM and more at equal PSNR). "
-                        "The file carries its step weights: any ibc of format 4 decodes it (default: psnr)")
+                        "The file carries its step weights, and names the tune's own post-filter when the model "
+                        "has one (format 5; else it is a format-4 file) (default: psnr)")
     c.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seed of the generative decoder's noise, stored in the file (default: 0); the same "
                         "file and seed decode to the same pixels")

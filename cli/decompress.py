@@ -89,7 +89,7 @@ def add_parser(sub) -> None:
                    help="also print the file's size, bpp, quality setting and model")
     d.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto", help=BACKEND_HELP)
     d.add_argument("--no-postfilter", action="store_true",
-                   help="leave out the model's post-filter (a small CNN that removes ringing from the "
-                        "Shannon-AE reconstruction; it changes no bits, only the rendering): the plain "
-                        "synthesis, as decoders before it rendered")
+                   help="leave out the post-filter (a small CNN that removes ringing from the Shannon-AE "
+                        "reconstruction: the model's own, or the one the file names, its tune's; it changes no "
+                        "bits, only the rendering): the plain synthesis, as decoders before it rendered")
     d.set_defaults(run=run)

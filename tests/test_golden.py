@@ -3,8 +3,9 @@
 tests/data/sample.ibc is tests/data/sample.png compressed by the shipped default model (shannon-v4, format
 version 4) at its default quality; tests/data/sample-shannon-v4-format3.ibc is the same file as format
 version 3 wrote it (the same indices, no step weights), sample-ms-ssim.ibc the sample by the default model's
-`--tune ms-ssim` (the step weights of weights/shannon-v4-tune.json), sample-shannon-v5-ms-ssim.ibc shannon-v5's
-`--tune ms-ssim` (format version 5: it names the tune's own post-filter), and sample-shannon-v3.ibc and sample-shannon-v2.ibc
+`--tune ms-ssim` (the step weights of weights/shannon-v4-tune.json; format version 5: it names the tune's own
+post-filter), sample-ms-ssim-format4.ibc the same indices as format 4 wrote them before that filter existed,
+sample-shannon-v5-ms-ssim.ibc shannon-v5's `--tune ms-ssim`, and sample-shannon-v3.ibc and sample-shannon-v2.ibc
 the same image by the previous defaults, shannon-v3 (context version 2, 256-pixel tiles) and shannon-v2 (context
 version 1): all must still decode to their recorded pixels (through the post-filters now shipped, which
 change the pixels of old files as of new ones, never their bits). (The block models' files, format
@@ -92,6 +93,7 @@ def test_the_wavelet_models_code_the_sample_as_recorded(name, recorded, backend,
 # The indices (every tile's LL, vector indices and escapes, as int64, in that order) the golden files decode to.
 GOLDEN_INDICES_SHA256 = {"sample.ibc": "a387ceb269b96f417f582a79911a6da510cdd3bf9d2771cacd0b5976658baeaa",
                          "sample-ms-ssim.ibc": "42ade014ae82c5181497e0b131ab3adb448cc39cb572c6f5fa741e141f0bd72f",
+                         "sample-ms-ssim-format4.ibc": "42ade014ae82c5181497e0b131ab3adb448cc39cb572c6f5fa741e141f0bd72f",
                          "sample-shannon-v4-format3.ibc": "a387ceb269b96f417f582a79911a6da510cdd3bf9d2771cacd0b5976658baeaa",
                          "sample-shannon-v5-ms-ssim.ibc": "6a91baedde8e81d39d3b244851da367d7e16ffce6dc2afbb84621bfd040791a3"}
 
@@ -120,25 +122,25 @@ def test_a_golden_file_decodes_to_its_recorded_indices(file, threads):
 TUNED_PIXELS_SHA256 = "418b7afe570507894c9835c3628971cb119676af74a31e5a53e6b88b514c6dc9"  # 0.3569 bpp, 32.57 dB
 
 
-def test_the_ms_ssim_tune_codes_the_sample_as_recorded_and_decodes_to_its_pixels(golden):
-    """The tuned file carries its step weights (format version 4); a refit of the tune, or a decoder that
-    ignored the weights, breaks this on purpose."""
-    tuned = (DATA / "sample-ms-ssim.ibc").read_bytes()
+def test_a_format_4_tuned_file_still_decodes_to_its_recorded_pixels(golden):
+    """Written before the tune had its own post-filter: it carries the step weights (format version 4) and
+    names no filter, so it renders through the model's own; a decoder that ignored the weights breaks this."""
+    tuned = (DATA / "sample-ms-ssim-format4.ibc").read_bytes()
     weights = read_header(tuned).step_weights
-    assert weights == load_model().step_weights("ms-ssim") and weights != read_header(golden).step_weights
-    assert compress(read_image(DATA / "sample.png"), tune="ms-ssim") == tuned
+    assert tuned[4] == 4 and weights == load_model().step_weights("ms-ssim") != read_header(golden).step_weights
     assert hashlib.sha256(decompress(tuned).tobytes()).hexdigest() == TUNED_PIXELS_SHA256
 
 
-def test_a_tune_with_its_own_filter_writes_format_5_naming_it():
-    """shannon-v5's ms-ssim tune has its own post-filter: the file names it (format version 5), the encoder
-    writes these bytes again, and the decoder renders through that filter, not the model's."""
+@pytest.mark.parametrize("file, model", [("sample-ms-ssim.ibc", None), ("sample-shannon-v5-ms-ssim.ibc", "shannon-v5")])
+def test_a_tune_with_its_own_filter_writes_format_5_naming_it(file, model):
+    """The default's and shannon-v5's ms-ssim tunes have their own post-filters: the file names it (format
+    version 5), the encoder writes these bytes again (a refit of the tune breaks this on purpose), and the
+    decoder renders through that filter, not the model's."""
     from ibc.codec.step_code import step_from_code
-    lm = load_model("shannon-v5")
-    data = (DATA / "sample-shannon-v5-ms-ssim.ibc").read_bytes()
+    lm = load_model(model)
+    data = (DATA / file).read_bytes()
     header = read_header(data)
     assert data[4] == 5 and header.filter == "ms-ssim" and header.step_weights == lm.step_weights("ms-ssim")
     assert compress(read_image(DATA / "sample.png"), lm, tune="ms-ssim") == data
     plain, step = decompress(data, lm, postfilter=False), step_from_code(header.step_code)
     assert np.array_equal(decompress(data, lm), lm.tune_filters["ms-ssim"](plain, step))
-

@@ -146,6 +146,18 @@ def filter_from_onnx(path: Path) -> PostFilter:
     return f
 
 
+def _psnr_db(x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """PSNR of each crop in [0, 1]; an exact crop counts as 120 dB, not inf, so that a mean stays a number."""
+    return [psnr_of_mse(max(float(v), 1e-12), peak=1.0) for v in ((y - x) ** 2).mean((1, 2, 3))]
+
+
+def _ms_ssim_db(x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """MS-SSIM (dB) of each crop in [0, 1] on 8-bit levels, as codec.metrics measures decoded images."""
+    from ..metrics import db, ms_ssim
+    levels = [np.round(t.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8) for t in (x, y)]
+    return [db(ms_ssim(a, b)) for a, b in zip(*levels)]
+
+
 def _loss(tune: str, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Squared error for the psnr tune's filter; 1 − MS-SSIM (pytorch_msssim, as codec.metrics) for the ms-ssim one."""
     if tune == "ms-ssim":
@@ -190,8 +202,7 @@ class FilterTrainer:
     def validate(self, batch: int = 8) -> dict:
         """PSNR (ms-ssim tune: MS-SSIM dB) of the decoded crops and gain of the filtered ones (rounded to 8
         bits, as shipped), per quality."""
-        if self.cfg.tune == "ms-ssim":
-            return self._validate_ms_ssim()
+        name, measure = ("psnr", _psnr_db) if self.cfg.tune == "psnr" else ("ms_ssim_db", _ms_ssim_db)
         out = {}
         for step in np.unique(self.val["step"]):
             sel = np.flatnonzero(self.val["step"] == step)
@@ -200,27 +211,10 @@ class FilterTrainer:
                 j = sel[k:k + batch]
                 x, c = to_tensor(self.val["x"][j]), to_tensor(self.val["c"][j])
                 y = torch.round(self.f(c, _steps(self.val["step"][j])).clamp(0, 1) * 255) / 255
-                before += [float(v) for v in ((c - x) ** 2).mean((1, 2, 3))]
-                after += [float(v) for v in ((y - x) ** 2).mean((1, 2, 3))]
-            # crops in [0, 1]; an exact crop counts as 120 dB, not inf, so that the mean stays a number
-            b = np.mean([psnr_of_mse(max(v, 1e-12), peak=1.0) for v in before])
-            gain = np.mean([psnr_of_mse(max(v, 1e-12), peak=1.0) for v in after]) - b
-            out[f"{step:.1f}"] = {"psnr": round(b, 3), "gain": round(gain, 4)}
-        return out
-
-    def _validate_ms_ssim(self) -> dict:
-        from ..metrics import db, ms_ssim
-        out = {}
-        for step in np.unique(self.val["step"]):
-            sel = np.flatnonzero(self.val["step"] == step)
-            before, after = [], []
-            for j in sel:
-                x, c = self.val["x"][j], self.val["c"][j]
-                y = self.f(to_tensor(c[None]), _steps(self.val["step"][j:j + 1])).clamp(0, 1)
-                y = np.round(y[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-                before.append(db(ms_ssim(x, c))), after.append(db(ms_ssim(x, y)))
-            out[f"{step:.1f}"] = {"ms_ssim_db": round(float(np.mean(before)), 3),
-                                  "gain": round(float(np.mean(after) - np.mean(before)), 4)}
+                before += measure(x, c)
+                after += measure(x, y)
+            b = float(np.mean(before))
+            out[f"{step:.1f}"] = {name: round(b, 3), "gain": round(float(np.mean(after)) - b, 4)}
         return out
 
     @staticmethod
@@ -269,8 +263,8 @@ def train(cfg: FilterConfig, train_files: list[Path] | None = None, val_files: l
     codes = list(base.step_weights(cfg.tune)) if cfg.tune != "psnr" else None  # what the pool was coded with
     meta = pool_dir / "base.json"
     meta.parent.mkdir(parents=True, exist_ok=True)
-    if meta.exists() and (json.loads(meta.read_text())["sha256"], json.loads(meta.read_text()).get("codes")) != \
-            (base.sha256, codes):
+    built = json.loads(meta.read_text()) if meta.exists() else None
+    if built is not None and (built["sha256"], built.get("codes")) != (base.sha256, codes):
         raise CodecError(f"{meta.parent}: built with another {cfg.base} (or tune) than the installed one "
                          "(use a new run folder)")
     meta.write_text(json.dumps({"name": base.name, "sha256": base.sha256, **({"codes": codes} if codes else {})}))

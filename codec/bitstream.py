@@ -135,7 +135,7 @@ def parse_header(data: bytes) -> tuple[Header, int]:
     if r.take(4, "header") != _crc(data[:r.pos - 4]):
         raise CorruptData("corrupt header (CRC mismatch)")
     known = GREY | (0b11 << FILTER_SHIFT if version >= 5 else 0)
-    if mode >= len(MODES) or flags & ~known or (flags & known) >> FILTER_SHIFT >= len(FILTERS):
+    if mode >= len(MODES) or flags & ~known or flags >> FILTER_SHIFT >= len(FILTERS):
         raise CorruptData("corrupt header (unknown mode or flags)")
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
         raise CorruptData(f"corrupt header (absurd dimensions {width}×{height})")

@@ -67,3 +67,13 @@ class LoadedModel:
 
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def find_beside(weights: Path, name: str, elsewhere: Path | None = None) -> Path | None:
+    """The file `name` (a path relative to the weights' folder) beside the weights, else in the folder
+    `elsewhere` (the user model directory: what a user fitted for a shipped model); None if neither has it."""
+    for folder in (Path(weights).parent, *([Path(elsewhere)] if elsewhere is not None else [])):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+

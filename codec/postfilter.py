@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CodecError
+from .loaded_model import find_beside
 
 FILTER_FORMAT = "ibc-postfilter-1"
 STRIPE = 128  # output rows per run
@@ -86,11 +87,10 @@ def stripes(H: int, margin: int):
 def load_postfilter(weights: Path, sha256: str, tune: str = "psnr", elsewhere: Path | None = None) -> PostFilterRunner | None:
     """The post-filter trained for `weights` (whose sha256 is given) and `tune`'s files, or None if it has
     none: the folder beside the weights, else in the folder `elsewhere` (the user model directory)."""
-    folder = filter_dir(weights, tune)
-    if not (folder / "postfilter.json").is_file() and elsewhere is not None:
-        folder = Path(elsewhere) / folder.name
-    if not (folder / "postfilter.json").is_file():
+    found = find_beside(weights, f"{filter_dir(weights, tune).name}/postfilter.json", elsewhere)
+    if found is None:
         return None
+    folder = found.parent
     try:
         info = json.loads((folder / "postfilter.json").read_text())
         if info.get("format") != FILTER_FORMAT:

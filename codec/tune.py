@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from .errors import CodecError
+from .loaded_model import find_beside
 from .step_code import N_WEIGHTS
 
 TUNE_FORMAT = "ibc-tune-1"
@@ -26,10 +27,7 @@ def tune_file(weights: Path) -> Path:
 
 def find_tune_file(weights: Path, elsewhere: Path | None = None) -> Path | None:
     """The tune file of `weights`: beside them, else in the folder `elsewhere`; None if neither has one."""
-    for path in (tune_file(weights), *([Path(elsewhere) / tune_file(weights).name] if elsewhere else [])):
-        if path.is_file():
-            return path
-    return None
+    return find_beside(weights, tune_file(weights).name, elsewhere)
 
 
 def load_tunes(weights: Path, sha256: str, elsewhere: Path | None = None) -> dict | None:

@@ -127,8 +127,10 @@ def _with_postfilter(path: Path, lm: LoadedModel) -> LoadedModel:
     from .tune import TUNES, load_tunes
     runner = load_postfilter(path, lm.sha256)
     tunes = load_tunes(path, lm.sha256, user_dir())
-    filters = {t: f for t in TUNES[1:] if t in (tunes or {})
-               for f in [load_postfilter(path, lm.sha256, t, user_dir())] if f is not None}
+    filters = {}
+    for t in TUNES[1:]:
+        if t in (tunes or {}) and (f := load_postfilter(path, lm.sha256, t, user_dir())) is not None:
+            filters[t] = f
     return dataclasses.replace(lm, postfilter=runner, tunes=tunes, tune_filters=filters or None)
 
 

@@ -313,7 +313,7 @@ def _postfilter(run: Run) -> None:
     train_files, val_files = _files(run)
     q0, q1 = max(run["q"][0], 0.0), min(run["q"][1], 100.0)
     ckpt = run.folder / "postfilter" / "checkpoint.pt"  # an interrupted run's: its training time counts
-    before = torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
+    before = _checkpoint_seconds(ckpt)
     left = run.left() - before - EXPORT_RESERVE_S
     if run.recipe.mode == "shannon":
         left -= _tune_budget(run.recipe) + _tune_filter_budget(run.recipe)
@@ -334,6 +334,12 @@ def _postfilter(run: Run) -> None:
         raise KeyboardInterrupt
     export(Path(cfg.out))
     run.finish("postfilter", before)
+
+
+def _checkpoint_seconds(ckpt: Path) -> float:
+    """The training seconds an interrupted run's checkpoint holds (0 without one): they count in the budget."""
+    import torch
+    return torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
 
 
 def _tune_budget(recipe: Recipe) -> float:
@@ -411,7 +417,7 @@ def _tune_filter(run: Run) -> None:
     q0, q1 = max(run["q"][0], 0.0), min(run["q"][1], 100.0)
     out = run.folder / "tune-filter"
     ckpt = out / "checkpoint.pt"  # an interrupted run's: its training time counts
-    before = torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
+    before = _checkpoint_seconds(ckpt)
     seconds = max(min(_tune_filter_budget(run.recipe) - before, run.left() - EXPORT_RESERVE_S), 10.0)
     limit = int(max(8, 0.2 * (seconds + before)))  # photos in the pool, at about a second each: a fifth of the time
     start = filter_dir(_weights(run))
@@ -461,7 +467,7 @@ def _gc(run: Run) -> None:
     record = fill.meta["training"]["fill"]
     head_dir = run.folder / "gc-head"
     ckpt = head_dir / "checkpoint.pt"  # an interrupted run's: its training time counts
-    before = torch.load(ckpt, map_location="cpu", weights_only=False)["train_seconds"] if ckpt.exists() else 0.0
+    before = _checkpoint_seconds(ckpt)
     deadline = time.time() + max(run.left() - before - EXPORT_RESERVE_S, 3.0)
     cfg = HeadConfig(out=str(head_dir), seed=run.recipe.seed,
                      step_range=(min(steps[3], steps[0]), max(steps[3], steps[0])), val_steps=(steps[0], steps[2]))
